@@ -1,0 +1,64 @@
+# Makefile - thin wrapper over CMake/ctest. The two commands that matter:
+#   make bench   release build + the benchmark suite (table; BENCH_JSON=file for JSON)
+#   make test    debug build + the whole default test suite through ctest
+# Both install missing Debian packages first when run as root (.ci/deps).
+#
+#   make bench BENCH=switch,pingpong   run a subset (comma-separated names)
+#   make bench BENCH_JSON=out.json     also write one JSON record per benchmark
+#   make bench WORKERS=2               worker count for the scheduler benchmarks
+#   make test-asan / test-tsan / test-valgrind   the suite under each tool
+#   make stress                        the long stress tests (ctest label stress)
+#   make lint / format                 ordering-comment + layering check; clang-format
+JOBS ?= $(shell nproc)
+CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
+BENCH ?=
+BENCH_JSON ?=
+WORKERS ?=
+CMAKE_COMMON = -DHIVE_WERROR=ON
+
+.PHONY: all deps test bench test-asan test-tsan test-valgrind stress lint format clean
+
+all: test
+
+deps:
+	@sh .ci/deps
+
+build/debug/CMakeCache.txt: | deps
+	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug $(CMAKE_COMMON)
+
+test: deps build/debug/CMakeCache.txt
+	cmake --build build/debug -j$(JOBS)
+	ctest --test-dir build/debug -L unit $(CTEST_FLAGS)
+
+bench: deps
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DHIVE_BUILD_TESTS=OFF $(CMAKE_COMMON) >/dev/null
+	cmake --build build/release -j$(JOBS) --target hive-bench
+	build/release/bench/hive-bench $(if $(BENCH),--only=$(BENCH)) \
+		$(if $(BENCH_JSON),--json=$(abspath $(BENCH_JSON))) $(if $(WORKERS),--workers=$(WORKERS))
+
+test-asan: deps
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DHIVE_ASAN=ON -DHIVE_BUILD_BENCH=OFF $(CMAKE_COMMON)
+	cmake --build build/asan -j$(JOBS)
+	ctest --test-dir build/asan -L unit $(CTEST_FLAGS)
+
+test-tsan: deps
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DHIVE_TSAN=ON -DHIVE_BUILD_BENCH=OFF $(CMAKE_COMMON)
+	cmake --build build/tsan -j$(JOBS)
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir build/tsan -L unit $(CTEST_FLAGS)
+
+test-valgrind: deps build/debug/CMakeCache.txt
+	cmake --build build/debug -j$(JOBS)
+	HIVE_TEST_SCALE=100 ctest --test-dir build/debug -L valgrind -T memcheck $(CTEST_FLAGS)
+
+stress: deps build/debug/CMakeCache.txt
+	cmake --build build/debug -j$(JOBS)
+	ctest --test-dir build/debug -L stress $(CTEST_FLAGS)
+
+lint:
+	@sh .ci/lint
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')
+
+clean:
+	rm -rf build

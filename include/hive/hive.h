@@ -1,0 +1,10 @@
+/* hive/hive.h - the whole public API of hive. */
+#ifndef HIVE_HIVE_H
+#define HIVE_HIVE_H
+
+#include <hive/visibility.h>
+#include <hive/error.h>
+#include <hive/config.h>
+#include <hive/runtime.h>
+
+#endif

@@ -1,0 +1,96 @@
+/* switch_x86_64.S - the fiber context switch for x86-64 System V.
+ *
+ *   void *hive__ctx_switch(void **save_sp, void *load_sp, void *arg);
+ *
+ * Pushes exactly what the System V ABI makes callee-saved - rbx, rbp, r12-r15,
+ * and the control bits of MXCSR and the x87 control word - onto the current
+ * stack, stores the stack pointer in *save_sp, loads load_sp, pops the same
+ * frame from there and returns `arg` in rax on the other side. Nothing else
+ * is saved: the caller-saved registers (rax, rcx, rdx, rsi, rdi, r8-r11,
+ * xmm0-15) are dead across a call by the ABI, so the compiler already spilled
+ * whatever it needed.
+ *
+ * Frame layout at *save_sp (low to high), shared with hive__ctx_prepare() in
+ * fiber.c which builds the first frame of a new fiber:
+ *   [0] MXCSR (4 bytes) + x87 CW (2 bytes)   [8] r15  [16] r14  [24] r13
+ *   [32] r12  [40] rbx  [48] rbp  [56] return address
+ *
+ * CET: with -fcf-protection the entry points start with endbr64 (they may be
+ * called indirectly). The object is marked IBT-compatible but deliberately
+ * not SHSTK-compatible: a switch returns on a different stack than it was
+ * called on, which a hardware shadow stack refuses, so a binary that links
+ * hive runs with shadow stacks off rather than crashing.
+ */
+#if defined(__CET__) && (__CET__ & 1)
+#define HIVE_ENDBR endbr64
+#else
+#define HIVE_ENDBR
+#endif
+
+    .text
+    .globl  hive__ctx_switch
+    .hidden hive__ctx_switch
+    .type   hive__ctx_switch, @function
+    .p2align 4
+hive__ctx_switch:
+    .cfi_startproc
+    HIVE_ENDBR
+    pushq   %rbp
+    pushq   %rbx
+    pushq   %r12
+    pushq   %r13
+    pushq   %r14
+    pushq   %r15
+    subq    $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw  4(%rsp)
+    movq    %rsp, (%rdi)
+    movq    %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw   4(%rsp)
+    addq    $8, %rsp
+    popq    %r15
+    popq    %r14
+    popq    %r13
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    movq    %rdx, %rax
+    ret
+    .cfi_endproc
+    .size   hive__ctx_switch, .-hive__ctx_switch
+
+/* First code a new fiber runs, reached by the `ret` of hive__ctx_switch.
+ * hive__ctx_prepare() left the entry function in r12 and its data in r13;
+ * rax holds the `arg` of the switch. The stack is 16-byte aligned here, as a
+ * call requires. The entry function never returns. */
+    .globl  hive__ctx_entry
+    .hidden hive__ctx_entry
+    .type   hive__ctx_entry, @function
+    .p2align 4
+hive__ctx_entry:
+    .cfi_startproc
+    .cfi_undefined rip
+    HIVE_ENDBR
+    movq    %r13, %rdi
+    movq    %rax, %rsi
+    callq   *%r12
+    ud2
+    .cfi_endproc
+    .size   hive__ctx_entry, .-hive__ctx_entry
+
+    .section .note.GNU-stack, "", @progbits
+
+#if defined(__CET__)
+/* NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_X86_FEATURE_1_AND = IBT only. */
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4
+    .long   16
+    .long   5
+    .asciz  "GNU"
+    .long   0xc0000002
+    .long   4
+    .long   (__CET__ & 1)
+    .p2align 3
+#endif
