@@ -1,0 +1,25 @@
+/* error.c - hive_strerror: names for the negative errno codes hive returns. */
+#include <string.h>
+
+#include <hive/error.h>
+
+HIVE_API const char *hive_strerror(int err)
+{
+    switch (err) {
+    case 0: return "OK: success";
+    case -EINVAL: return "EINVAL: invalid argument";
+    case -ESRCH: return "ESRCH: no such process";
+    case -ENOMEM: return "ENOMEM: out of memory or over a configured limit";
+    case -ETIMEDOUT: return "ETIMEDOUT: timed out";
+    case -EALREADY: return "EALREADY: already in that state";
+    case -EBUSY: return "EBUSY: resource busy (name taken)";
+    case -EPERM: return "EPERM: not allowed from this thread or state";
+    case -ENOENT: return "ENOENT: no such file or name";
+    case -EMSGSIZE: return "EMSGSIZE: message larger than the configured maximum";
+    case -EAGAIN: return "EAGAIN: try again";
+    case -ECANCELED: return "ECANCELED: cancelled";
+    case -EIO: return "EIO: input/output error";
+    case -ENOSYS: return "ENOSYS: not supported on this platform";
+    default: return err < 0 ? "unknown hive error" : "not an error code";
+    }
+}
