@@ -1,0 +1,214 @@
+/* park.c - parking and waking workers without losing wake-ups. See park.h.
+ *
+ * The lost wake-up this must rule out: a producer makes work available while
+ * the only worker that could run it is deciding to sleep. The producer does
+ *   (P1) store the work;  (P2) seq_cst fence;  (P3) load idle->state
+ * and the parking worker does
+ *   (K1) RMW idle->state (one fewer unparked / searching);  (K2) seq_cst
+ *   fence;  (K3) load every queue.
+ * With two seq_cst fences, P3 not seeing K1 implies K3 sees P1 (C11 7.17.4:
+ * the fences are totally ordered; whichever comes second sees the other
+ * side's store). So either the producer sees a parked worker with nobody
+ * searching and wakes one, or the parker sees the work and does not sleep.
+ * If P3 sees a searcher instead, that searcher will either find the work or
+ * itself park through K1-K3 after P1, and then see it. Sleepers wait on a
+ * per-worker futex word that the waker sets before FUTEX_WAKE, so a wake
+ * that comes before the wait is not lost either (the wait returns at once).
+ */
+#include "sched/park.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mailbox/alloc.h"
+
+#define SEARCHING_ONE ((uint64_t)1 << 32)
+#define UNPARKED_ONE ((uint64_t)1)
+
+static inline uint32_t n_searching(uint64_t s) { return (uint32_t)(s >> 32); }
+static inline uint32_t n_unparked(uint64_t s) { return (uint32_t)s; }
+
+/* relaxed: a tuning knob set by tests before the runtime starts. */
+static _Atomic int backstop_ms = HIVE__PARK_BACKSTOP_MS;
+
+void hive__idle_set_backstop_ms(int ms)
+{
+    atomic_store_explicit(&backstop_ms, ms, memory_order_relaxed); /* see backstop_ms */
+}
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t val)
+{
+    int ms = atomic_load_explicit(&backstop_ms, memory_order_relaxed); /* see backstop_ms */
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val, ms > 0 ? &ts : NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *w)
+{
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+int hive__idle_init(hive__idle_t *idle, int nworkers, hive__parker_t **parkers)
+{
+    idle->sleepers = hive__alloc((size_t)nworkers * sizeof(int));
+    if (!idle->sleepers)
+        return -ENOMEM;
+    atomic_init(&idle->state, (uint64_t)nworkers);
+    atomic_init(&idle->wakeups, 0);
+    pthread_mutex_init(&idle->lock, NULL);
+    idle->nworkers = nworkers;
+    idle->nsleepers = 0;
+    idle->parkers = parkers;
+    return 0;
+}
+
+void hive__idle_destroy(hive__idle_t *idle)
+{
+    hive__free(idle->sleepers, (size_t)idle->nworkers * sizeof(int));
+    pthread_mutex_destroy(&idle->lock);
+}
+
+bool hive__idle_to_searching(hive__idle_t *idle, hive__parker_t *p)
+{
+    if (p->searching)
+        return true;
+    /* relaxed: a racy check; at worst slightly more than half search. */
+    uint64_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+    if (2 * n_searching(s) >= (uint32_t)idle->nworkers)
+        return false;
+    /* seq_cst: part of the StoreLoad protocol (file comment): a producer
+     * that sees this searcher relies on it to look at its work. */
+    atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE, memory_order_seq_cst);
+    p->searching = true;
+    return true;
+}
+
+/* Under idle->lock: pop a sleeper, count it unparked and searching, and set
+ * its token. The caller wakes it after unlocking. */
+static hive__parker_t *pop_sleeper_locked(hive__idle_t *idle)
+{
+    if (idle->nsleepers == 0)
+        return NULL;
+    hive__parker_t *p = idle->parkers[idle->sleepers[--idle->nsleepers]];
+    /* seq_cst: the woken worker starts out searching, so that producers
+     * that see it searching rely on it (file comment). */
+    atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE, memory_order_seq_cst);
+    p->searching = true; /* handed over with the token below */
+    /* release: the token publishes p->searching and the state above to the
+     * woken worker; pairs with the acquire load of word in
+     * hive__idle_park(). */
+    atomic_store_explicit(&p->word, 1, memory_order_release);
+    return p;
+}
+
+static void wake_one(hive__idle_t *idle)
+{
+    pthread_mutex_lock(&idle->lock);
+    /* relaxed: under the lock; the seq_cst fence/RMW before us ordered it. */
+    uint64_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+    hive__parker_t *p = NULL;
+    if (n_searching(s) == 0)
+        p = pop_sleeper_locked(idle);
+    pthread_mutex_unlock(&idle->lock);
+    if (p) {
+        atomic_fetch_add_explicit(&idle->wakeups, 1, memory_order_relaxed); /* stats */
+        futex_wake(&p->word);
+    }
+}
+
+void hive__idle_from_searching(hive__idle_t *idle, hive__parker_t *p)
+{
+    if (!p->searching)
+        return;
+    p->searching = false;
+    /* seq_cst: StoreLoad with the producers' notify (file comment). */
+    uint64_t prev = atomic_fetch_sub_explicit(&idle->state, SEARCHING_ONE, memory_order_seq_cst);
+    if (n_searching(prev) == 1)
+        hive__idle_notify(idle);
+}
+
+void hive__idle_notify(hive__idle_t *idle)
+{
+    /* (P2) seq_cst fence: the caller's store of the work (P1) is ordered
+     * before the state load (P3); pairs with the fence (K2) in
+     * hive__idle_park(). */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* (P3) relaxed: ordered by the fence above. */
+    uint64_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+    if (n_searching(s) != 0 || n_unparked(s) >= (uint32_t)idle->nworkers)
+        return; /* a searcher will see the work, or everyone is awake */
+    wake_one(idle);
+}
+
+void hive__idle_wake_all(hive__idle_t *idle)
+{
+    for (;;) {
+        pthread_mutex_lock(&idle->lock);
+        hive__parker_t *p = pop_sleeper_locked(idle);
+        pthread_mutex_unlock(&idle->lock);
+        if (!p)
+            return;
+        futex_wake(&p->word);
+    }
+}
+
+/* Take worker `id` off the sleepers list if it is still there (under lock).
+ * False when a waker already popped it: its token is set or about to be. */
+static bool unregister_self(hive__idle_t *idle, int id)
+{
+    bool found = false;
+    pthread_mutex_lock(&idle->lock);
+    for (int i = 0; i < idle->nsleepers; i++) {
+        if (idle->sleepers[i] == id) {
+            idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+            /* seq_cst: back to unparked and searching, as a woken worker. */
+            atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE,
+                                      memory_order_seq_cst);
+            idle->parkers[id]->searching = true;
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&idle->lock);
+    return found;
+}
+
+void hive__idle_park(hive__idle_t *idle, int id, bool (*has_work)(void *), void *ctx)
+{
+    hive__parker_t *p = idle->parkers[id];
+    pthread_mutex_lock(&idle->lock);
+    /* (K1) seq_cst: no longer unparked (nor searching). */
+    atomic_fetch_sub_explicit(&idle->state, UNPARKED_ONE | (p->searching ? SEARCHING_ONE : 0),
+                              memory_order_seq_cst);
+    p->searching = false;
+    idle->sleepers[idle->nsleepers++] = id;
+    pthread_mutex_unlock(&idle->lock);
+    /* (K2) seq_cst fence: the state change is ordered before the queue
+     * loads (K3) in has_work(); pairs with the fence (P2) in
+     * hive__idle_notify(). */
+    atomic_thread_fence(memory_order_seq_cst);
+    for (;;) {
+        /* acquire: pairs with the release store of the token in
+         * pop_sleeper_locked(). */
+        if (atomic_load_explicit(&p->word, memory_order_acquire) != 0)
+            break;
+        if (has_work(ctx) && unregister_self(idle, id))
+            return;
+        futex_wait(&p->word, 0);
+    }
+    /* relaxed: only this worker clears its token, after seeing it set. */
+    atomic_store_explicit(&p->word, 0, memory_order_relaxed);
+}
+
+int hive__idle_sleeping(hive__idle_t *idle)
+{
+    pthread_mutex_lock(&idle->lock);
+    int n = idle->nsleepers;
+    pthread_mutex_unlock(&idle->lock);
+    return n;
+}

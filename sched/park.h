@@ -1,0 +1,73 @@
+/* park.h - idle workers: the searching/parked bookkeeping and the futex
+ * handshake that puts a worker to sleep and wakes it without losing work.
+ *
+ * The protocol is Tokio's "idle" state, itself after Go's: one atomic word
+ * counts the workers that are searching (stealing) and those not parked;
+ * sleeping workers sit on a mutex-protected list. At most half the workers
+ * search at once; a worker that makes work available wakes a sleeper only
+ * when nobody is searching; the last searcher to find work wakes one more.
+ * The StoreLoad argument that makes a lost wake-up impossible is written at
+ * hive__idle_notify() and hive__idle_park() in park.c. A parked worker also
+ * wakes every HIVE__PARK_BACKSTOP_MS on its own and looks for work, so a
+ * wake-up missed through a bug costs latency, never a hang.
+ *
+ *   operation             caller
+ *   init/destroy          the runtime owner, no workers running
+ *   to_searching,
+ *   from_searching, park  the worker itself
+ *   notify, wake_all      any thread
+ */
+#ifndef HIVE_SCHED_PARK_H
+#define HIVE_SCHED_PARK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HIVE__PARK_BACKSTOP_MS 10
+
+typedef struct hive__parker {
+    _Alignas(64) _Atomic uint32_t word; /* 1 = woken (a token), 0 = none */
+    bool searching;                     /* owned by the worker */
+} hive__parker_t;
+
+typedef struct hive__idle {
+    /* searching << 32 | unparked: one word, so both change together. */
+    _Alignas(64) _Atomic uint64_t state;
+    pthread_mutex_t lock;
+    int nworkers;
+    int nsleepers;
+    int *sleepers;              /* worker ids, under lock */
+    hive__parker_t **parkers;   /* by worker id */
+    _Atomic uint64_t wakeups;   /* statistics: futex wakes sent */
+} hive__idle_t;
+
+int hive__idle_init(hive__idle_t *idle, int nworkers, hive__parker_t **parkers);
+void hive__idle_destroy(hive__idle_t *idle);
+
+/* May worker `p` start searching? Refused when half the workers already are. */
+bool hive__idle_to_searching(hive__idle_t *idle, hive__parker_t *p);
+/* Worker `p` stops searching (it found work): if it was the last searcher it
+ * wakes a sleeper, because more work may be waiting behind what it found. */
+void hive__idle_from_searching(hive__idle_t *idle, hive__parker_t *p);
+
+/* Work was just made available (pushed to a deque, a LIFO slot or the
+ * injection queue): wake one parked worker if nobody is searching. */
+void hive__idle_notify(hive__idle_t *idle);
+/* Tests: set the backstop period (0 = none: a parked worker then waits for
+ * a wake-up only, so a lost one hangs the test instead of costing 10 ms). */
+void hive__idle_set_backstop_ms(int ms);
+/* How many workers sleep right now. */
+int hive__idle_sleeping(hive__idle_t *idle);
+
+/* Wake every parked worker (shutdown). */
+void hive__idle_wake_all(hive__idle_t *idle);
+
+/* Worker `id` has found nothing: sleep until notified. has_work() is asked
+ * after the worker is registered as a sleeper (and at every backstop
+ * timeout); if it says yes, the worker unregisters and returns at once.
+ * Returns with the worker unparked and searching (p->searching). */
+void hive__idle_park(hive__idle_t *idle, int id, bool (*has_work)(void *), void *ctx);
+
+#endif

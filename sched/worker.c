@@ -1,0 +1,647 @@
+/* worker.c - the scheduler: pinned worker threads running tasks from their
+ * own Chase-Lev deque and LIFO slot, stealing half of a victim's deque
+ * (nearest victims first) when they run dry, and parking through park.c.
+ * Design in worker.h; the park protocol's argument in park.c.
+ *
+ * A task's fiber never runs on two workers at once: a task is in at most one
+ * place at a time - one deque slot, one LIFO slot, the injection queue, or
+ * running - and every move between places is a single atomic handover
+ * (deque CAS, LIFO exchange, injection exchange). A task that parks is
+ * published as PARKED only by the scheduler loop after its fiber switched
+ * out (run_task), never by the fiber itself, so a waker cannot start it while
+ * its stack is still in use (Go's gopark does the same on g0).
+ *
+ * Migration and TLS: a fiber may resume on another worker thread, so code
+ * running on a fiber must not keep a thread-local address across a switch.
+ * hive__worker_self() is out of line with a compiler barrier, so each call
+ * reads the thread pointer afresh.
+ */
+#include "sched/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#include "mailbox/alloc.h"
+
+#define DEQUE_INITIAL 256
+
+struct hive__worker {
+    hive__deque_t deque;
+    _Alignas(64) _Atomic(hive__task_t *) lifo;
+    hive__parker_t parker;
+    int id;
+    int cpu;
+    pthread_t thread;
+    hive__ctx_t sched_ctx;
+    hive__task_t *current;
+    uint32_t tick;
+    int lifo_streak;
+    bool fair_next;
+    int budget;
+    const int *steal_order;
+    /* Statistics and task counts: written by this worker only (relaxed
+     * load + store, no RMW), read approximately by anyone. */
+    _Atomic uint64_t runs, steals, stolen, lifo_runs, injected, parks;
+    _Atomic uint64_t spawned, exited;
+};
+
+static struct {
+    hive__worker_t *workers;
+    hive__parker_t **parkers;
+    int n;
+    hive__inject_t inject;
+    hive__idle_t idle;
+    int steal_batch;
+    int idle_spin;
+    hive__topology_t *topology;
+    _Atomic bool stopping;
+    _Atomic bool running;
+    _Atomic uint64_t foreign_spawned;
+    /* start handshake */
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    int started;
+    int start_error;
+} S = {.start_lock = PTHREAD_MUTEX_INITIALIZER, .start_cond = PTHREAD_COND_INITIALIZER};
+
+static __thread hive__worker_t *tls_worker;
+
+static inline void bump(_Atomic uint64_t *c, uint64_t by)
+{
+    /* relaxed load + store: single writer (the owning worker); readers
+     * want an estimate. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by,
+                          memory_order_relaxed);
+}
+
+__attribute__((noinline)) hive__worker_t *hive__worker_self(void)
+{
+    __asm__ volatile("" ::: "memory");
+    return tls_worker;
+}
+
+int hive__worker_id(const hive__worker_t *w) { return w->id; }
+
+hive__task_t *hive__task_self(void)
+{
+    hive__worker_t *w = hive__worker_self();
+    return w ? w->current : NULL;
+}
+
+bool hive__sched_running(void)
+{
+    return atomic_load_explicit(&S.running, memory_order_acquire); /* pairs with start/stop */
+}
+
+int hive__sched_nworkers(void) { return hive__sched_running() ? S.n : 0; }
+
+/* ---- queues ---------------------------------------------------------- */
+
+static bool stopping(void)
+{
+    /* acquire: pairs with the release store in hive__sched_stop(). */
+    return atomic_load_explicit(&S.stopping, memory_order_acquire);
+}
+
+/* Owner: push to our deque; if it cannot grow, the injection queue takes
+ * the task instead, so nothing is ever lost. */
+static void push_local(hive__worker_t *w, hive__task_t *t)
+{
+    if (hive__deque_push(&w->deque, t) != 0)
+        hive__inject_push(&S.inject, &t->inject);
+}
+
+static hive__task_t *task_of(hive__inject_node_t *n)
+{
+    return (hive__task_t *)(void *)((char *)n - offsetof(hive__task_t, inject));
+}
+
+/* Take the whole injection queue: run the oldest, queue the rest so that
+ * our own pops see them oldest first. */
+static hive__task_t *take_inject(hive__worker_t *w)
+{
+    hive__inject_node_t *n = hive__inject_take_all(&S.inject);
+    if (!n)
+        return NULL;
+    hive__task_t *first = task_of(n);
+    uint64_t count = 1;
+    hive__inject_node_t *rev = NULL;
+    for (n = n->next; n;) {
+        hive__inject_node_t *next = n->next;
+        n->next = rev;
+        rev = n;
+        n = next;
+    }
+    for (; rev; rev = rev->next, count++)
+        push_local(w, task_of(rev));
+    bump(&w->injected, count);
+    if (count > 1)
+        hive__idle_notify(&S.idle);
+    return first;
+}
+
+static hive__task_t *steal_own_top(hive__worker_t *w)
+{
+    for (;;) {
+        void *x = hive__deque_steal(&w->deque);
+        if (x != HIVE__DEQUE_ABORT)
+            return x;
+    }
+}
+
+static hive__task_t *find_local(hive__worker_t *w)
+{
+    hive__task_t *t;
+    if (++w->tick % HIVE__INJECT_INTERVAL == 0 && (t = take_inject(w)))
+        return t;
+    /* acquire: pairs with the release exchange in make_ready(). */
+    t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+    if (t) {
+        if (w->lifo_streak < HIVE__LIFO_STREAK) {
+            w->lifo_streak++;
+            bump(&w->lifo_runs, 1);
+            return t;
+        }
+        /* The LIFO slot has had its turn: queue it and run the oldest. */
+        push_local(w, t);
+        w->fair_next = true;
+    }
+    w->lifo_streak = 0;
+    if (w->fair_next) {
+        w->fair_next = false;
+        if ((t = steal_own_top(w)))
+            return t;
+    }
+    if ((t = hive__deque_pop(&w->deque)))
+        return t;
+    return take_inject(w);
+}
+
+/* Take up to half of v's deque (at most steal_batch): run the first, keep
+ * the rest. Each item costs one CAS: O(batch), never a walk of v's queue. */
+static hive__task_t *steal_from(hive__worker_t *w, hive__worker_t *v)
+{
+    int64_t n = hive__deque_size(&v->deque);
+    if (n > 0) {
+        int64_t want = (n + 1) / 2;
+        if (want > S.steal_batch)
+            want = S.steal_batch;
+        hive__task_t *first = NULL;
+        int64_t got = 0;
+        int aborts = 0;
+        while (got < want) {
+            void *x = hive__deque_steal(&v->deque);
+            if (x == HIVE__DEQUE_ABORT) {
+                if (got == 0 && ++aborts < 8)
+                    continue;
+                break;
+            }
+            if (!x)
+                break;
+            if (!first)
+                first = x;
+            else
+                push_local(w, x);
+            got++;
+        }
+        if (got) {
+            bump(&w->steals, 1);
+            bump(&w->stolen, (uint64_t)got);
+            return first;
+        }
+    }
+    /* The LIFO slot is stealable: a worker stuck in a long computation must
+     * not hold the task it just woke. relaxed peek, then acquire exchange
+     * pairing with the release exchange in make_ready(). */
+    if (atomic_load_explicit(&v->lifo, memory_order_relaxed)) {
+        hive__task_t *t = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acquire);
+        if (t) {
+            bump(&w->steals, 1);
+            bump(&w->stolen, 1);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static hive__task_t *search(hive__worker_t *w)
+{
+    if (S.n < 2 && hive__inject_empty(&S.inject))
+        return NULL;
+    if (!hive__idle_to_searching(&S.idle, &w->parker))
+        return NULL;
+    for (int round = 0; round <= S.idle_spin && !stopping(); round++) {
+        hive__task_t *t = NULL;
+        for (int k = 0; k < S.n - 1 && !t; k++)
+            t = steal_from(w, &S.workers[w->steal_order[k]]);
+        if (!t)
+            t = take_inject(w);
+        if (t) {
+            hive__idle_from_searching(&S.idle, &w->parker);
+            return t;
+        }
+        if (round % 8 == 7)
+            sched_yield(); /* oversubscribed machines: let the owner run */
+    }
+    return NULL; /* still counted as searching: park() hands that back */
+}
+
+/* park.c's has_work: is there anything any worker could take? (K3) */
+static bool any_work(void *unused)
+{
+    if (stopping() || !hive__inject_empty(&S.inject))
+        return true;
+    for (int i = 0; i < S.n; i++) {
+        /* relaxed: ordered after the (K2) fence in hive__idle_park(). */
+        if (hive__deque_size(&S.workers[i].deque) > 0 ||
+            atomic_load_explicit(&S.workers[i].lifo, memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
+/* Make t runnable. new tasks go to the deque bottom, woken ones to the LIFO
+ * slot (the previous occupant moves to the deque); from a foreign thread, or
+ * while stopping, to the injection queue. Then maybe wake a parked worker. */
+static void make_ready(hive__task_t *t, bool is_new)
+{
+    hive__worker_t *w = hive__worker_self();
+    if (w && !stopping()) {
+        if (is_new) {
+            push_local(w, t);
+        } else {
+            /* release: publishes t to whoever takes it from the slot; pairs
+             * with the acquire exchanges in find_local() and steal_from().
+             * acquire: we may push the previous occupant. */
+            hive__task_t *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
+            if (prev)
+                push_local(w, prev);
+        }
+    } else {
+        hive__inject_push(&S.inject, &t->inject);
+    }
+    hive__idle_notify(&S.idle);
+}
+
+/* ---- tasks ----------------------------------------------------------- */
+
+int hive__task_new(void (*fn)(void *), void *arg, size_t stack_size, hive__task_t **out)
+{
+    if (!fn || !out)
+        return -EINVAL;
+    if (stack_size > ((size_t)1 << 30))
+        return -EINVAL;
+    hive__task_t *t = hive__zalloc(sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    t->fn = fn;
+    t->arg = arg;
+    t->stack_size = stack_size;
+    t->on_exit = hive__task_free;
+    atomic_init(&t->park_state, HIVE__PARK_EMPTY);
+    *out = t;
+    return 0;
+}
+
+void hive__task_free(hive__task_t *t)
+{
+    if (t->has_stack) {
+        hive__fiber_destroy(&t->fiber);
+        hive__stack_free(&t->fiber.stack);
+    }
+    hive__free(t, sizeof *t);
+}
+
+/* A task gets its stack when it first runs, from the running worker's cache:
+ * a million queued tasks cost a million small structs, not a million
+ * stacks. 0, or the error that kept it from starting. */
+static int give_stack(hive__task_t *t)
+{
+    hive__stack_t st;
+    int err = hive__stack_alloc(t->stack_size, &st);
+    if (err)
+        return err;
+    if ((err = hive__fiber_init(&t->fiber, &st, t->fn, t->arg)) != 0) {
+        hive__stack_free(&st);
+        return err;
+    }
+    t->has_stack = true;
+    return 0;
+}
+
+void hive__task_start(hive__task_t *t)
+{
+    hive__worker_t *w = hive__worker_self();
+    if (w)
+        bump(&w->spawned, 1);
+    else
+        atomic_fetch_add_explicit(&S.foreign_spawned, 1, memory_order_relaxed); /* a count */
+    make_ready(t, true);
+}
+
+int hive__task_spawn(void (*fn)(void *), void *arg, size_t stack_size)
+{
+    if (!hive__sched_running())
+        return -EPERM;
+    hive__task_t *t;
+    int err = hive__task_new(fn, arg, stack_size, &t);
+    if (err)
+        return err;
+    hive__task_start(t);
+    hive__task_charge(1);
+    return 0;
+}
+
+void hive__task_yield(void)
+{
+    hive__task_t *t = hive__task_self();
+    if (!t) {
+        sched_yield();
+        return;
+    }
+    t->suspend_reason = HIVE__SUSPEND_YIELD;
+    hive__fiber_suspend(&t->fiber);
+}
+
+void hive__task_charge(int units)
+{
+    hive__worker_t *w = hive__worker_self();
+    if (!w || !w->current)
+        return;
+    w->budget -= units;
+    if (w->budget <= 0)
+        hive__task_yield();
+}
+
+void hive__task_park(void)
+{
+    hive__task_t *t = hive__task_self();
+    /* acquire: a token left by hive__task_unpark() (release) publishes what
+     * the unparker wrote before it. */
+    if (atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY, memory_order_acquire) ==
+        HIVE__PARK_NOTIFIED)
+        return;
+    t->suspend_reason = HIVE__SUSPEND_PARK;
+    hive__fiber_suspend(&t->fiber);
+    /* Back: either run_task() saw a token arrive and reran us (state is
+     * EMPTY), or an unparker made us runnable (state is NOTIFIED): consume.
+     * acquire: pairs with the unparker's release exchange. */
+    atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY, memory_order_acquire);
+}
+
+void hive__task_unpark(hive__task_t *t)
+{
+    /* acq_rel: release publishes the unparker's writes (a message, a result)
+     * to t; acquire pairs with the release CAS in run_task() that published
+     * PARKED after t's context was saved, before we hand t to a queue. */
+    int prev = atomic_exchange_explicit(&t->park_state, HIVE__PARK_NOTIFIED, memory_order_acq_rel);
+    if (prev == HIVE__PARK_PARKED)
+        make_ready(t, false);
+}
+
+/* ---- the loop -------------------------------------------------------- */
+
+static void finish_task(hive__worker_t *w, hive__task_t *t)
+{
+    bump(&w->exited, 1);
+    t->on_exit(t);
+}
+
+static void run_task(hive__worker_t *w, hive__task_t *t)
+{
+    if (!t->has_stack && (t->start_error = give_stack(t)) != 0) {
+        finish_task(w, t); /* never ran: on_exit sees start_error */
+        return;
+    }
+    for (;;) {
+        w->current = t;
+        w->budget = HIVE__BUDGET;
+        t->worker = w;
+        t->suspend_reason = 0;
+        bump(&w->runs, 1);
+        hive__fiber_resume(&w->sched_ctx, &t->fiber);
+        w->current = NULL;
+        if (t->fiber.done) {
+            finish_task(w, t);
+            return;
+        }
+        if (t->suspend_reason == HIVE__SUSPEND_YIELD) {
+            push_local(w, t);
+            w->fair_next = true;
+            return;
+        }
+        /* HIVE__SUSPEND_PARK: publish PARKED now that the fiber is off its
+         * stack. release: pairs with the acquire in hive__task_unpark(), which
+         * then owns t. acquire on failure: the token's publisher's writes. */
+        int expect = HIVE__PARK_EMPTY;
+        if (atomic_compare_exchange_strong_explicit(&t->park_state, &expect, HIVE__PARK_PARKED,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            return;
+        /* A token came in between the task's check and here: run it again. */
+    }
+}
+
+static void worker_park(hive__worker_t *w)
+{
+    bump(&w->parks, 1);
+    rcu_thread_offline(); /* a sleeping reader must not hold up grace periods */
+    hive__idle_park(&S.idle, w->id, any_work, NULL);
+    rcu_thread_online();
+}
+
+static void signal_started(int err)
+{
+    pthread_mutex_lock(&S.start_lock);
+    S.started++;
+    if (err && !S.start_error)
+        S.start_error = err;
+    pthread_cond_broadcast(&S.start_cond);
+    pthread_mutex_unlock(&S.start_lock);
+}
+
+static void *worker_main(void *arg)
+{
+    hive__worker_t *w = arg;
+    tls_worker = w;
+    int err = 0;
+    if (S.topology && w->cpu >= 0)
+        err = hive__topology_bind_self(S.topology, w->cpu);
+    rcu_register_thread();
+    hive__ctx_init_thread(&w->sched_ctx);
+    signal_started(err);
+    while (!stopping()) {
+        hive__task_t *t = find_local(w);
+        if (!t)
+            t = search(w);
+        if (t) {
+            run_task(w, t);
+            rcu_quiescent_state(); /* one load when no grace period waits */
+        } else {
+            worker_park(w);
+        }
+    }
+    hive__idle_from_searching(&S.idle, &w->parker);
+    hive__stack_thread_flush();
+    rcu_unregister_thread();
+    tls_worker = NULL;
+    return NULL;
+}
+
+static void free_workers(int ninit)
+{
+    for (int i = 0; i < ninit; i++)
+        hive__deque_destroy(&S.workers[i].deque);
+    hive__free(S.workers, (size_t)S.n * sizeof *S.workers);
+    hive__free(S.parkers, (size_t)S.n * sizeof *S.parkers);
+    S.workers = NULL;
+    S.parkers = NULL;
+}
+
+/* Drop every queued task (after the workers stopped): returns how many. */
+static long drain(void)
+{
+    long dropped = 0;
+    for (int i = 0; i < S.n; i++) {
+        hive__worker_t *w = &S.workers[i];
+        hive__task_t *t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+        if (t) {
+            hive__task_free(t);
+            dropped++;
+        }
+        while ((t = hive__deque_pop(&w->deque))) {
+            hive__task_free(t);
+            dropped++;
+        }
+    }
+    for (hive__inject_node_t *n = hive__inject_take_all(&S.inject); n;) {
+        hive__inject_node_t *next = n->next;
+        hive__task_free(task_of(n));
+        dropped++;
+        n = next;
+    }
+    return dropped;
+}
+
+int hive__sched_start(const hive__sched_params_t *p)
+{
+    if (hive__sched_running())
+        return -EALREADY;
+    if (p->nworkers < 1 || p->steal_batch < 1 || p->idle_spin < 0)
+        return -EINVAL;
+    S.n = p->nworkers;
+    S.steal_batch = p->steal_batch;
+    S.idle_spin = p->idle_spin;
+    S.topology = p->topology;
+    atomic_store_explicit(&S.stopping, false, memory_order_relaxed); /* no workers yet */
+    atomic_store_explicit(&S.foreign_spawned, 0, memory_order_relaxed);
+    hive__stack_set_default_size(p->stack_size ? p->stack_size : HIVE__STACK_DEFAULT_SIZE);
+    S.workers = hive__zalloc((size_t)S.n * sizeof *S.workers);
+    S.parkers = hive__zalloc((size_t)S.n * sizeof *S.parkers);
+    if (!S.workers || !S.parkers) {
+        free_workers(0);
+        return -ENOMEM;
+    }
+    int ninit = 0;
+    for (; ninit < S.n; ninit++) {
+        hive__worker_t *w = &S.workers[ninit];
+        if (hive__deque_init(&w->deque, DEQUE_INITIAL) != 0)
+            break;
+        w->id = ninit;
+        w->cpu = p->placement ? p->placement->cpu[ninit] : -1;
+        w->steal_order = p->placement ? p->placement->steal_order[ninit] : NULL;
+        S.parkers[ninit] = &w->parker;
+    }
+    if (ninit < S.n || hive__idle_init(&S.idle, S.n, S.parkers) != 0) {
+        free_workers(ninit);
+        return -ENOMEM;
+    }
+    hive__inject_init(&S.inject);
+    S.started = 0;
+    S.start_error = 0;
+    int created = 0, err = 0;
+    for (; created < S.n; created++) {
+        if (pthread_create(&S.workers[created].thread, NULL, worker_main,
+                           &S.workers[created]) != 0) {
+            err = -EAGAIN;
+            break;
+        }
+    }
+    pthread_mutex_lock(&S.start_lock);
+    while (S.started < created)
+        pthread_cond_wait(&S.start_cond, &S.start_lock);
+    if (!err)
+        err = S.start_error;
+    pthread_mutex_unlock(&S.start_lock);
+    /* release: pairs with the acquire in hive__sched_running(). */
+    atomic_store_explicit(&S.running, true, memory_order_release);
+    if (err) {
+        /* Stop what started; nothing half-started stays behind. */
+        atomic_store_explicit(&S.stopping, true, memory_order_release);
+        hive__idle_wake_all(&S.idle);
+        for (int i = 0; i < created; i++)
+            pthread_join(S.workers[i].thread, NULL);
+        atomic_store_explicit(&S.running, false, memory_order_release);
+        hive__idle_destroy(&S.idle);
+        free_workers(S.n);
+        return err;
+    }
+    return 0;
+}
+
+long hive__sched_stop(void)
+{
+    if (!hive__sched_running())
+        return -EALREADY;
+    if (hive__worker_self())
+        return -EPERM;
+    /* release: pairs with the acquire in stopping(); workers finish the task
+     * they run and leave their loops. */
+    atomic_store_explicit(&S.stopping, true, memory_order_release);
+    hive__idle_wake_all(&S.idle);
+    for (int i = 0; i < S.n; i++)
+        pthread_join(S.workers[i].thread, NULL);
+    long dropped = drain();
+    atomic_store_explicit(&S.running, false, memory_order_release); /* see start */
+    hive__idle_destroy(&S.idle);
+    free_workers(S.n);
+    rcu_barrier(); /* run the deferred frees of grown-out-of deque arrays */
+    return dropped;
+}
+
+void hive__worker_stats(int id, hive__worker_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!hive__sched_running() || id < 0 || id >= S.n)
+        return;
+    hive__worker_t *w = &S.workers[id];
+    /* relaxed: statistics. */
+    out->runs = atomic_load_explicit(&w->runs, memory_order_relaxed);
+    out->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
+    out->stolen = atomic_load_explicit(&w->stolen, memory_order_relaxed);
+    out->lifo_runs = atomic_load_explicit(&w->lifo_runs, memory_order_relaxed);
+    out->injected = atomic_load_explicit(&w->injected, memory_order_relaxed);
+    out->parks = atomic_load_explicit(&w->parks, memory_order_relaxed);
+}
+
+int hive__sched_sleeping(void)
+{
+    return hive__sched_running() ? hive__idle_sleeping(&S.idle) : 0;
+}
+
+long hive__sched_live_tasks(void)
+{
+    if (!hive__sched_running())
+        return 0;
+    /* relaxed: an estimate while running; exact once the tasks are quiet
+     * (a test waits for that). */
+    uint64_t made = atomic_load_explicit(&S.foreign_spawned, memory_order_relaxed), gone = 0;
+    for (int i = 0; i < S.n; i++) {
+        made += atomic_load_explicit(&S.workers[i].spawned, memory_order_relaxed);
+        gone += atomic_load_explicit(&S.workers[i].exited, memory_order_relaxed);
+    }
+    return (long)(made - gone);
+}

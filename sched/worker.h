@@ -1,0 +1,132 @@
+/* worker.h - tasks and the workers that run them.
+ *
+ * A task is a fiber plus what the scheduler needs to queue it. The layers
+ * above embed it (a process is a task with a mailbox) and are told when it
+ * ends through task->on_exit.
+ *
+ * Per worker (one pinned OS thread each; nothing here is shared unless said):
+ *   - a Chase-Lev deque of runnable tasks (thieves take from its top);
+ *   - a LIFO slot holding the task most recently woken by this worker, run
+ *     next so that request/response pairs stay on one core (stealable, and
+ *     limited to HIVE__LIFO_STREAK runs in a row so it cannot starve the
+ *     deque);
+ *   - the scheduler loop's own context and a stack cache (stack.c).
+ * Shared by all workers: the injection queue (work from foreign threads,
+ * checked every HIVE__INJECT_INTERVAL dispatches and whenever local work runs
+ * out) and the idle bookkeeping (park.c).
+ *
+ * Fairness without preemption: every runtime call that may switch charges
+ * the running task's budget (HIVE__BUDGET units per dispatch); when it runs
+ * out the task yields: it goes to the bottom of its worker's deque and the
+ * worker's next pick is the oldest task (the top), so tasks rotate.
+ *
+ * Threads: functions named task_* / sched_* without further note are for
+ * the running task (a fiber on a worker). hive__task_ready and
+ * hive__task_spawn may be called from any thread: from a worker the task
+ * goes to that worker's queues, from a foreign thread to the injection queue.
+ */
+#ifndef HIVE_SCHED_WORKER_H
+#define HIVE_SCHED_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sched/deque.h"
+#include "sched/fiber.h"
+#include "sched/inject.h"
+#include "sched/park.h"
+#include "sched/topology.h"
+
+#define HIVE__BUDGET 128
+#define HIVE__LIFO_STREAK 16
+#define HIVE__INJECT_INTERVAL 61
+
+typedef struct hive__task hive__task_t;
+typedef struct hive__worker hive__worker_t;
+
+/* Why a task's fiber went back to the scheduler. */
+enum { HIVE__SUSPEND_YIELD = 1, HIVE__SUSPEND_PARK };
+
+/* The task's park state: a one-token semaphore (Go's notesleep, Rust's
+ * thread::park): unpark stores a token, park consumes it or sleeps. */
+enum { HIVE__PARK_EMPTY = 0, HIVE__PARK_PARKED, HIVE__PARK_NOTIFIED };
+
+struct hive__task {
+    hive__fiber_t fiber;
+    hive__inject_node_t inject;  /* link in the injection queue */
+    _Atomic int park_state;      /* HIVE__PARK_* */
+    int suspend_reason;          /* set by the task before it suspends */
+    hive__worker_t *worker;      /* the worker running it, while it runs */
+    size_t stack_size;           /* requested; 0 = the default */
+    bool has_stack;              /* the fiber and its stack exist (first run) */
+    int start_error;             /* no stack could be had: fn never ran */
+    void (*fn)(void *);
+    void *arg;
+    /* Called on the scheduler's stack after fn returned and the fiber is
+     * gone; must free the task (default: hive__task_free). */
+    void (*on_exit)(hive__task_t *t);
+};
+
+typedef struct hive__worker_stats {
+    uint64_t runs;        /* dispatches */
+    uint64_t steals;      /* successful steal operations on other workers */
+    uint64_t stolen;      /* tasks taken by those steals */
+    uint64_t lifo_runs;   /* dispatches from the LIFO slot */
+    uint64_t injected;    /* tasks taken from the injection queue */
+    uint64_t parks;       /* times the worker went to sleep */
+} hive__worker_stats_t;
+
+typedef struct hive__sched_params {
+    int nworkers;
+    const hive__placement_t *placement; /* cpus and steal order; NULL = none */
+    hive__topology_t *topology;         /* for binding; NULL = do not bind */
+    int steal_batch;                    /* most tasks one steal takes */
+    int idle_spin;                      /* search rounds before parking */
+    size_t stack_size;                  /* default stack size */
+} hive__sched_params_t;
+
+/* Start / stop the workers (the runtime's owner thread). stop drops tasks
+ * still queued (their on_exit is not called: their fibers never ran to the
+ * end) and returns how many were dropped. */
+int hive__sched_start(const hive__sched_params_t *params);
+long hive__sched_stop(void);
+bool hive__sched_running(void);
+int hive__sched_nworkers(void);
+
+/* Make a task, ready to be started. Its stack is taken when it first runs;
+ * if none can be had then, fn never runs, start_error says why and on_exit
+ * is called as for a task that ended. */
+int hive__task_new(void (*fn)(void *), void *arg, size_t stack_size, hive__task_t **out);
+/* Free a task made by hive__task_new whose fiber is not running. */
+void hive__task_free(hive__task_t *t);
+/* Make it runnable for the first time. Any thread. */
+void hive__task_start(hive__task_t *t);
+/* new + start. 0, -ENOMEM, -EINVAL, or -EPERM when the runtime is stopped. */
+int hive__task_spawn(void (*fn)(void *), void *arg, size_t stack_size);
+
+/* The running task, or NULL on a foreign thread / the scheduler loop. */
+hive__task_t *hive__task_self(void);
+/* The calling thread's worker, or NULL when it is not a worker thread. */
+hive__worker_t *hive__worker_self(void);
+int hive__worker_id(const hive__worker_t *w);
+
+/* Running task: go to the back of the queue. */
+void hive__task_yield(void);
+/* Running task: charge `units` of budget; yield when it runs out. */
+void hive__task_charge(int units);
+/* Running task: sleep until hive__task_unpark(self) (returns at once if a
+ * token is already there). */
+void hive__task_park(void);
+/* Any thread: give t its token; if t was parked, make it runnable (on this
+ * worker's LIFO slot, or the injection queue from a foreign thread). */
+void hive__task_unpark(hive__task_t *t);
+
+/* Statistics of worker `id` (approximate while running). */
+void hive__worker_stats(int id, hive__worker_stats_t *out);
+/* Workers asleep right now. */
+int hive__sched_sleeping(void);
+/* Tasks alive (made and not yet exited). */
+long hive__sched_live_tasks(void);
+
+#endif

@@ -1,0 +1,128 @@
+/* test_deque_stress.c - 1 owner + N thieves: every pushed item is taken
+ * exactly once, none lost, none twice, across growth of the array.
+ *
+ * Usage: test_deque_stress [thieves] [items]. The owner pushes `items`
+ * integers in bursts (so the array grows and shrinks in use), popping some
+ * itself; thieves steal concurrently. Each taker marks the item in a shared
+ * array with an atomic increment: at the end every mark must be exactly 1.
+ * Thieves are QSBR readers (old arrays are freed through RCU)
+ * and report quiescent states as workers do. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+#include <urcu-qsbr.h>
+
+#include "sched/deque.h"
+#include "tests/scale.h"
+
+static int nthieves = 4;
+static long nitems = 200000;
+static hive__deque_t dq;
+static _Atomic unsigned char *marks;
+static _Atomic bool done;
+static _Atomic long taken_by_thieves;
+
+static void take(void *x)
+{
+    uintptr_t i = ((uintptr_t)x >> 3) - 1; /* items are (i + 1) << 3: never NULL or ABORT */
+    atomic_fetch_add_explicit(&marks[i], 1, memory_order_relaxed);
+}
+
+static void *thief(void *arg)
+{
+    rcu_register_thread();
+    long mine = 0, spins = 0;
+    for (;;) {
+        void *x = hive__deque_steal(&dq);
+        if (x && x != HIVE__DEQUE_ABORT) {
+            take(x);
+            mine++;
+        } else if (!x && atomic_load_explicit(&done, memory_order_acquire)) {
+            break;
+        }
+        if (++spins % 64 == 0)
+            rcu_quiescent_state();
+    }
+    atomic_fetch_add(&taken_by_thieves, mine);
+    rcu_unregister_thread();
+    return NULL;
+}
+
+static void every_item_taken_exactly_once(void **state)
+{
+    marks = calloc((size_t)nitems, 1);
+    assert_non_null(marks);
+    assert_int_equal(hive__deque_init(&dq, 2), 0);
+    pthread_t th[64];
+    for (int i = 0; i < nthieves; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, thief, NULL), 0);
+    long pushed = 0, popped = 0;
+    unsigned seed = 12345;
+    while (pushed < nitems) {
+        long burst = 1 + rand_r(&seed) % 512;
+        for (long k = 0; k < burst && pushed < nitems; k++) {
+            pushed++;
+            assert_int_equal(hive__deque_push(&dq, (void *)((uintptr_t)pushed << 3)), 0);
+        }
+        long pops = rand_r(&seed) % (burst + 1);
+        for (long k = 0; k < pops; k++) {
+            void *x = hive__deque_pop(&dq);
+            if (!x)
+                break;
+            take(x);
+            popped++;
+        }
+        rcu_quiescent_state();
+    }
+    void *x;
+    while ((x = hive__deque_pop(&dq))) {
+        take(x);
+        popped++;
+    }
+    atomic_store_explicit(&done, true, memory_order_release);
+    rcu_thread_offline();
+    for (int i = 0; i < nthieves; i++)
+        pthread_join(th[i], NULL);
+    rcu_thread_online();
+    long twice = 0, lost = 0;
+    for (long i = 0; i < nitems; i++) {
+        unsigned char m = atomic_load(&marks[i]);
+        if (m == 0)
+            lost++;
+        else if (m > 1)
+            twice++;
+    }
+    printf("# %ld items, %d thieves: owner popped %ld, thieves stole %ld, lost %ld, twice %ld\n",
+           nitems, nthieves, popped, atomic_load(&taken_by_thieves), lost, twice);
+    assert_int_equal(lost, 0);
+    assert_int_equal(twice, 0);
+    assert_int_equal(popped + atomic_load(&taken_by_thieves), nitems);
+    hive__deque_destroy(&dq);
+    free((void *)marks);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        nthieves = atoi(argv[1]);
+    if (argc > 2)
+        nitems = atol(argv[2]);
+    if (nthieves < 1 || nthieves > 64 || nitems < 1) {
+        fprintf(stderr, "usage: %s [thieves 1..64] [items]\n", argv[0]);
+        return 2;
+    }
+    nitems = hive_test_scaled(nitems);
+    rcu_register_thread();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_item_taken_exactly_once),
+    };
+    int r = cmocka_run_group_tests(tests, NULL, NULL);
+    rcu_barrier();
+    rcu_unregister_thread();
+    return r;
+}

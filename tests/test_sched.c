@@ -1,0 +1,467 @@
+/* test_sched.c - the scheduler through the runtime: every task runs exactly
+ * once, work spreads by stealing, fairness (yield loops, long computations,
+ * the injection queue, the LIFO slot), park/unpark ping-pong, start/stop
+ * cycles, pinning, idle CPU, and refused configs.
+ *
+ * Runs with more workers than the machine has cores where it matters:
+ * oversubscription shakes out races. */
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <hive/hive.h>
+
+#include "sched/worker.h"
+#include "tests/kept_task.h"
+#include "tests/latch.h"
+#include "tests/scale.h"
+
+#define DEADLINE 120.0
+
+static void start(int workers, hive_pin_t pin)
+{
+    hive_config_t cfg;
+    hive_config_init(&cfg);
+    cfg.workers = workers;
+    cfg.pin = pin;
+    hive_diag_t diag;
+    int rc = hive_runtime_start(&cfg, &diag);
+    if (rc != 0)
+        fprintf(stderr, "start: %s\n", diag.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(hive_runtime_workers(), workers);
+}
+
+static void stop(void)
+{
+    assert_int_equal(hive_runtime_stop(), 0);
+    assert_int_equal(hive_runtime_workers(), 0);
+}
+
+/* ---- a million tasks from one worker --------------------------------- */
+
+static latch_t done;
+static _Atomic unsigned char *runs;
+static long ntasks;
+
+static void mark(void *arg)
+{
+    atomic_fetch_add_explicit(&runs[(uintptr_t)arg], 1, memory_order_relaxed);
+    latch_count_down(&done);
+}
+
+static void spawner(void *arg)
+{
+    for (long i = 0; i < ntasks; i++)
+        assert_int_equal(hive__task_spawn(mark, (void *)(uintptr_t)i, 0), 0);
+    latch_count_down(&done);
+}
+
+static uint64_t total_stolen(int n, int *workers_that_ran)
+{
+    uint64_t stolen = 0;
+    *workers_that_ran = 0;
+    for (int i = 0; i < n; i++) {
+        hive__worker_stats_t s;
+        hive__worker_stats(i, &s);
+        stolen += s.stolen;
+        *workers_that_ran += s.runs > 0;
+    }
+    return stolen;
+}
+
+/* 1,000,000 tasks spawned by one task all run exactly once, and the other
+ * workers steal part of them (the steal counters say so). */
+static void million_tasks_from_one_worker_run_once_and_spread(void **state)
+{
+    ntasks = hive_test_scaled(1000000);
+    runs = calloc((size_t)ntasks, 1);
+    latch_init(&done, ntasks + 1);
+    start(4, HIVE_PIN_COMPACT);
+    assert_int_equal(hive__task_spawn(spawner, NULL, 0), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    int ran;
+    uint64_t stolen = total_stolen(4, &ran);
+    printf("# %ld tasks: %llu stolen, %d of 4 workers ran tasks\n", ntasks,
+           (unsigned long long)stolen, ran);
+    /* Let the last tasks leave their fibers before counting. */
+    while (hive__sched_live_tasks() != 0)
+        sched_yield();
+    stop();
+    for (long i = 0; i < ntasks; i++)
+        if (runs[i] != 1)
+            fail_msg("task %ld ran %d times", i, runs[i]);
+    assert_true(stolen > 0);
+    assert_true(ran >= 2);
+    free((void *)runs);
+    latch_destroy(&done);
+}
+
+/* ---- fairness -------------------------------------------------------- */
+
+static _Atomic bool flag;
+static _Atomic long spins;
+
+static void yield_until_flag(void *arg)
+{
+    while (!atomic_load(&flag)) {
+        atomic_fetch_add(&spins, 1);
+        hive_yield();
+    }
+    latch_count_down(&done);
+}
+
+static void set_flag(void *arg)
+{
+    atomic_store(&flag, true);
+    latch_count_down(&done);
+}
+
+static void spawn_yielders_then_setter(void *arg)
+{
+    for (int i = 0; i < 3; i++)
+        hive__task_spawn(yield_until_flag, NULL, 0);
+    hive_yield();
+    hive__task_spawn(set_flag, NULL, 0);
+    latch_count_down(&done);
+}
+
+/* On one worker, three tasks yielding in a loop do not starve a task queued
+ * after them: yields rotate through the deque. */
+static void yield_loop_cannot_starve_others(void **state)
+{
+    atomic_store(&flag, false);
+    latch_init(&done, 5);
+    start(1, HIVE_PIN_COMPACT);
+    assert_int_equal(hive__task_spawn(spawn_yielders_then_setter, NULL, 0), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    stop();
+    latch_destroy(&done);
+}
+
+static void spin_without_yield(void *arg)
+{
+    /* Queue work behind us on our own deque, then compute without ever
+     * calling the runtime. Only another worker can run what we queued. */
+    for (int i = 0; i < 100; i++)
+        hive__task_spawn(mark, (void *)(uintptr_t)i, 0);
+    hive__task_spawn(set_flag, NULL, 0);
+    while (!atomic_load_explicit(&flag, memory_order_acquire))
+        ;
+    latch_count_down(&done);
+}
+
+/* A worker stuck in a long computation does not stall the tasks queued
+ * behind it: another worker steals them. */
+static void long_computation_does_not_stall_queued_tasks(void **state)
+{
+    atomic_store(&flag, false);
+    ntasks = 100;
+    runs = calloc(100, 1);
+    latch_init(&done, 100 + 2);
+    start(2, HIVE_PIN_COMPACT);
+    assert_int_equal(hive__task_spawn(spin_without_yield, NULL, 0), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    stop();
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(runs[i], 1);
+    free((void *)runs);
+    latch_destroy(&done);
+}
+
+/* The injection queue is checked even while local work never runs out: on
+ * one worker a task yields forever, and a task spawned from a foreign
+ * thread (through the injection queue) still runs and stops it. */
+static void injection_queue_is_checked_while_local_work_remains(void **state)
+{
+    atomic_store(&flag, false);
+    atomic_store(&spins, 0);
+    latch_init(&done, 2);
+    start(1, HIVE_PIN_COMPACT);
+    assert_int_equal(hive__task_spawn(yield_until_flag, NULL, 0), 0);
+    /* Wait (with a deadline) until the yielder is really looping. */
+    for (int i = 0; i < 100000 && atomic_load(&spins) < 1000; i++)
+        sched_yield();
+    assert_true(atomic_load(&spins) >= 1000);
+    assert_int_equal(hive__task_spawn(set_flag, NULL, 0), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    stop();
+    latch_destroy(&done);
+}
+
+/* ---- park / unpark ----------------------------------------------------- */
+
+typedef struct pp {
+    hive__task_t *peer;
+    _Atomic long *turn; /* whose turn: even = ping, odd = pong */
+    long rounds;
+    int parity;
+    _Atomic(hive__task_t *) *slot;
+} pp_t;
+
+static _Atomic long turn;
+static hive__task_t *_Atomic tasks[2];
+
+static void pinger(void *arg)
+{
+    pp_t *p = arg;
+    atomic_store(&tasks[p->parity], hive__task_self());
+    while (!atomic_load(&tasks[1 - p->parity]))
+        hive_yield();
+    hive__task_t *peer = atomic_load(&tasks[1 - p->parity]);
+    for (long i = 0; i < p->rounds; i++) {
+        while ((atomic_load(&turn) & 1) != p->parity)
+            hive__task_park();
+        atomic_fetch_add(&turn, 1);
+        hive__task_unpark(peer);
+    }
+    latch_count_down(&done);
+}
+
+/* Two tasks hand a turn back and forth through park/unpark 200,000 times
+ * over 3 workers; neither misses a wake-up (a miss would hang: the deadline
+ * catches it) and the turn count is exact. */
+static void park_unpark_ping_pong_never_loses_a_wakeup(void **state)
+{
+    long rounds = hive_test_scaled(200000);
+    pp_t a = {.rounds = rounds, .parity = 0}, b = {.rounds = rounds, .parity = 1};
+    atomic_store(&turn, 0);
+    atomic_store(&tasks[0], NULL);
+    atomic_store(&tasks[1], NULL);
+    latch_init(&done, 2);
+    start(3, HIVE_PIN_COMPACT);
+    hive__task_t *ta = spawn_kept(pinger, &a), *tb = spawn_kept(pinger, &b);
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_true(latch_wait(&done, DEADLINE));
+    assert_int_equal(atomic_load(&turn), 2 * rounds);
+    while (hive__sched_live_tasks() != 0)
+        sched_yield();
+    stop();
+    hive__task_free(ta);
+    hive__task_free(tb);
+    latch_destroy(&done);
+}
+
+static void stop_pingpong(void *arg)
+{
+    atomic_store(&flag, true);
+    latch_count_down(&done);
+}
+
+static void endless_pinger(void *arg)
+{
+    pp_t *p = arg;
+    atomic_store(&tasks[p->parity], hive__task_self());
+    while (!atomic_load(&tasks[1 - p->parity]))
+        hive_yield();
+    hive__task_t *peer = atomic_load(&tasks[1 - p->parity]);
+    if (p->parity == 0)
+        hive__task_spawn(stop_pingpong, NULL, 0); /* queued behind the pair */
+    while (!atomic_load(&flag)) {
+        while ((atomic_load(&turn) & 1) != p->parity && !atomic_load(&flag))
+            hive__task_park();
+        atomic_fetch_add(&turn, 1);
+        hive__task_unpark(peer);
+    }
+    hive__task_unpark(peer);
+    latch_count_down(&done);
+}
+
+/* A ping-pong pair on one worker always wakes its partner into the LIFO
+ * slot; the streak limit still lets the task queued behind them run. */
+static void lifo_slot_cannot_starve_the_deque(void **state)
+{
+    pp_t a = {.parity = 0}, b = {.parity = 1};
+    atomic_store(&flag, false);
+    atomic_store(&turn, 0);
+    atomic_store(&tasks[0], NULL);
+    atomic_store(&tasks[1], NULL);
+    latch_init(&done, 3);
+    start(1, HIVE_PIN_COMPACT);
+    hive__task_t *ta = spawn_kept(endless_pinger, &a), *tb = spawn_kept(endless_pinger, &b);
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_true(latch_wait(&done, DEADLINE));
+    while (hive__sched_live_tasks() != 0)
+        sched_yield();
+    stop();
+    hive__task_free(ta);
+    hive__task_free(tb);
+    latch_destroy(&done);
+}
+
+/* ---- lifecycle, pinning, idle ---------------------------------------- */
+
+static void count_down(void *arg) { latch_count_down(&done); }
+
+/* Start, run work, stop - five times in one process. */
+static void start_stop_cycles(void **state)
+{
+    for (int cycle = 0; cycle < 5; cycle++) {
+        latch_init(&done, 1000);
+        start(1 + cycle % 3, HIVE_PIN_COMPACT);
+        for (int i = 0; i < 1000; i++)
+            assert_int_equal(hive__task_spawn(count_down, NULL, 0), 0);
+        assert_true(latch_wait(&done, DEADLINE));
+        stop();
+        latch_destroy(&done);
+    }
+    assert_int_equal(hive_runtime_stop(), -EALREADY);
+}
+
+static int ncpus_allowed(void)
+{
+    cpu_set_t set;
+    sched_getaffinity(0, sizeof set, &set);
+    return CPU_COUNT(&set);
+}
+
+#define MAXW 8
+static _Atomic int seen_cpu[MAXW];   /* the one CPU worker i may run on, or -2 */
+static _Atomic int seen_count[MAXW]; /* CPUs in worker i's mask */
+
+static void record_affinity(void *arg)
+{
+    cpu_set_t set;
+    sched_getaffinity(0, sizeof set, &set);
+    int id = hive__worker_id(hive__worker_self());
+    int only = -2;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set))
+            only = only == -2 ? c : -1;
+    atomic_store(&seen_cpu[id], only);
+    atomic_store(&seen_count[id], CPU_COUNT(&set));
+    latch_count_down(&done);
+}
+
+/* With compact pinning each worker thread's affinity mask is exactly one
+ * CPU, and the workers use distinct CPUs while there are enough; with pin
+ * none the mask is the process's. */
+static void workers_are_pinned_as_configured(void **state)
+{
+    int n = ncpus_allowed() < MAXW ? ncpus_allowed() : MAXW;
+    for (int i = 0; i < MAXW; i++)
+        atomic_store(&seen_cpu[i], -3);
+    latch_init(&done, 2000);
+    start(n, HIVE_PIN_COMPACT);
+    for (int i = 0; i < 2000; i++)
+        assert_int_equal(hive__task_spawn(record_affinity, NULL, 0), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    stop();
+    for (int i = 0; i < n; i++) {
+        int c = atomic_load(&seen_cpu[i]);
+        if (c == -3)
+            continue; /* this worker ran none of the tasks */
+        assert_true(c >= 0);
+        for (int j = 0; j < i; j++)
+            assert_true(atomic_load(&seen_cpu[j]) != c);
+    }
+    latch_destroy(&done);
+
+    for (int i = 0; i < MAXW; i++)
+        atomic_store(&seen_cpu[i], -3);
+    latch_init(&done, 200);
+    start(2, HIVE_PIN_NONE);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(hive__task_spawn(record_affinity, NULL, 0), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    stop();
+    for (int i = 0; i < 2; i++)
+        if (atomic_load(&seen_cpu[i]) != -3)
+            assert_int_equal(atomic_load(&seen_count[i]), ncpus_allowed());
+    latch_destroy(&done);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* An idle runtime sleeps: over one idle second the process uses under 5% of
+ * one CPU (the parked workers' backstop wake-ups cost microseconds). */
+static void idle_runtime_uses_almost_no_cpu(void **state)
+{
+    latch_init(&done, 10);
+    start(4, HIVE_PIN_COMPACT);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(hive__task_spawn(count_down, NULL, 0), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    struct timespec settle = {0, 100 * 1000000L}; /* let the searchers give up */
+    nanosleep(&settle, NULL);
+    double c0 = cpu_seconds();
+    struct timespec one = {1, 0};
+    nanosleep(&one, NULL);
+    double used = cpu_seconds() - c0;
+    printf("# idle second: %.4f s of CPU\n", used);
+    stop();
+    assert_true(used < 0.05);
+    latch_destroy(&done);
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+static void refused_config_starts_nothing(void **state)
+{
+    hive_config_t cfg;
+    hive_config_init(&cfg);
+    cfg.workers = 0;
+    hive_diag_t diag;
+    assert_int_equal(hive_runtime_start(&cfg, &diag), -EINVAL);
+    assert_int_equal(diag.code, -EINVAL);
+    assert_non_null(strstr(diag.message, "workers"));
+    assert_int_equal(hive_runtime_workers(), 0);
+    assert_int_equal(hive__task_spawn(count_down, NULL, 0), -EPERM);
+}
+
+static _Atomic int stop_rc, start_rc;
+
+static void call_owner_functions_from_a_task(void *arg)
+{
+    atomic_store(&stop_rc, hive_runtime_stop());
+    atomic_store(&start_rc, hive_runtime_start(NULL, NULL));
+    latch_count_down(&done);
+}
+
+/* A task cannot stop or start the runtime it runs on: -EPERM, no deadlock. */
+static void owner_calls_from_a_worker_are_refused(void **state)
+{
+    latch_init(&done, 1);
+    start(2, HIVE_PIN_COMPACT);
+    assert_int_equal(hive_runtime_start(NULL, NULL), -EALREADY);
+    assert_int_equal(hive__task_spawn(call_owner_functions_from_a_task, NULL, 0), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    stop();
+    assert_int_equal(atomic_load(&stop_rc), -EPERM);
+    assert_int_equal(atomic_load(&start_rc), -EPERM);
+    latch_destroy(&done);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(million_tasks_from_one_worker_run_once_and_spread),
+        cmocka_unit_test(yield_loop_cannot_starve_others),
+        cmocka_unit_test(long_computation_does_not_stall_queued_tasks),
+        cmocka_unit_test(injection_queue_is_checked_while_local_work_remains),
+        cmocka_unit_test(park_unpark_ping_pong_never_loses_a_wakeup),
+        cmocka_unit_test(lifo_slot_cannot_starve_the_deque),
+        cmocka_unit_test(start_stop_cycles),
+        cmocka_unit_test(workers_are_pinned_as_configured),
+        cmocka_unit_test(idle_runtime_uses_almost_no_cpu),
+        cmocka_unit_test(refused_config_starts_nothing),
+        cmocka_unit_test(owner_calls_from_a_worker_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
