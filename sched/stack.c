@@ -109,7 +109,10 @@ static size_t budget_locked(void)
 {
     if (!budget_known) {
         size_t vmas = budget_vmas_for_test ? budget_vmas_for_test : read_max_map_count();
-        guard_budget = vmas > VMA_RESERVE ? (vmas - VMA_RESERVE) / 2 : 0;
+        /* Guards come a slab at a time: round down to whole slabs. */
+        guard_budget = vmas > VMA_RESERVE ? (vmas - VMA_RESERVE) / 2 / HIVE__STACKS_PER_SLAB *
+                                                HIVE__STACKS_PER_SLAB
+                                          : 0;
         budget_known = true;
     }
     return guard_budget;

@@ -11,13 +11,15 @@
  * Guard pages cost kernel VMAs: a PROT_NONE page between two RW stacks splits
  * the mapping, two VMAs per stack, and vm.max_map_count (65530 by default)
  * caps a process's VMAs. hive spends (max_map_count - 16384) / 2 guarded
- * stacks at most (24,573 on a default kernel), leaving 16,384 VMAs to the rest
+ * stacks at most, rounded down to whole slabs (24,512 on a default kernel), leaving 16,384 VMAs to the rest
  * of the program. Slabs made beyond that budget are one VMA with no guard
  * pages: an overflow there is not caught. hive says so once on stderr when it
  * first happens and counts it in hive__stack_stats; raising vm.max_map_count
  * keeps every stack guarded. (A canary at the bottom of each unguarded stack
  * was rejected: writing it costs a resident page per stack, doubling what an
- * idle process costs.)
+ * idle process costs.) A single frame larger than the guard page could step
+ * over it: hive builds with -fstack-clash-protection, and code that runs on
+ * fibers (your process functions) should too.
  *
  * Threads: alloc/free from any thread (the cache is per thread). guard_lookup
  * is async-signal-safe and lock-free.
