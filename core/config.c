@@ -41,11 +41,15 @@
 #define STACK_MAX (1024L * 1024 * 1024)
 #define STEAL_BATCH_MAX 4096
 #define IDLE_SPIN_MAX 1000000
+#define MAX_PROCESSES_MAX (1L << 28) /* the pid's slot field */
+#define MAX_MESSAGE_MAX (1L << 30)
 
 #define DEFAULT_PIN HIVE_PIN_COMPACT
 #define DEFAULT_STACK_SIZE 65536L
 #define DEFAULT_STEAL_BATCH 64
 #define DEFAULT_IDLE_SPIN 64
+#define DEFAULT_MAX_PROCESSES (1L << 22)
+#define DEFAULT_MAX_MESSAGE_SIZE (64L << 20)
 
 typedef char reason_t[256];
 
@@ -59,6 +63,8 @@ static const struct key_info {
     [HIVE__KEY_STACK_SIZE] = {"stack_size", "HIVE_STACK_SIZE"},
     [HIVE__KEY_STEAL_BATCH] = {"steal_batch", "HIVE_STEAL_BATCH"},
     [HIVE__KEY_IDLE_SPIN] = {"idle_spin", "HIVE_IDLE_SPIN"},
+    [HIVE__KEY_MAX_PROCESSES] = {"max_processes", "HIVE_MAX_PROCESSES"},
+    [HIVE__KEY_MAX_MESSAGE_SIZE] = {"max_message_size", "HIVE_MAX_MESSAGE_SIZE"},
 };
 
 /* One source's settings. */
@@ -98,6 +104,8 @@ HIVE_API void hive_config_init(hive_config_t *cfg)
     cfg->stack_size = HIVE_CONFIG_UNSET;
     cfg->steal_batch = HIVE_CONFIG_UNSET;
     cfg->idle_spin = HIVE_CONFIG_UNSET;
+    cfg->max_processes = HIVE_CONFIG_UNSET;
+    cfg->max_message_size = HIVE_CONFIG_UNSET;
 }
 
 static int fail(hive_diag_t *diag, int code, const char *fmt, ...)
@@ -258,6 +266,18 @@ static int set_from_text(struct layer *l, hive__config_key_t key, const char *te
             return rc;
         l->v.idle_spin = (int)v;
         break;
+    case HIVE__KEY_MAX_PROCESSES:
+        if ((rc = parse_number(text, false, &v, reason)) != 0 ||
+            (rc = check_range(v, 1, MAX_PROCESSES_MAX, reason)) != 0)
+            return rc;
+        l->v.max_processes = v;
+        break;
+    case HIVE__KEY_MAX_MESSAGE_SIZE:
+        if ((rc = parse_number(text, true, &v, reason)) != 0 ||
+            (rc = check_range(v, 1, MAX_MESSAGE_MAX, reason)) != 0)
+            return rc;
+        l->v.max_message_size = v;
+        break;
     default:
         return -EINVAL;
     }
@@ -318,6 +338,20 @@ static int read_struct(const hive_config_t *in, struct layer *l, hive_diag_t *di
         if (check_range(in->idle_spin, 0, IDLE_SPIN_MAX, reason) != 0)
             goto bad;
         l->v.idle_spin = in->idle_spin;
+        l->set[k] = true;
+    }
+    if (in->max_processes != HIVE_CONFIG_UNSET) {
+        k = HIVE__KEY_MAX_PROCESSES;
+        if (check_range(in->max_processes, 1, MAX_PROCESSES_MAX, reason) != 0)
+            goto bad;
+        l->v.max_processes = in->max_processes;
+        l->set[k] = true;
+    }
+    if (in->max_message_size != HIVE_CONFIG_UNSET) {
+        k = HIVE__KEY_MAX_MESSAGE_SIZE;
+        if (check_range(in->max_message_size, 1, MAX_MESSAGE_MAX, reason) != 0)
+            goto bad;
+        l->v.max_message_size = in->max_message_size;
         l->set[k] = true;
     }
     return 0;
@@ -399,7 +433,7 @@ static int file_handler(void *user, const char *section, const char *name,
         k++;
     if (k == HIVE__KEY_COUNT) {
         file_error(c, "key '%s': unknown key (known: workers, cpus, pin, stack_size, "
-                      "steal_batch, idle_spin)", name);
+                      "steal_batch, idle_spin, max_processes, max_message_size)", name);
         return 0;
     }
     if (c->l->set[k]) {
@@ -507,6 +541,8 @@ int hive__config_resolve_ex(const hive_config_t *in, hive_config_t *out,
     PICK(stack_size, HIVE__KEY_STACK_SIZE, DEFAULT_STACK_SIZE);
     PICK(steal_batch, HIVE__KEY_STEAL_BATCH, DEFAULT_STEAL_BATCH);
     PICK(idle_spin, HIVE__KEY_IDLE_SPIN, DEFAULT_IDLE_SPIN);
+    PICK(max_processes, HIVE__KEY_MAX_PROCESSES, DEFAULT_MAX_PROCESSES);
+    PICK(max_message_size, HIVE__KEY_MAX_MESSAGE_SIZE, DEFAULT_MAX_MESSAGE_SIZE);
 #undef PICK
 
     /* cpus and the default workers need the machine. */

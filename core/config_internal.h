@@ -16,6 +16,8 @@ typedef enum hive__config_key {
     HIVE__KEY_STACK_SIZE,
     HIVE__KEY_STEAL_BATCH,
     HIVE__KEY_IDLE_SPIN,
+    HIVE__KEY_MAX_PROCESSES,
+    HIVE__KEY_MAX_MESSAGE_SIZE,
     HIVE__KEY_COUNT,
 } hive__config_key_t;
 

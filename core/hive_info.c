@@ -155,9 +155,13 @@ static void print_config(const hive_config_t *c, const hive__config_origin_t *o)
         case HIVE__KEY_STACK_SIZE: snprintf(value, sizeof value, "%ld", c->stack_size); break;
         case HIVE__KEY_STEAL_BATCH: snprintf(value, sizeof value, "%d", c->steal_batch); break;
         case HIVE__KEY_IDLE_SPIN: snprintf(value, sizeof value, "%d", c->idle_spin); break;
+        case HIVE__KEY_MAX_PROCESSES: snprintf(value, sizeof value, "%ld", c->max_processes); break;
+        case HIVE__KEY_MAX_MESSAGE_SIZE:
+            snprintf(value, sizeof value, "%ld", c->max_message_size);
+            break;
         default: value[0] = '\0'; break;
         }
-        printf("  %-12s %-12s ", hive__config_key_name((hive__config_key_t)k), value);
+        printf("  %-16s %-12s ", hive__config_key_name((hive__config_key_t)k), value);
         print_source(o, (hive__config_key_t)k);
     }
     if (o->file[0] != '\0')

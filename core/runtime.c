@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/process.h"
+#include "core/registry.h"
+#include "core/timers.h"
 #include "sched/topology.h"
 #include "sched/worker.h"
 
@@ -74,10 +77,15 @@ HIVE_API int hive_runtime_start(const hive_config_t *cfg, hive_diag_t *diag)
         .idle_spin = resolved.idle_spin,
         .stack_size = (size_t)resolved.stack_size,
     };
-    if ((rc = hive__sched_start(&p)) != 0) {
+    if ((rc = hive__proc_table_init(resolved.max_processes, resolved.max_message_size)) != 0 ||
+        (rc = hive__registry_init()) != 0 || (rc = hive__timers_init()) != 0 ||
+        (rc = hive__sched_start(&p)) != 0) {
         snprintf(err, sizeof err, "cannot start %d workers: %s", resolved.workers,
                  hive_strerror(rc));
         fail(diag, rc, err);
+        hive__timers_shutdown();
+        hive__registry_shutdown();
+        hive__proc_table_shutdown();
         hive__placement_free(&placement);
         hive__topology_free(topology);
         topology = NULL;
@@ -96,6 +104,11 @@ HIVE_API int hive_runtime_stop(void)
     pthread_mutex_lock(&owner_lock);
     long r = hive__sched_stop();
     if (r >= 0) {
+        /* Queued processes ended as the scheduler drained; end the parked
+         * and attached ones, then the tables. */
+        hive__proc_table_shutdown();
+        hive__timers_shutdown();
+        hive__registry_shutdown();
         hive__placement_free(&placement);
         hive__topology_free(topology);
         topology = NULL;

@@ -41,11 +41,29 @@ void hive__idle_set_backstop_ms(int ms)
     atomic_store_explicit(&backstop_ms, ms, memory_order_relaxed); /* see backstop_ms */
 }
 
-static void futex_wait(_Atomic uint32_t *w, uint32_t val)
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait on *w while it holds val, until the backstop or `deadline`. */
+static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t deadline)
 {
     int ms = atomic_load_explicit(&backstop_ms, memory_order_relaxed); /* see backstop_ms */
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val, ms > 0 ? &ts : NULL, NULL, 0);
+    uint64_t wait = ms > 0 ? (uint64_t)ms * 1000000u : UINT64_MAX;
+    if (deadline != UINT64_MAX) {
+        uint64_t now = now_ns();
+        uint64_t left = deadline > now ? deadline - now : 0;
+        if (left < wait)
+            wait = left;
+    }
+    if (wait == 0)
+        return;
+    struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val,
+            wait == UINT64_MAX ? NULL : &ts, NULL, 0);
 }
 
 static void futex_wake(_Atomic uint32_t *w)
@@ -145,6 +163,28 @@ void hive__idle_notify(hive__idle_t *idle)
     wake_one(idle);
 }
 
+void hive__idle_wake_worker(hive__idle_t *idle, int id)
+{
+    hive__parker_t *p = NULL;
+    pthread_mutex_lock(&idle->lock);
+    for (int i = 0; i < idle->nsleepers; i++) {
+        if (idle->sleepers[i] == id) {
+            idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+            p = idle->parkers[id];
+            /* seq_cst: as in pop_sleeper_locked(). */
+            atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE,
+                                      memory_order_seq_cst);
+            p->searching = true;
+            /* release: pairs with the acquire load of word in hive__idle_park(). */
+            atomic_store_explicit(&p->word, 1, memory_order_release);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&idle->lock);
+    if (p)
+        futex_wake(&p->word);
+}
+
 void hive__idle_wake_all(hive__idle_t *idle)
 {
     for (;;) {
@@ -178,7 +218,8 @@ static bool unregister_self(hive__idle_t *idle, int id)
     return found;
 }
 
-void hive__idle_park(hive__idle_t *idle, int id, bool (*has_work)(void *), void *ctx)
+void hive__idle_park(hive__idle_t *idle, int id, uint64_t deadline, bool (*has_work)(void *),
+                     void *ctx)
 {
     hive__parker_t *p = idle->parkers[id];
     pthread_mutex_lock(&idle->lock);
@@ -197,9 +238,10 @@ void hive__idle_park(hive__idle_t *idle, int id, bool (*has_work)(void *), void 
          * pop_sleeper_locked(). */
         if (atomic_load_explicit(&p->word, memory_order_acquire) != 0)
             break;
-        if (has_work(ctx) && unregister_self(idle, id))
+        if ((has_work(ctx) || (deadline != UINT64_MAX && now_ns() >= deadline)) &&
+            unregister_self(idle, id))
             return;
-        futex_wait(&p->word, 0);
+        futex_wait(&p->word, 0, deadline);
     }
     /* relaxed: only this worker clears its token, after seeing it set. */
     atomic_store_explicit(&p->word, 0, memory_order_relaxed);

@@ -64,10 +64,14 @@ int hive__idle_sleeping(hive__idle_t *idle);
 /* Wake every parked worker (shutdown). */
 void hive__idle_wake_all(hive__idle_t *idle);
 
-/* Worker `id` has found nothing: sleep until notified. has_work() is asked
- * after the worker is registered as a sleeper (and at every backstop
+/* Worker `id` has found nothing: sleep until notified or until `deadline`
+ * (CLOCK_MONOTONIC ns; UINT64_MAX = none: its next timer). has_work() is
+ * asked after the worker is registered as a sleeper (and at every backstop
  * timeout); if it says yes, the worker unregisters and returns at once.
  * Returns with the worker unparked and searching (p->searching). */
-void hive__idle_park(hive__idle_t *idle, int id, bool (*has_work)(void *), void *ctx);
+void hive__idle_park(hive__idle_t *idle, int id, uint64_t deadline, bool (*has_work)(void *),
+                     void *ctx);
+/* Wake worker `id` if it sleeps (its timers changed). Any thread. */
+void hive__idle_wake_worker(hive__idle_t *idle, int id);
 
 #endif

@@ -33,6 +33,8 @@ struct hive__worker {
     hive__deque_t deque;
     _Alignas(64) _Atomic(hive__task_t *) lifo;
     hive__parker_t parker;
+    hive__timer_heap_t timers;
+    hive__inject_t inbox; /* tasks started on this worker by others */
     int id;
     int cpu;
     pthread_t thread;
@@ -86,6 +88,19 @@ __attribute__((noinline)) hive__worker_t *hive__worker_self(void)
 
 int hive__worker_id(const hive__worker_t *w) { return w->id; }
 
+hive__timer_heap_t *hive__worker_timers(hive__worker_t *w) { return &w->timers; }
+
+hive__worker_t *hive__worker_by_id(int id)
+{
+    return hive__sched_running() && id >= 0 && id < S.n ? &S.workers[id] : NULL;
+}
+
+void hive__sched_wake_worker(int id)
+{
+    if (hive__sched_running() && id >= 0 && id < S.n)
+        hive__idle_wake_worker(&S.idle, id);
+}
+
 hive__task_t *hive__task_self(void)
 {
     hive__worker_t *w = hive__worker_self();
@@ -120,11 +135,11 @@ static hive__task_t *task_of(hive__inject_node_t *n)
     return (hive__task_t *)(void *)((char *)n - offsetof(hive__task_t, inject));
 }
 
-/* Take the whole injection queue: run the oldest, queue the rest so that
- * our own pops see them oldest first. */
-static hive__task_t *take_inject(hive__worker_t *w)
+/* Take a whole injection queue (the shared one or our inbox): run the
+ * oldest, queue the rest so that our own pops see them oldest first. */
+static hive__task_t *take_queue(hive__worker_t *w, hive__inject_t *q)
 {
-    hive__inject_node_t *n = hive__inject_take_all(&S.inject);
+    hive__inject_node_t *n = hive__inject_take_all(q);
     if (!n)
         return NULL;
     hive__task_t *first = task_of(n);
@@ -142,6 +157,12 @@ static hive__task_t *take_inject(hive__worker_t *w)
     if (count > 1)
         hive__idle_notify(&S.idle);
     return first;
+}
+
+static hive__task_t *take_inject(hive__worker_t *w)
+{
+    hive__task_t *t = take_queue(w, &w->inbox);
+    return t ? t : take_queue(w, &S.inject);
 }
 
 static hive__task_t *steal_own_top(hive__worker_t *w)
@@ -256,6 +277,8 @@ static bool any_work(void *unused)
     if (stopping() || !hive__inject_empty(&S.inject))
         return true;
     for (int i = 0; i < S.n; i++) {
+        if (!hive__inject_empty(&S.workers[i].inbox))
+            return true;
         /* relaxed: ordered after the (K2) fence in hive__idle_park(). */
         if (hive__deque_size(&S.workers[i].deque) > 0 ||
             atomic_load_explicit(&S.workers[i].lifo, memory_order_relaxed))
@@ -289,30 +312,42 @@ static void make_ready(hive__task_t *t, bool is_new)
 
 /* ---- tasks ----------------------------------------------------------- */
 
+void hive__task_init(hive__task_t *t, void (*fn)(void *), void *arg, size_t stack_size)
+{
+    memset(t, 0, sizeof *t);
+    t->fn = fn;
+    t->arg = arg;
+    t->stack_size = stack_size;
+    t->on_exit = hive__task_free;
+    atomic_init(&t->park_state, HIVE__PARK_EMPTY);
+}
+
 int hive__task_new(void (*fn)(void *), void *arg, size_t stack_size, hive__task_t **out)
 {
     if (!fn || !out)
         return -EINVAL;
     if (stack_size > ((size_t)1 << 30))
         return -EINVAL;
-    hive__task_t *t = hive__zalloc(sizeof *t);
+    hive__task_t *t = hive__alloc(sizeof *t);
     if (!t)
         return -ENOMEM;
-    t->fn = fn;
-    t->arg = arg;
-    t->stack_size = stack_size;
-    t->on_exit = hive__task_free;
-    atomic_init(&t->park_state, HIVE__PARK_EMPTY);
+    hive__task_init(t, fn, arg, stack_size);
     *out = t;
     return 0;
 }
 
-void hive__task_free(hive__task_t *t)
+void hive__task_release_stack(hive__task_t *t)
 {
     if (t->has_stack) {
         hive__fiber_destroy(&t->fiber);
         hive__stack_free(&t->fiber.stack);
+        t->has_stack = false;
     }
+}
+
+void hive__task_free(hive__task_t *t)
+{
+    hive__task_release_stack(t);
     hive__free(t, sizeof *t);
 }
 
@@ -341,6 +376,21 @@ void hive__task_start(hive__task_t *t)
     else
         atomic_fetch_add_explicit(&S.foreign_spawned, 1, memory_order_relaxed); /* a count */
     make_ready(t, true);
+}
+
+void hive__task_start_on(hive__task_t *t, int id)
+{
+    hive__worker_t *w = hive__worker_self();
+    if (w && w->id == id) {
+        hive__task_start(t);
+        return;
+    }
+    if (w)
+        bump(&w->spawned, 1);
+    else
+        atomic_fetch_add_explicit(&S.foreign_spawned, 1, memory_order_relaxed); /* a count */
+    hive__inject_push(&S.workers[id].inbox, &t->inject);
+    hive__idle_wake_worker(&S.idle, id);
 }
 
 int hive__task_spawn(void (*fn)(void *), void *arg, size_t stack_size)
@@ -449,7 +499,7 @@ static void worker_park(hive__worker_t *w)
 {
     bump(&w->parks, 1);
     rcu_thread_offline(); /* a sleeping reader must not hold up grace periods */
-    hive__idle_park(&S.idle, w->id, any_work, NULL);
+    hive__idle_park(&S.idle, w->id, hive__timer_heap_next(&w->timers), any_work, NULL);
     rcu_thread_online();
 }
 
@@ -474,6 +524,8 @@ static void *worker_main(void *arg)
     hive__ctx_init_thread(&w->sched_ctx);
     signal_started(err);
     while (!stopping()) {
+        if (hive__timer_heap_busy(&w->timers))
+            hive__timer_heap_run(&w->timers, w->id, hive__now_ns());
         hive__task_t *t = find_local(w);
         if (!t)
             t = search(w);
@@ -493,15 +545,18 @@ static void *worker_main(void *arg)
 
 static void free_workers(int ninit)
 {
-    for (int i = 0; i < ninit; i++)
+    for (int i = 0; i < ninit; i++) {
         hive__deque_destroy(&S.workers[i].deque);
+        hive__timer_heap_destroy(&S.workers[i].timers);
+    }
     hive__free(S.workers, (size_t)S.n * sizeof *S.workers);
     hive__free(S.parkers, (size_t)S.n * sizeof *S.parkers);
     S.workers = NULL;
     S.parkers = NULL;
 }
 
-/* Drop every queued task (after the workers stopped): returns how many. */
+/* Drop every queued task (after the workers stopped): their on_exit runs
+ * as for a task that ended (t->fiber.done is false). Returns how many. */
 static long drain(void)
 {
     long dropped = 0;
@@ -509,19 +564,22 @@ static long drain(void)
         hive__worker_t *w = &S.workers[i];
         hive__task_t *t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
         if (t) {
-            hive__task_free(t);
+            t->on_exit(t);
             dropped++;
         }
         while ((t = hive__deque_pop(&w->deque))) {
-            hive__task_free(t);
+            t->on_exit(t);
             dropped++;
         }
     }
-    for (hive__inject_node_t *n = hive__inject_take_all(&S.inject); n;) {
-        hive__inject_node_t *next = n->next;
-        hive__task_free(task_of(n));
-        dropped++;
-        n = next;
+    for (int i = 0; i <= S.n; i++) {
+        hive__inject_t *q = i < S.n ? &S.workers[i].inbox : &S.inject;
+        for (hive__inject_node_t *n = hive__inject_take_all(q); n;) {
+            hive__inject_node_t *next = n->next;
+            task_of(n)->on_exit(task_of(n));
+            dropped++;
+            n = next;
+        }
     }
     return dropped;
 }
@@ -553,6 +611,8 @@ int hive__sched_start(const hive__sched_params_t *p)
         w->id = ninit;
         w->cpu = p->placement ? p->placement->cpu[ninit] : -1;
         w->steal_order = p->placement ? p->placement->steal_order[ninit] : NULL;
+        hive__timer_heap_init(&w->timers);
+        hive__inject_init(&w->inbox);
         S.parkers[ninit] = &w->parker;
     }
     if (ninit < S.n || hive__idle_init(&S.idle, S.n, S.parkers) != 0) {

@@ -36,6 +36,7 @@
 #include "sched/fiber.h"
 #include "sched/inject.h"
 #include "sched/park.h"
+#include "sched/timer.h"
 #include "sched/topology.h"
 
 #define HIVE__BUDGET 128
@@ -63,6 +64,7 @@ struct hive__task {
     int start_error;             /* no stack could be had: fn never ran */
     void (*fn)(void *);
     void *arg;
+    void *upper;                 /* the layer above's object (a process), or NULL */
     /* Called on the scheduler's stack after fn returned and the fiber is
      * gone; must free the task (default: hive__task_free). */
     void (*on_exit)(hive__task_t *t);
@@ -87,8 +89,8 @@ typedef struct hive__sched_params {
 } hive__sched_params_t;
 
 /* Start / stop the workers (the runtime's owner thread). stop drops tasks
- * still queued (their on_exit is not called: their fibers never ran to the
- * end) and returns how many were dropped. */
+ * still queued - their on_exit runs with t->fiber.done false, on the
+ * stopping thread - and returns how many were dropped. */
 int hive__sched_start(const hive__sched_params_t *params);
 long hive__sched_stop(void);
 bool hive__sched_running(void);
@@ -98,10 +100,17 @@ int hive__sched_nworkers(void);
  * if none can be had then, fn never runs, start_error says why and on_exit
  * is called as for a task that ended. */
 int hive__task_new(void (*fn)(void *), void *arg, size_t stack_size, hive__task_t **out);
+/* Initialise a task embedded in a larger object (a process): as
+ * hive__task_new without the allocation. The caller sets on_exit. */
+void hive__task_init(hive__task_t *t, void (*fn)(void *), void *arg, size_t stack_size);
+/* Release what running gave the task (fiber, stack), not its memory. */
+void hive__task_release_stack(hive__task_t *t);
 /* Free a task made by hive__task_new whose fiber is not running. */
 void hive__task_free(hive__task_t *t);
 /* Make it runnable for the first time. Any thread. */
 void hive__task_start(hive__task_t *t);
+/* The same, on worker `id` (its inbox; the worker is woken). Any thread. */
+void hive__task_start_on(hive__task_t *t, int id);
 /* new + start. 0, -ENOMEM, -EINVAL, or -EPERM when the runtime is stopped. */
 int hive__task_spawn(void (*fn)(void *), void *arg, size_t stack_size);
 
@@ -121,6 +130,13 @@ void hive__task_park(void);
 /* Any thread: give t its token; if t was parked, make it runnable (on this
  * worker's LIFO slot, or the injection queue from a foreign thread). */
 void hive__task_unpark(hive__task_t *t);
+
+/* The worker's timer heap (owner use, and timer.c). */
+hive__timer_heap_t *hive__worker_timers(hive__worker_t *w);
+/* Worker `id` of the running runtime, or NULL. */
+hive__worker_t *hive__worker_by_id(int id);
+/* Wake worker `id` if it is parked (its timers changed). Any thread. */
+void hive__sched_wake_worker(int id);
 
 /* Statistics of worker `id` (approximate while running). */
 void hive__worker_stats(int id, hive__worker_stats_t *out);

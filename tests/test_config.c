@@ -19,7 +19,8 @@
 
 static const char *const env_vars[] = {"HIVE_CONFIG",     "HIVE_WORKERS",     "HIVE_CPUS",
                                        "HIVE_PIN",        "HIVE_STACK_SIZE",  "HIVE_STEAL_BATCH",
-                                       "HIVE_IDLE_SPIN"};
+                                       "HIVE_IDLE_SPIN",  "HIVE_MAX_PROCESSES",
+                                       "HIVE_MAX_MESSAGE_SIZE"};
 #define NENV (sizeof env_vars / sizeof env_vars[0])
 static char *saved_env[NENV];
 
@@ -212,6 +213,8 @@ static void env_alone_sets_every_key(void **state)
     setenv("HIVE_STACK_SIZE", "1M", 1);
     setenv("HIVE_STEAL_BATCH", "4096", 1);
     setenv("HIVE_IDLE_SPIN", "1000000", 1);
+    setenv("HIVE_MAX_PROCESSES", "1000", 1);
+    setenv("HIVE_MAX_MESSAGE_SIZE", "1K", 1);
     hive_config_t in, out;
     hive_config_init(&in);
     hive__config_origin_t o;
@@ -222,6 +225,8 @@ static void env_alone_sets_every_key(void **state)
     assert_int_equal(out.stack_size, 1048576);
     assert_int_equal(out.steal_batch, 4096);
     assert_int_equal(out.idle_spin, 1000000);
+    assert_int_equal(out.max_processes, 1000);
+    assert_int_equal(out.max_message_size, 1024);
     for (int k = 0; k < HIVE__KEY_COUNT; k++)
         assert_int_equal(o.source[k], HIVE__SRC_ENV);
 }
@@ -236,7 +241,9 @@ static void file_alone_sets_every_key(void **state)
                                  "stack_size = 64K\n"
                                  "# another comment\n"
                                  "steal_batch = 1\n"
-                                 "idle_spin = 10\n");
+                                 "idle_spin = 10\n"
+                                 "max_processes = 77\n"
+                                 "max_message_size = 2M\n");
     hive_config_t in, out;
     hive_config_init(&in);
     strcpy(in.config_file, path);
@@ -248,6 +255,8 @@ static void file_alone_sets_every_key(void **state)
     assert_int_equal(out.stack_size, 65536);
     assert_int_equal(out.steal_batch, 1);
     assert_int_equal(out.idle_spin, 10);
+    assert_int_equal(out.max_processes, 77);
+    assert_int_equal(out.max_message_size, 2 * 1024 * 1024);
     assert_string_equal(out.config_file, path);
     for (int k = 0; k < HIVE__KEY_COUNT; k++)
         assert_int_equal(o.source[k], HIVE__SRC_FILE);

@@ -16,6 +16,8 @@
  *   stack_size   HIVE_STACK_SIZE  stack_size    65536 (bytes; K/M suffixes ok)
  *   steal_batch  HIVE_STEAL_BATCH steal_batch   64 (most fibers one steal takes)
  *   idle_spin    HIVE_IDLE_SPIN   idle_spin     64 (steal rounds before parking)
+ *   max_processes HIVE_MAX_PROCESSES max_processes 4194304 (live processes)
+ *   max_message_size HIVE_MAX_MESSAGE_SIZE max_message_size 64M (bytes)
  *
  * A malformed or impossible value (unknown key, bad number, zero workers, a
  * CPU that does not exist or is not allowed) is refused with -EINVAL and a
@@ -57,6 +59,8 @@ typedef struct hive_config {
     long stack_size;                 /* bytes, >= 16 KiB; HIVE_CONFIG_UNSET */
     int steal_batch;                 /* >= 1; HIVE_CONFIG_UNSET */
     int idle_spin;                   /* >= 0; HIVE_CONFIG_UNSET */
+    long max_processes;              /* spawn limit, like BEAM's +P; UNSET */
+    long max_message_size;           /* bytes a message may carry; UNSET */
 } hive_config_t;
 
 /* hive_config_init - mark every field of *cfg unset. Any thread. */

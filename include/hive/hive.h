@@ -6,5 +6,10 @@
 #include <hive/error.h>
 #include <hive/config.h>
 #include <hive/runtime.h>
+#include <hive/process.h>
+#include <hive/message.h>
+#include <hive/timer.h>
+#include <hive/registry.h>
+#include <hive/thread.h>
 
 #endif

@@ -1,0 +1,691 @@
+/* process.c - processes: the pid table, spawn and exit, send and receive,
+ * sleep, and foreign threads attached as pseudo-processes.
+ *
+ * Pids: generation << 32 | (slot + 1). Free slots sit on a Treiber stack
+ * whose head carries a 32-bit tag, so a slot popped and pushed back between
+ * a thief's two reads cannot fool its CAS (ABA).
+ *
+ * Lifetime of a process struct: published in its slot at spawn (release);
+ * at exit (proc_end) it is marked dead, unnamed, removed from its slot and
+ * handed to call_rcu. After the grace period no sender can still be inside
+ * hive__proc_deliver() for it (senders look up and deliver inside one
+ * read-side section), so the RCU callback frees what its mailbox holds and
+ * then the struct. A message that arrives after the exit is thus freed, not
+ * leaked, and a sender never writes to freed memory.
+ *
+ * Wake-ups: a fiber process waits with the task park token (sched/worker.h):
+ * every delivery unparks it once; the receiver re-checks its mailbox after
+ * each wake, scanning only messages it has not looked at yet. An attached
+ * thread waits on a futex word the same way.
+ */
+#include "core/process.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/registry.h"
+#include "mailbox/alloc.h"
+#include "mailbox/message.h"
+#include "sched/rcu.h"
+
+#define MAX_STACK ((size_t)1 << 30)
+
+static struct {
+    _Atomic(hive__proc_t *) *slots;
+    _Atomic uint32_t *gens;
+    _Atomic uint32_t *next_free;   /* free-stack links, slot + 1 (0 = end) */
+    _Atomic uint64_t free_head;    /* tag << 32 | (slot + 1) */
+    _Atomic uint32_t next_unused;  /* slots never used yet start here */
+    uint32_t max;
+    long max_msg;
+    _Atomic long count;
+    _Atomic uint64_t epoch;        /* bumped per runtime start: stale thread TLS */
+} T;
+
+static __thread hive__proc_t *thread_proc; /* this foreign thread's pseudo-process */
+static __thread uint64_t thread_epoch;
+
+/* ---- the table ------------------------------------------------------- */
+
+static void *map_array(size_t n, size_t size)
+{
+    void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int hive__proc_table_init(long max_processes, long max_message_size)
+{
+    T.max = (uint32_t)max_processes;
+    T.max_msg = max_message_size;
+    T.slots = map_array(T.max, sizeof *T.slots);
+    T.gens = map_array(T.max, sizeof *T.gens);
+    T.next_free = map_array(T.max, sizeof *T.next_free);
+    if (!T.slots || !T.gens || !T.next_free) {
+        if (T.slots)
+            munmap(T.slots, T.max * sizeof *T.slots);
+        if (T.gens)
+            munmap(T.gens, T.max * sizeof *T.gens);
+        if (T.next_free)
+            munmap((void *)T.next_free, T.max * sizeof *T.next_free);
+        T.slots = NULL;
+        return -ENOMEM;
+    }
+    /* Fresh zero pages; no worker runs yet (thread creation orders these). */
+    atomic_store_explicit(&T.free_head, 0, memory_order_relaxed);
+    atomic_store_explicit(&T.next_unused, 0, memory_order_relaxed);
+    atomic_store_explicit(&T.count, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&T.epoch, 1, memory_order_relaxed);
+    return 0;
+}
+
+long hive__proc_max_message_size(void) { return T.max_msg; }
+
+/* A free slot, or UINT32_MAX when max_processes are alive. */
+static uint32_t slot_alloc(void)
+{
+    /* acquire: pairs with the release CAS in slot_free(): the link we read
+     * next was written before that push. */
+    uint64_t h = atomic_load_explicit(&T.free_head, memory_order_acquire);
+    while ((uint32_t)h != 0) {
+        uint32_t slot = (uint32_t)h - 1;
+        /* relaxed: ordered by the acquire above; if the slot was popped and
+         * pushed again meanwhile, the tag makes our CAS fail. */
+        uint32_t next = atomic_load_explicit(&T.next_free[slot], memory_order_relaxed);
+        uint64_t nh = (((h >> 32) + 1) << 32) | next;
+        /* acquire on both: a retry needs the fresh link, as above. */
+        if (atomic_compare_exchange_weak_explicit(&T.free_head, &h, nh, memory_order_acquire,
+                                                  memory_order_acquire))
+            return slot;
+    }
+    /* relaxed: a counter; slot contents are published by the slot store. */
+    uint32_t u = atomic_load_explicit(&T.next_unused, memory_order_relaxed);
+    do {
+        if (u >= T.max)
+            return UINT32_MAX;
+    } while (!atomic_compare_exchange_weak_explicit(&T.next_unused, &u, u + 1,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return u;
+}
+
+static void slot_free(uint32_t slot)
+{
+    /* relaxed: the generation is read by spawn after slot_alloc's acquire. */
+    atomic_fetch_add_explicit(&T.gens[slot], 1, memory_order_relaxed);
+    /* relaxed: a guess refreshed by the CAS. */
+    uint64_t h = atomic_load_explicit(&T.free_head, memory_order_relaxed);
+    uint64_t nh;
+    do {
+        /* relaxed: published by the release CAS below. */
+        atomic_store_explicit(&T.next_free[slot], (uint32_t)h, memory_order_relaxed);
+        nh = (((h >> 32) + 1) << 32) | (slot + 1);
+        /* release: the link and the generation bump are visible to whoever
+         * pops this slot; pairs with the acquire loads in slot_alloc(). */
+    } while (!atomic_compare_exchange_weak_explicit(&T.free_head, &h, nh, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+hive__proc_t *hive__proc_lookup(hive_pid_t pid)
+{
+    uint32_t slot = (uint32_t)pid - 1;
+    if ((uint32_t)pid == 0 || !T.slots || slot >= T.max)
+        return NULL;
+    /* acquire: pairs with the release store in spawn: the struct is
+     * initialised. RCU keeps it alive while we look. */
+    hive__proc_t *p = atomic_load_explicit(&T.slots[slot], memory_order_acquire);
+    if (!p || p->pid != pid)
+        return NULL;
+    /* acquire: pairs with the seq_cst store in proc_end(). */
+    return atomic_load_explicit(&p->alive, memory_order_acquire) ? p : NULL;
+}
+
+hive__proc_t *hive__proc_self(void)
+{
+    hive__task_t *t = hive__task_self();
+    if (t)
+        return t->upper;
+    /* relaxed: the epoch only tells a stale attachment from a live one. */
+    if (thread_proc && thread_epoch == atomic_load_explicit(&T.epoch, memory_order_relaxed))
+        return thread_proc;
+    return NULL;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static void free_saved(hive__proc_t *p)
+{
+    while (p->saved_head) {
+        hive_msg_t *m = p->saved_head;
+        p->saved_head = m->next;
+        hive_msg_free(m);
+    }
+    p->saved_tail = NULL;
+}
+
+static void proc_free_rcu(struct rcu_head *h)
+{
+    hive__proc_t *p = caa_container_of(h, hive__proc_t, rcu);
+    /* After the grace period every delivery is complete: drain for good. */
+    hive__mpsc_node_t *n;
+    while ((n = hive__mpsc_pop(&p->mbox)))
+        hive_msg_free(hive__msg_of(n));
+    free_saved(p);
+    hive__free(p, sizeof *p);
+}
+
+/* End p: it is no longer alive, named, or in the table; its memory goes
+ * after a grace period. Runs once per process: on the scheduler stack after
+ * its fiber ended, on the stopping thread, or on a detaching thread. */
+static void proc_end(hive__proc_t *p)
+{
+    hive__rcu_enter();
+    /* seq_cst: dead before the name goes (registry.c's register re-checks
+     * after publishing; see hive__registry_drop). */
+    atomic_store_explicit(&p->alive, false, memory_order_seq_cst);
+    hive__registry_drop(p);
+    if (p->timeout) {
+        hive__timer_cancel(p->timeout);
+        hive__timer_put(p->timeout);
+        p->timeout = NULL;
+    }
+    uint32_t slot = (uint32_t)p->pid - 1;
+    /* release: lookups that still find p see it dead (alive above). */
+    atomic_store_explicit(&T.slots[slot], NULL, memory_order_release);
+    slot_free(slot);
+    atomic_fetch_sub_explicit(&T.count, 1, memory_order_relaxed); /* a count */
+    call_rcu(&p->rcu, proc_free_rcu);
+    hive__rcu_leave();
+}
+
+static void proc_on_exit(hive__task_t *t)
+{
+    hive__proc_t *p = t->upper;
+    bool finished = t->fiber.done;
+    hive__task_release_stack(t);
+    if (t->start_error)
+        p->reason = (hive_reason_t){.kind = HIVE_EXIT_NOMEM};
+    else if (!finished)
+        p->reason = (hive_reason_t){.kind = HIVE_EXIT_SHUTDOWN}; /* runtime stop */
+    proc_end(p);
+}
+
+static void proc_main(void *arg)
+{
+    hive__proc_t *p = arg;
+    p->fn(p->arg); /* returning is a normal exit; reason is zeroed */
+}
+
+/* A process struct in a free slot, not yet visible. NULL with *err set. */
+static hive__proc_t *proc_new(int *err)
+{
+    if (!T.slots || !hive__sched_running()) {
+        *err = -EPERM;
+        return NULL;
+    }
+    hive__proc_t *p = hive__zalloc(sizeof *p);
+    if (!p) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    uint32_t slot = slot_alloc();
+    if (slot == UINT32_MAX) {
+        hive__free(p, sizeof *p);
+        *err = -EAGAIN;
+        return NULL;
+    }
+    /* relaxed: ordered after slot_alloc's acquire (see slot_free). */
+    uint32_t gen = atomic_load_explicit(&T.gens[slot], memory_order_relaxed);
+    p->pid = ((uint64_t)gen << 32) | (slot + 1);
+    hive__mpsc_init(&p->mbox);
+    atomic_init(&p->alive, true);
+    atomic_init(&p->name, NULL);
+    atomic_init(&p->thread_word, 0);
+    atomic_fetch_add_explicit(&T.count, 1, memory_order_relaxed); /* a count */
+    return p;
+}
+
+static void proc_publish(hive__proc_t *p)
+{
+    /* release: the initialised struct; pairs with the acquire load in
+     * hive__proc_lookup(). */
+    atomic_store_explicit(&T.slots[(uint32_t)p->pid - 1], p, memory_order_release);
+}
+
+HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts,
+                             hive_pid_t *pid)
+{
+    size_t stack = opts ? opts->stack_size : 0;
+    int worker = opts ? opts->worker : -1;
+    if (!fn || stack > MAX_STACK || worker < -1 ||
+        (worker >= 0 && worker >= hive__sched_nworkers()))
+        return hive__sched_running() || !fn || stack > MAX_STACK ? -EINVAL : -EPERM;
+    int err;
+    hive__proc_t *p = proc_new(&err);
+    if (!p)
+        return err;
+    p->fn = fn;
+    p->arg = arg;
+    hive__task_init(&p->task, proc_main, p, stack);
+    p->task.upper = p;
+    p->task.on_exit = proc_on_exit;
+    proc_publish(p);
+    if (pid)
+        *pid = p->pid;
+    if (worker >= 0)
+        hive__task_start_on(&p->task, worker);
+    else
+        hive__task_start(&p->task);
+    hive__task_charge(1);
+    return 0;
+}
+
+HIVE_API int hive_spawn(hive_fn_t fn, void *arg, hive_pid_t *pid)
+{
+    return hive_spawn_opts(fn, arg, NULL, pid);
+}
+
+HIVE_API hive_pid_t hive_self(void)
+{
+    hive__proc_t *p = hive__proc_self();
+    return p ? p->pid : HIVE_PID_NONE;
+}
+
+HIVE_API int hive_exit(hive_reason_t reason)
+{
+    hive__proc_t *p = hive__proc_self();
+    if (!p || p->is_thread)
+        return -EPERM;
+    p->reason = reason;
+    hive__fiber_exit(&p->task.fiber);
+}
+
+HIVE_API bool hive_is_alive(hive_pid_t pid)
+{
+    hive__rcu_enter();
+    bool alive = hive__proc_lookup(pid) != NULL;
+    hive__rcu_leave();
+    return alive;
+}
+
+HIVE_API long hive_process_count(void)
+{
+    return T.slots ? atomic_load_explicit(&T.count, memory_order_relaxed) : 0; /* a count */
+}
+
+/* ---- waiting ---------------------------------------------------------- */
+
+static void futex_wait_word(_Atomic uint32_t *w, uint64_t deadline)
+{
+    struct timespec ts, *tsp = NULL;
+    if (deadline != UINT64_MAX) {
+        uint64_t now = hive__now_ns();
+        uint64_t left = deadline > now ? deadline - now : 0;
+        if (left == 0)
+            return;
+        ts.tv_sec = (time_t)(left / 1000000000u);
+        ts.tv_nsec = (long)(left % 1000000000u);
+        tsp = &ts;
+    }
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, 0, tsp, NULL, 0);
+}
+
+static void wake(hive__proc_t *p)
+{
+    if (p->is_thread) {
+        /* release: publishes the delivery; pairs with the acquire exchange
+         * and loads of thread_word in receive(). */
+        atomic_store_explicit(&p->thread_word, 1, memory_order_release);
+        syscall(SYS_futex, (uint32_t *)&p->thread_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    } else {
+        hive__task_unpark(&p->task);
+    }
+}
+
+void hive__proc_deliver(hive__proc_t *p, hive_msg_t *m)
+{
+    hive__mpsc_push(&p->mbox, &m->node);
+    wake(p); /* after the link store: see the window in mailbox/mpsc.h */
+}
+
+typedef struct wait_timer {
+    hive__timer_t t;
+    hive__task_t *task;
+} wait_timer_t;
+
+static void wait_timer_fire(hive__timer_t *t)
+{
+    hive__task_unpark(((wait_timer_t *)(void *)t)->task);
+}
+
+static void wait_timer_release(hive__timer_t *t)
+{
+    hive__free(t, sizeof(wait_timer_t));
+}
+
+/* A timer that unparks the running task at `deadline`, or NULL (no memory:
+ * the caller then waits without one and re-checks the clock on wake-ups). */
+static hive__timer_t *arm(hive__task_t *task, uint64_t deadline)
+{
+    wait_timer_t *wt = hive__alloc(sizeof *wt);
+    if (!wt)
+        return NULL;
+    wt->task = task;
+    hive__timer_init(&wt->t, deadline, wait_timer_fire, wait_timer_release);
+    if (hive__timer_add(&wt->t) != 0) {
+        hive__timer_put(&wt->t);
+        return NULL;
+    }
+    return &wt->t;
+}
+
+static uint64_t deadline_of(int64_t ms)
+{
+    return ms < 0 ? UINT64_MAX : hive__now_ns() + (uint64_t)ms * 1000000u;
+}
+
+HIVE_API int hive_sleep(int64_t ms)
+{
+    if (ms < 0)
+        return -EINVAL;
+    hive__task_t *t = hive__task_self();
+    if (!t) {
+        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        return 0;
+    }
+    uint64_t deadline = deadline_of(ms);
+    hive__timer_t *tm = arm(t, deadline);
+    hive__proc_t *p = t->upper;
+    if (p)
+        p->timeout = tm;
+    while (hive__now_ns() < deadline)
+        hive__task_park(); /* deliveries wake us too: sleep on */
+    if (p)
+        p->timeout = NULL;
+    if (tm) {
+        hive__timer_cancel(tm);
+        hive__timer_put(tm);
+    }
+    return 0;
+}
+
+/* ---- receive ---------------------------------------------------------- */
+
+typedef struct matcher {
+    const uint64_t *tags; /* NULL: any message (unless fn) */
+    size_t ntags;
+    hive_match_fn_t fn;
+    void *ctx;
+} matcher_t;
+
+static bool matches(const matcher_t *mt, const hive_msg_t *m)
+{
+    if (mt->fn)
+        return mt->fn(m, mt->ctx);
+    if (!mt->tags)
+        return true;
+    for (size_t i = 0; i < mt->ntags; i++)
+        if (mt->tags[i] == m->tag)
+            return true;
+    return false;
+}
+
+static void save(hive__proc_t *p, hive_msg_t *m)
+{
+    m->next = NULL;
+    if (p->saved_tail)
+        p->saved_tail->next = m;
+    else
+        p->saved_head = m;
+    p->saved_tail = m;
+}
+
+static hive_msg_t *take_saved(hive__proc_t *p, const matcher_t *mt)
+{
+    hive_msg_t *prev = NULL;
+    for (hive_msg_t *m = p->saved_head; m; prev = m, m = m->next) {
+        if (!matches(mt, m))
+            continue;
+        if (prev)
+            prev->next = m->next;
+        else
+            p->saved_head = m->next;
+        if (p->saved_tail == m)
+            p->saved_tail = prev;
+        m->next = NULL;
+        return m;
+    }
+    return NULL;
+}
+
+/* Move new arrivals to the saved list until one matches. */
+static hive_msg_t *take_new(hive__proc_t *p, const matcher_t *mt)
+{
+    hive__mpsc_node_t *n;
+    while ((n = hive__mpsc_pop(&p->mbox))) {
+        hive_msg_t *m = hive__msg_of(n);
+        if (matches(mt, m)) {
+            m->next = NULL;
+            return m;
+        }
+        save(p, m);
+    }
+    return NULL;
+}
+
+static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    hive__proc_t *p = hive__proc_self();
+    if (!p)
+        return -EPERM;
+    hive__task_charge(1);
+    hive_msg_t *m = take_saved(p, mt);
+    if (m) {
+        *out = m;
+        return 0;
+    }
+    uint64_t deadline = timeout_ms > 0 ? deadline_of(timeout_ms) : UINT64_MAX;
+    hive__timer_t *tm = NULL;
+    int rc = -ETIMEDOUT;
+    for (;;) {
+        if (p->is_thread) /* acquire: pairs with the release in wake() */
+            atomic_exchange_explicit(&p->thread_word, 0, memory_order_acquire);
+        if ((m = take_new(p, mt))) {
+            *out = m;
+            rc = 0;
+            break;
+        }
+        if (timeout_ms == 0 || (deadline != UINT64_MAX && hive__now_ns() >= deadline))
+            break;
+        if (p->is_thread) {
+            /* acquire: as above; a delivery after our exchange shows here. */
+            if (atomic_load_explicit(&p->thread_word, memory_order_acquire) == 0)
+                futex_wait_word(&p->thread_word, deadline);
+            continue;
+        }
+        if (deadline != UINT64_MAX && !tm)
+            p->timeout = tm = arm(&p->task, deadline);
+        hive__task_park();
+    }
+    if (tm) {
+        p->timeout = NULL;
+        hive__timer_cancel(tm);
+        hive__timer_put(tm);
+    }
+    return rc;
+}
+
+HIVE_API int hive_receive(int64_t timeout_ms, hive_msg_t **out)
+{
+    matcher_t mt = {0};
+    return receive(&mt, timeout_ms, out);
+}
+
+HIVE_API int hive_receive_tag(uint64_t tag, int64_t timeout_ms, hive_msg_t **out)
+{
+    matcher_t mt = {.tags = &tag, .ntags = 1};
+    return receive(&mt, timeout_ms, out);
+}
+
+HIVE_API int hive_receive_tags(const uint64_t *tags, size_t n, int64_t timeout_ms,
+                               hive_msg_t **out)
+{
+    if (!tags || n == 0)
+        return -EINVAL;
+    matcher_t mt = {.tags = tags, .ntags = n};
+    return receive(&mt, timeout_ms, out);
+}
+
+HIVE_API int hive_receive_match(hive_match_fn_t match, void *ctx, int64_t timeout_ms,
+                                hive_msg_t **out)
+{
+    if (!match)
+        return -EINVAL;
+    matcher_t mt = {.fn = match, .ctx = ctx};
+    return receive(&mt, timeout_ms, out);
+}
+
+/* ---- send ----------------------------------------------------------- */
+
+/* Deliver m to `to`; on failure m is discarded (a pointer message's
+ * pointer stays the caller's). */
+static int send_msg(hive_pid_t to, hive_msg_t *m)
+{
+    hive__rcu_enter();
+    hive__proc_t *p = hive__proc_lookup(to);
+    if (p)
+        hive__proc_deliver(p, m);
+    hive__rcu_leave();
+    if (!p) {
+        hive__msg_discard(m);
+        return -ESRCH;
+    }
+    hive__task_charge(1);
+    return 0;
+}
+
+static int check_send(size_t len, const void *data)
+{
+    if (!T.slots)
+        return -EPERM;
+    if (len && !data)
+        return -EINVAL;
+    if (len > (size_t)T.max_msg)
+        return -EMSGSIZE;
+    return 0;
+}
+
+HIVE_API int hive_send(hive_pid_t to, uint64_t tag, const void *data, size_t len)
+{
+    int rc = check_send(len, data);
+    if (rc)
+        return rc;
+    hive_msg_t *m = hive__msg_new_bytes(tag, hive_self(), data, len);
+    return m ? send_msg(to, m) : -ENOMEM;
+}
+
+HIVE_API int hive_send_ptr(hive_pid_t to, uint64_t tag, void *ptr, void (*dtor)(void *))
+{
+    int rc = check_send(0, NULL);
+    if (rc)
+        return rc;
+    hive_msg_t *m = hive__msg_new_ptr(tag, hive_self(), ptr, dtor);
+    return m ? send_msg(to, m) : -ENOMEM;
+}
+
+/* ---- attached foreign threads ------------------------------------------ */
+
+HIVE_API int hive_thread_attach(hive_pid_t *pid)
+{
+    if (hive__worker_self())
+        return -EPERM;
+    if (hive__proc_self())
+        return -EALREADY;
+    int err;
+    hive__proc_t *p = proc_new(&err);
+    if (!p)
+        return err;
+    p->is_thread = true;
+    proc_publish(p);
+    thread_proc = p;
+    thread_epoch = atomic_load_explicit(&T.epoch, memory_order_relaxed); /* see hive__proc_self */
+    if (pid)
+        *pid = p->pid;
+    return 0;
+}
+
+HIVE_API int hive_thread_detach(void)
+{
+    hive__proc_t *p = hive__proc_self();
+    if (!p || !p->is_thread)
+        return -EPERM;
+    thread_proc = NULL;
+    proc_end(p);
+    return 0;
+}
+
+/* ---- runtime stop ----------------------------------------------------- */
+
+void hive__proc_table_shutdown(void)
+{
+    if (!T.slots)
+        return;
+    /* The workers are gone: whatever is left is parked or attached. */
+    uint32_t used = atomic_load_explicit(&T.next_unused, memory_order_relaxed); /* quiescent */
+    for (uint32_t i = 0; i < used; i++) {
+        hive__proc_t *p = atomic_load_explicit(&T.slots[i], memory_order_acquire); /* quiescent */
+        if (!p)
+            continue;
+        if (!p->is_thread) {
+            hive__task_release_stack(&p->task);
+            p->reason = (hive_reason_t){.kind = HIVE_EXIT_SHUTDOWN};
+        }
+        proc_end(p);
+    }
+    rcu_barrier(); /* run every deferred free */
+    munmap(T.slots, T.max * sizeof *T.slots);
+    munmap(T.gens, T.max * sizeof *T.gens);
+    munmap((void *)T.next_free, T.max * sizeof *T.next_free);
+    T.slots = NULL;
+}
+
+/* ---- reasons -------------------------------------------------------- */
+
+HIVE_API hive_reason_t hive_reason_normal(void) { return (hive_reason_t){.kind = HIVE_EXIT_NORMAL}; }
+
+HIVE_API hive_reason_t hive_reason_user(int code, const char *text)
+{
+    hive_reason_t r = {.kind = HIVE_EXIT_USER, .code = code};
+    if (text)
+        snprintf(r.text, sizeof r.text, "%s", text);
+    return r;
+}
+
+HIVE_API const char *hive_reason_format(const hive_reason_t *r, char *buf, size_t len)
+{
+    static const char *const names[] = {"normal", "shutdown", "killed", "noproc",
+                                        "stack_overflow", "panic", "user", "nomem"};
+    if (!buf || len == 0)
+        return buf;
+    if (!r || (unsigned)r->kind >= sizeof names / sizeof names[0]) {
+        snprintf(buf, len, "unknown");
+        return buf;
+    }
+    if (r->kind == HIVE_EXIT_USER)
+        snprintf(buf, len, "user %d%s%s", r->code, r->text[0] ? ": " : "", r->text);
+    else if (r->text[0])
+        snprintf(buf, len, "%s: %s", names[r->kind], r->text);
+    else
+        snprintf(buf, len, "%s", names[r->kind]);
+    return buf;
+}

@@ -1,0 +1,20 @@
+/* registry.h - process names (liburcu's lock-free hash table, cds_lfht).
+ *
+ * A name entry is in the table and pointed to by its process's `name`; the
+ * process's exit swaps that pointer for HIVE__NAME_GONE and deletes the
+ * entry, so a name never outlives its process, and register cannot attach a
+ * name to a process that is exiting (its CAS from NULL fails). Whoever's
+ * cds_lfht_del succeeds frees the entry, after a grace period. */
+#ifndef HIVE_CORE_REGISTRY_H
+#define HIVE_CORE_REGISTRY_H
+
+#include "core/process.h"
+
+#define HIVE__NAME_GONE ((hive__name_t *)(uintptr_t)1)
+
+int hive__registry_init(void);
+void hive__registry_shutdown(void);
+/* p is exiting: drop its name, if any. Inside a read-side section. */
+void hive__registry_drop(hive__proc_t *p);
+
+#endif

@@ -1,0 +1,80 @@
+/* message.c - building, reading and freeing message nodes (see message.h). */
+#include "mailbox/message.h"
+
+#include <string.h>
+
+#include "mailbox/alloc.h"
+
+static size_t node_size(const hive_msg_t *m)
+{
+    return sizeof *m + (m->kind == HIVE__MSG_BYTES ? m->len : 0);
+}
+
+hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data, size_t len)
+{
+    hive_msg_t *m = hive__alloc(sizeof *m + len);
+    if (!m)
+        return NULL;
+    m->next = NULL;
+    m->tag = tag;
+    m->from = from;
+    m->kind = HIVE__MSG_BYTES;
+    m->len = (uint32_t)len;
+    m->ptr = NULL;
+    m->dtor = NULL;
+    if (len)
+        memcpy(m->data, data, len);
+    return m;
+}
+
+hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*dtor)(void *))
+{
+    hive_msg_t *m = hive__alloc(sizeof *m);
+    if (!m)
+        return NULL;
+    m->next = NULL;
+    m->tag = tag;
+    m->from = from;
+    m->kind = HIVE__MSG_PTR;
+    m->len = 0;
+    m->ptr = ptr;
+    m->dtor = dtor;
+    return m;
+}
+
+void hive__msg_discard(hive_msg_t *m)
+{
+    hive__free(m, node_size(m));
+}
+
+HIVE_API uint64_t hive_msg_tag(const hive_msg_t *m) { return m ? m->tag : 0; }
+
+HIVE_API hive_pid_t hive_msg_from(const hive_msg_t *m) { return m ? m->from : HIVE_PID_NONE; }
+
+HIVE_API const void *hive_msg_data(const hive_msg_t *m)
+{
+    return m && m->kind == HIVE__MSG_BYTES && m->len ? m->data : NULL;
+}
+
+HIVE_API size_t hive_msg_size(const hive_msg_t *m)
+{
+    return m && m->kind == HIVE__MSG_BYTES ? m->len : 0;
+}
+
+HIVE_API void *hive_msg_take_ptr(hive_msg_t *m)
+{
+    if (!m || m->kind != HIVE__MSG_PTR)
+        return NULL;
+    void *p = m->ptr;
+    m->ptr = NULL;
+    return p;
+}
+
+HIVE_API void hive_msg_free(hive_msg_t *m)
+{
+    if (!m)
+        return;
+    if (m->kind == HIVE__MSG_PTR && m->ptr && m->dtor)
+        m->dtor(m->ptr);
+    hive__free(m, node_size(m));
+}

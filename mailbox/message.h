@@ -1,0 +1,43 @@
+/* message.h - message nodes: what a mailbox holds.
+ *
+ * A message is one allocation: the queue link, the header and, for bytes
+ * messages, the payload copied right after the header (so a small message
+ * is one cache-friendly block and a send is one allocation). A pointer
+ * message carries the sender's pointer and an optional destructor that runs
+ * if nobody takes the pointer.
+ *
+ * Ownership: the sender builds the node and gives it to exactly one mailbox;
+ * from then on only the receiving process touches it, until hive_msg_free()
+ * (or the mailbox's owner is reclaimed, see core/process.c).
+ */
+#ifndef HIVE_MAILBOX_MESSAGE_H
+#define HIVE_MAILBOX_MESSAGE_H
+
+#include <hive/message.h>
+
+#include "mailbox/mpsc.h"
+
+enum { HIVE__MSG_BYTES = 0, HIVE__MSG_PTR = 1 };
+
+struct hive_msg {
+    hive__mpsc_node_t node;     /* first: mailbox link */
+    struct hive_msg *next;      /* the receiver's list of skipped messages */
+    uint64_t tag;
+    hive_pid_t from;
+    uint32_t kind;              /* HIVE__MSG_* */
+    uint32_t len;               /* payload bytes */
+    void *ptr;                  /* HIVE__MSG_PTR: the pointer (NULL once taken) */
+    void (*dtor)(void *);
+    _Alignas(16) unsigned char data[]; /* HIVE__MSG_BYTES: the payload */
+};
+
+static inline hive_msg_t *hive__msg_of(hive__mpsc_node_t *n) { return (hive_msg_t *)(void *)n; }
+
+/* NULL when out of memory. */
+hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data, size_t len);
+hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*dtor)(void *));
+/* Free a message that was never delivered: unlike hive_msg_free, a pointer
+ * message's dtor does not run (the sender keeps ownership on failure). */
+void hive__msg_discard(hive_msg_t *m);
+
+#endif

@@ -1,0 +1,71 @@
+/* mpsc.c - Vyukov's intrusive MPSC queue. See mpsc.h.
+ *
+ * head is the newest node (producers exchange it); tail is the oldest node
+ * not yet handed out (consumer only). A node's next goes from NULL to its
+ * successor exactly once, written by the producer that pushed the successor.
+ */
+#include "mailbox/mpsc.h"
+
+#include <stddef.h>
+
+void hive__mpsc_init(hive__mpsc_t *q)
+{
+    atomic_init(&q->stub.next, NULL);
+    atomic_init(&q->head, &q->stub);
+    q->tail = &q->stub;
+}
+
+void hive__mpsc_push(hive__mpsc_t *q, hive__mpsc_node_t *n)
+{
+    /* relaxed: n is not yet shared; the release below publishes it. */
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    /* acq_rel: release publishes n (and the message it heads) to the next
+     * producer, who links after it; acquire orders our link store below
+     * after the previous producer's initialisation of prev. */
+    hive__mpsc_node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_acq_rel);
+    /* release: publishes n's contents to the consumer; pairs with the
+     * acquire loads of next in hive__mpsc_pop(). Until this store lands the
+     * consumer cannot reach n (the window, see mpsc.h). */
+    atomic_store_explicit(&prev->next, n, memory_order_release);
+}
+
+hive__mpsc_node_t *hive__mpsc_pop(hive__mpsc_t *q)
+{
+    hive__mpsc_node_t *tail = q->tail;
+    /* acquire: pairs with the release store of next in hive__mpsc_push(). */
+    hive__mpsc_node_t *next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (tail == &q->stub) {
+        if (!next)
+            return NULL;
+        q->tail = next;
+        tail = next;
+        /* acquire: as above. */
+        next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    }
+    if (next) {
+        q->tail = next;
+        return tail;
+    }
+    /* tail is the last linked node. If head moved past it, a producer is in
+     * its window: report empty for now; its wake-up will follow. acquire:
+     * pairs with the producers' exchange. */
+    if (tail != atomic_load_explicit(&q->head, memory_order_acquire))
+        return NULL;
+    /* Put the stub back behind tail so tail itself can be handed out. */
+    hive__mpsc_push(q, &q->stub);
+    /* acquire: pairs with the release store of next in hive__mpsc_push()
+     * (ours of the stub, or a producer's that got in first). */
+    next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (next) {
+        q->tail = next;
+        return tail;
+    }
+    return NULL;
+}
+
+bool hive__mpsc_empty(hive__mpsc_t *q)
+{
+    /* acquire: pairs with the producers' exchange on head. */
+    return q->tail == &q->stub &&
+           atomic_load_explicit(&q->head, memory_order_acquire) == &q->stub;
+}

@@ -1,0 +1,27 @@
+/* rt.h - starting and stopping the runtime in tests. */
+#ifndef HIVE_TESTS_RT_H
+#define HIVE_TESTS_RT_H
+
+#include <stdio.h>
+
+#include <hive/hive.h>
+
+/* Start with `workers` workers (more than cores is fine) and optionally a
+ * process limit and message size limit (<= 0: defaults). */
+static inline int rt_start(int workers, long max_processes, long max_message_size)
+{
+    hive_config_t cfg;
+    hive_config_init(&cfg);
+    cfg.workers = workers;
+    if (max_processes > 0)
+        cfg.max_processes = max_processes;
+    if (max_message_size > 0)
+        cfg.max_message_size = max_message_size;
+    hive_diag_t d;
+    int rc = hive_runtime_start(&cfg, &d);
+    if (rc)
+        fprintf(stderr, "runtime start: %s\n", d.message);
+    return rc;
+}
+
+#endif

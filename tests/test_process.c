@@ -1,0 +1,564 @@
+/* test_process.c - processes and messages through the public API: spawn,
+ * self, exit and reasons, pids that go stale, the spawn limit, send and
+ * receive (any, tag, tags, predicate), order, pointer ownership, size
+ * limits, sends to dead pids and from foreign threads, timeouts, sleep,
+ * timers, names, and a foreign thread attached as a pseudo-process.
+ *
+ * Each test's main thread is a foreign thread attached to the runtime, so it
+ * can receive what processes send it (that is the embedding story too). */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <hive/hive.h>
+
+#include "tests/rt.h"
+#include "tests/scale.h"
+
+#define WAIT_MS 30000 /* deadline for anything that should happen at once */
+
+enum { T_PID = 1, T_DATA, T_DONE, T_A, T_B, T_C, T_PING, T_PONG, T_TIMER, T_STOP };
+
+static hive_pid_t me; /* the test thread's pid */
+
+static int setup(void **state)
+{
+    if (rt_start(3, 0, 4096) != 0)
+        return -1;
+    return hive_thread_attach(&me);
+}
+
+static int teardown(void **state)
+{
+    hive_thread_detach();
+    return hive_runtime_stop();
+}
+
+/* Receive one message with `tag` or fail the test. */
+static hive_msg_t *expect(uint64_t tag)
+{
+    hive_msg_t *m = NULL;
+    int rc = hive_receive_tag(tag, WAIT_MS, &m);
+    if (rc != 0)
+        fail_msg("waiting for tag %llu: %s", (unsigned long long)tag, hive_strerror(rc));
+    return m;
+}
+
+static long expect_long(uint64_t tag)
+{
+    hive_msg_t *m = expect(tag);
+    long v;
+    assert_int_equal(hive_msg_size(m), sizeof v);
+    memcpy(&v, hive_msg_data(m), sizeof v);
+    hive_msg_free(m);
+    return v;
+}
+
+static void send_long(hive_pid_t to, uint64_t tag, long v)
+{
+    assert_int_equal(hive_send(to, tag, &v, sizeof v), 0);
+}
+
+/* ---- spawn, self, exit ----------------------------------------------- */
+
+static void report_self(void *arg)
+{
+    hive_pid_t self = hive_self();
+    hive_send(me, T_PID, &self, sizeof self);
+}
+
+static void spawn_runs_the_function_and_self_is_its_pid(void **state)
+{
+    hive_pid_t pid = HIVE_PID_NONE;
+    assert_int_equal(hive_spawn(report_self, NULL, &pid), 0);
+    assert_true(pid != HIVE_PID_NONE);
+    hive_msg_t *m = expect(T_PID);
+    assert_memory_equal(hive_msg_data(m), &pid, sizeof pid);
+    assert_int_equal(hive_msg_from(m), pid);
+    hive_msg_free(m);
+    assert_int_equal(hive_self(), me);
+}
+
+static void wait_until_dead(hive_pid_t pid)
+{
+    for (long i = 0; i < 100000000 && hive_is_alive(pid); i++)
+        sched_yield();
+    assert_false(hive_is_alive(pid));
+}
+
+static void block_forever(void *arg)
+{
+    hive_msg_t *m;
+    while (hive_receive_tag(T_STOP, HIVE_INFINITY, &m) != 0)
+        ;
+    hive_msg_free(m);
+}
+
+static void exit_with_reason(void *arg)
+{
+    hive_exit(hive_reason_user(42, "bye"));
+    hive_send(me, T_DATA, NULL, 0); /* never reached */
+}
+
+/* A process is alive until its function returns or it calls hive_exit;
+ * nothing after hive_exit runs; its pid then names no process, even after
+ * the slot is reused. */
+static void exit_ends_the_process_and_its_pid_goes_stale(void **state)
+{
+    hive_pid_t a, b;
+    assert_int_equal(hive_spawn(block_forever, NULL, &a), 0);
+    assert_true(hive_is_alive(a));
+    assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
+    wait_until_dead(a);
+    assert_int_equal(hive_send(a, T_DATA, NULL, 0), -ESRCH);
+
+    assert_int_equal(hive_spawn(exit_with_reason, NULL, &b), 0);
+    wait_until_dead(b);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_DATA, 100, &m), -ETIMEDOUT);
+
+    /* Reuse slots many times: the old pids stay dead. */
+    for (int i = 0; i < 1000; i++) {
+        hive_pid_t c;
+        assert_int_equal(hive_spawn(report_self, NULL, &c), 0);
+        assert_true(c != a && c != b);
+        hive_msg_free(expect(T_PID));
+    }
+    assert_false(hive_is_alive(a));
+    assert_false(hive_is_alive(b));
+    assert_int_equal(hive_send(a, T_DATA, NULL, 0), -ESRCH);
+}
+
+static void reasons_format(void **state)
+{
+    char buf[160];
+    hive_reason_t r = hive_reason_user(7, "disk full");
+    assert_string_equal(hive_reason_format(&r, buf, sizeof buf), "user 7: disk full");
+    r = hive_reason_normal();
+    assert_string_equal(hive_reason_format(&r, buf, sizeof buf), "normal");
+    r.kind = HIVE_EXIT_PANIC;
+    snprintf(r.text, sizeof r.text, "oops");
+    assert_string_equal(hive_reason_format(&r, buf, sizeof buf), "panic: oops");
+}
+
+static void bad_arguments_are_refused(void **state)
+{
+    hive_msg_t *m;
+    assert_int_equal(hive_spawn(NULL, NULL, NULL), -EINVAL);
+    hive_spawn_opts_t o = {.worker = 99};
+    assert_int_equal(hive_spawn_opts(report_self, NULL, &o, NULL), -EINVAL);
+    o = (hive_spawn_opts_t){.worker = -1, .stack_size = (size_t)1 << 40};
+    assert_int_equal(hive_spawn_opts(report_self, NULL, &o, NULL), -EINVAL);
+    assert_int_equal(hive_send(me, T_DATA, NULL, 5), -EINVAL);
+    assert_int_equal(hive_send(HIVE_PID_NONE, T_DATA, "x", 1), -ESRCH);
+    assert_int_equal(hive_send((hive_pid_t)0x7777777700000001ull, T_DATA, "x", 1), -ESRCH);
+    assert_int_equal(hive_send((hive_pid_t)0xffffffffull, T_DATA, "x", 1), -ESRCH);
+    assert_int_equal(hive_receive(0, NULL), -EINVAL);
+    assert_int_equal(hive_receive_tags(NULL, 1, 0, &m), -EINVAL);
+    assert_int_equal(hive_receive_match(NULL, NULL, 0, &m), -EINVAL);
+    assert_int_equal(hive_sleep(-1), -EINVAL);
+    assert_int_equal(hive_exit(hive_reason_normal()), -EPERM); /* not a process */
+    assert_int_equal(hive_thread_attach(NULL), -EALREADY);
+    /* Over the configured maximum (4096 here): refused, nothing sent. */
+    static char big[4097];
+    assert_int_equal(hive_send(me, T_DATA, big, sizeof big), -EMSGSIZE);
+    assert_int_equal(hive_send(me, T_DATA, big, 4096), 0);
+    hive_msg_free(expect(T_DATA));
+    assert_int_equal(hive_receive(0, &m), -ETIMEDOUT);
+}
+
+static void spawn_on_worker(void *arg)
+{
+    send_long(me, T_DATA, (long)(intptr_t)arg);
+}
+
+static void spawn_options_stack_size_and_worker(void **state)
+{
+    for (int w = 0; w < hive_runtime_workers(); w++) {
+        hive_spawn_opts_t o = {.worker = w, .stack_size = 256 * 1024};
+        assert_int_equal(hive_spawn_opts(spawn_on_worker, (void *)(intptr_t)w, &o, NULL), 0);
+        assert_int_equal(expect_long(T_DATA), w);
+    }
+}
+
+/* ---- the spawn limit ------------------------------------------------ */
+
+static void spawn_limit_is_refused_with_eagain(void **state)
+{
+    hive_thread_detach();
+    assert_int_equal(hive_runtime_stop(), 0);
+    assert_int_equal(rt_start(2, 100, 0), 0);
+    assert_int_equal(hive_thread_attach(&me), 0); /* uses one of the 100 */
+    hive_pid_t pids[99];
+    for (int i = 0; i < 99; i++)
+        assert_int_equal(hive_spawn(block_forever, NULL, &pids[i]), 0);
+    assert_int_equal(hive_process_count(), 100);
+    assert_int_equal(hive_spawn(block_forever, NULL, NULL), -EAGAIN);
+    /* One ends: one more may start. */
+    assert_int_equal(hive_send(pids[0], T_STOP, NULL, 0), 0);
+    wait_until_dead(pids[0]);
+    /* Its slot is freed a moment after it is seen dead. */
+    int rc = -EAGAIN;
+    for (long i = 0; i < 100000000 && rc == -EAGAIN; i++)
+        if ((rc = hive_spawn(block_forever, NULL, &pids[0])) == -EAGAIN)
+            sched_yield();
+    assert_int_equal(rc, 0);
+    for (int i = 0; i < 99; i++)
+        assert_int_equal(hive_send(pids[i], T_STOP, NULL, 0), 0);
+    for (int i = 0; i < 99; i++)
+        wait_until_dead(pids[i]);
+    assert_int_equal(hive_process_count(), 1);
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+static void selective_receive_keeps_skipped_messages_in_order(void **state)
+{
+    send_long(me, T_A, 1);
+    send_long(me, T_B, 2);
+    send_long(me, T_A, 3);
+    send_long(me, T_C, 4);
+    send_long(me, T_B, 5);
+    assert_int_equal(expect_long(T_C), 4);
+    assert_int_equal(expect_long(T_B), 2);
+    uint64_t ab[] = {T_B, T_A};
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tags(ab, 2, 0, &m), 0); /* oldest of A or B */
+    assert_int_equal(hive_msg_tag(m), T_A);
+    hive_msg_free(m);
+    assert_int_equal(hive_receive(0, &m), 0); /* then A 3, B 5 in order */
+    assert_int_equal(hive_msg_tag(m), T_A);
+    hive_msg_free(m);
+    assert_int_equal(expect_long(T_B), 5);
+    assert_int_equal(hive_receive(0, &m), -ETIMEDOUT);
+}
+
+static bool is_even(const hive_msg_t *m, void *ctx)
+{
+    long v;
+    memcpy(&v, hive_msg_data(m), sizeof v);
+    (*(int *)ctx)++;
+    return v % 2 == 0;
+}
+
+static void receive_by_predicate(void **state)
+{
+    for (long i = 1; i <= 5; i++)
+        send_long(me, T_DATA, i);
+    int calls = 0;
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_match(is_even, &calls, 0, &m), 0);
+    long v;
+    memcpy(&v, hive_msg_data(m), sizeof v);
+    assert_int_equal(v, 2);
+    hive_msg_free(m);
+    long rest[] = {1, 3, 4, 5};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(expect_long(T_DATA), rest[i]);
+}
+
+/* Order holds per sender: each of 8 processes sends 2,000 numbered
+ * messages; every one arrives, each sender's in increasing order. */
+static void sender(void *arg)
+{
+    long id = (long)(intptr_t)arg;
+    for (long i = 0; i < 2000; i++) {
+        long v[2] = {id, i};
+        while (hive_send(me, T_DATA, v, sizeof v) != 0)
+            hive_yield();
+    }
+}
+
+static void order_is_kept_per_sender_and_nothing_is_lost(void **state)
+{
+    long next[8] = {0};
+    for (long s = 0; s < 8; s++)
+        assert_int_equal(hive_spawn(sender, (void *)(intptr_t)s, NULL), 0);
+    for (long n = 0; n < 8 * 2000; n++) {
+        hive_msg_t *m = expect(T_DATA);
+        long v[2];
+        memcpy(v, hive_msg_data(m), sizeof v);
+        hive_msg_free(m);
+        assert_true(v[0] >= 0 && v[0] < 8);
+        assert_int_equal(v[1], next[v[0]]);
+        next[v[0]]++;
+    }
+    for (int s = 0; s < 8; s++)
+        assert_int_equal(next[s], 2000);
+}
+
+static _Atomic int dtor_runs;
+static void count_dtor(void *p)
+{
+    atomic_fetch_add(&dtor_runs, 1);
+    free(p);
+}
+
+static void forward_ptr(void *arg)
+{
+    hive_msg_t *m;
+    if (hive_receive_tag(T_A, HIVE_INFINITY, &m) != 0)
+        return;
+    void *p = hive_msg_take_ptr(m);
+    hive_msg_free(m); /* taken: no dtor */
+    hive_send_ptr(me, T_B, p, count_dtor);
+    block_forever(NULL); /* keeps a second pointer message unread */
+}
+
+/* A pointer moves with its message: the receiver takes it (no dtor), and a
+ * pointer left unread when its receiver dies is freed by its dtor. A failed
+ * send leaves the pointer with the caller. */
+static void pointer_ownership_moves_with_the_message(void **state)
+{
+    atomic_store(&dtor_runs, 0);
+    hive_pid_t p;
+    assert_int_equal(hive_spawn(forward_ptr, NULL, &p), 0);
+    int *x = malloc(sizeof *x);
+    *x = 99;
+    assert_int_equal(hive_send_ptr(p, T_A, x, count_dtor), 0);
+    hive_msg_t *m = expect(T_B);
+    assert_null(hive_msg_data(m));
+    int *back = hive_msg_take_ptr(m);
+    assert_ptr_equal(back, x);
+    assert_null(hive_msg_take_ptr(m));
+    hive_msg_free(m);
+    assert_int_equal(*back, 99);
+    free(back);
+    assert_int_equal(atomic_load(&dtor_runs), 0);
+
+    int *y = malloc(sizeof *y);
+    assert_int_equal(hive_send_ptr(p, T_C, y, count_dtor), 0); /* never read */
+    assert_int_equal(hive_send(p, T_STOP, NULL, 0), 0);
+    wait_until_dead(p);
+    for (long i = 0; i < 100000000 && atomic_load(&dtor_runs) == 0; i++)
+        sched_yield(); /* freed after an RCU grace period */
+    assert_int_equal(atomic_load(&dtor_runs), 1);
+
+    int z = 5;
+    assert_int_equal(hive_send_ptr(p, T_C, &z, count_dtor), -ESRCH);
+    assert_int_equal(atomic_load(&dtor_runs), 1);
+}
+
+static void receive_timeout_and_poll(void **state)
+{
+    hive_msg_t *m;
+    assert_int_equal(hive_receive(0, &m), -ETIMEDOUT);
+    assert_null(m);
+    assert_int_equal(hive_receive(20, &m), -ETIMEDOUT);
+}
+
+/* ---- sleep, timers ------------------------------------------------------ */
+
+static void sleeper(void *arg)
+{
+    hive_msg_t *m;
+    /* A receive with a timeout inside a process: nothing comes. */
+    if (hive_receive_tag(T_PING, 30, &m) != -ETIMEDOUT)
+        return;
+    send_long(me, T_DATA, 1);
+    hive_sleep(20);
+    send_long(me, T_DATA, 2);
+    /* A message sent while it sleeps waits for it. */
+    if (hive_receive_tag(T_PING, HIVE_INFINITY, &m) == 0) {
+        hive_msg_free(m);
+        send_long(me, T_DATA, 3);
+    }
+}
+
+static void sleep_and_receive_timeouts_inside_a_process(void **state)
+{
+    hive_pid_t p;
+    assert_int_equal(hive_spawn(sleeper, NULL, &p), 0);
+    assert_int_equal(expect_long(T_DATA), 1);
+    assert_int_equal(hive_send(p, T_PING, NULL, 0), 0);
+    assert_int_equal(expect_long(T_DATA), 2);
+    assert_int_equal(expect_long(T_DATA), 3);
+}
+
+static void timer_user(void *arg)
+{
+    hive_timer_ref_t a, b;
+    long v = 1;
+    hive_send_after(hive_self(), 10, T_TIMER, &v, sizeof v, &a);
+    v = 2;
+    hive_send_after(hive_self(), 5000, T_TIMER, &v, sizeof v, &b);
+    send_long(me, T_DATA, hive_cancel_timer(b)); /* 1: was pending */
+    hive_msg_t *m;
+    if (hive_receive_tag(T_TIMER, WAIT_MS, &m) != 0)
+        return;
+    memcpy(&v, hive_msg_data(m), sizeof v);
+    hive_msg_free(m);
+    send_long(me, T_DATA, v);                    /* 1: the first fired */
+    send_long(me, T_DATA, hive_cancel_timer(a)); /* 0: already fired */
+    send_long(me, T_DATA, hive_receive_tag(T_TIMER, 50, &m)); /* -ETIMEDOUT */
+}
+
+static void send_after_fires_and_cancel_says_whether_it_had(void **state)
+{
+    assert_int_equal(hive_spawn(timer_user, NULL, NULL), 0);
+    assert_int_equal(expect_long(T_DATA), 1);
+    assert_int_equal(expect_long(T_DATA), 1);
+    assert_int_equal(expect_long(T_DATA), 0);
+    assert_int_equal(expect_long(T_DATA), -ETIMEDOUT);
+}
+
+/* From a foreign thread: a timer to ourselves, one to a process that ends
+ * before its deadline (nothing is sent; cancel reports it not pending). */
+static void timers_from_foreign_threads_and_to_dead_processes(void **state)
+{
+    hive_timer_ref_t r;
+    long v = 7;
+    assert_int_equal(hive_send_after(me, 5, T_TIMER, &v, sizeof v, &r), 0);
+    assert_int_equal(expect_long(T_TIMER), 7);
+    assert_int_equal(hive_cancel_timer(r), 0);
+    hive_pid_t p;
+    assert_int_equal(hive_spawn(block_forever, NULL, &p), 0);
+    assert_int_equal(hive_send_after(p, 200, T_TIMER, &v, sizeof v, &r), 0);
+    assert_int_equal(hive_send(p, T_STOP, NULL, 0), 0);
+    wait_until_dead(p);
+    assert_int_equal(hive_cancel_timer(r), 0);
+    assert_int_equal(hive_cancel_timer(123456789), 0);
+    assert_int_equal(hive_send_after(p, 1, T_TIMER, &v, sizeof v, &r), -ESRCH);
+    assert_int_equal(hive_send_after(me, -1, T_TIMER, &v, sizeof v, &r), -EINVAL);
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+static void names_register_lookup_release(void **state)
+{
+    hive_pid_t p, q;
+    assert_int_equal(hive_spawn(block_forever, NULL, &p), 0);
+    assert_int_equal(hive_spawn(block_forever, NULL, &q), 0);
+    assert_int_equal(hive_register("db", p), 0);
+    assert_int_equal(hive_whereis("db"), p);
+    assert_int_equal(hive_register("db", q), -EBUSY);     /* taken */
+    assert_int_equal(hive_register("cache", p), -EALREADY); /* p has a name */
+    assert_int_equal(hive_whereis("cache"), HIVE_PID_NONE);
+    assert_int_equal(hive_register(NULL, p), -EINVAL);
+    assert_int_equal(hive_register("", p), -EINVAL);
+    char longname[300];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_int_equal(hive_register(longname, p), -EINVAL);
+    assert_int_equal(hive_send_named("db", T_STOP, NULL, 0), 0);
+    wait_until_dead(p);
+    assert_int_equal(hive_whereis("db"), HIVE_PID_NONE); /* freed with p */
+    assert_int_equal(hive_register("db", p), -ESRCH);     /* dead pid */
+    assert_int_equal(hive_register("db", q), 0);          /* name reusable */
+    assert_int_equal(hive_unregister("db"), 0);
+    assert_int_equal(hive_unregister("db"), -ENOENT);
+    assert_int_equal(hive_send_named("db", T_STOP, NULL, 0), -ESRCH);
+    assert_int_equal(hive_register("me", me), 0);
+    assert_int_equal(hive_send_named("me", T_DATA, NULL, 0), 0);
+    hive_msg_free(expect(T_DATA));
+    assert_int_equal(hive_unregister("me"), 0);
+    assert_int_equal(hive_send(q, T_STOP, NULL, 0), 0);
+    wait_until_dead(q);
+}
+
+/* ---- foreign threads ------------------------------------------------------- */
+
+static void echo(void *arg)
+{
+    hive_msg_t *m;
+    while (hive_receive(HIVE_INFINITY, &m) == 0) {
+        if (hive_msg_tag(m) == T_STOP) {
+            hive_msg_free(m);
+            return;
+        }
+        hive_send(hive_msg_from(m), T_PONG, hive_msg_data(m), hive_msg_size(m));
+        hive_msg_free(m);
+    }
+}
+
+static hive_pid_t echo_pid;
+
+static void *client_thread(void *arg)
+{
+    long id = (long)(intptr_t)arg, ok = 0;
+    hive_pid_t self;
+    if (hive_thread_attach(&self) != 0)
+        return (void *)-1;
+    for (long i = 0; i < 500; i++) {
+        long v[2] = {id, i};
+        hive_msg_t *m;
+        if (hive_send(echo_pid, T_PING, v, sizeof v) != 0 ||
+            hive_receive_tag(T_PONG, WAIT_MS, &m) != 0)
+            break;
+        long r[2];
+        memcpy(r, hive_msg_data(m), sizeof r);
+        hive_msg_free(m);
+        ok += r[0] == id && r[1] == i;
+    }
+    hive_thread_detach();
+    return (void *)(intptr_t)ok;
+}
+
+/* Four server threads, each attached, make 500 request/reply round trips
+ * with a process: every reply comes back to the thread that asked. */
+static void attached_threads_get_replies(void **state)
+{
+    assert_int_equal(hive_spawn(echo, NULL, &echo_pid), 0);
+    pthread_t th[4];
+    for (long i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, client_thread, (void *)(intptr_t)i), 0);
+    for (int i = 0; i < 4; i++) {
+        void *ok;
+        pthread_join(th[i], &ok);
+        assert_int_equal((long)(intptr_t)ok, 500);
+    }
+    assert_int_equal(hive_send(echo_pid, T_STOP, NULL, 0), 0);
+}
+
+static void *plain_thread(void *arg)
+{
+    /* Not attached: may send and spawn, may not receive. */
+    hive_msg_t *m;
+    if (hive_receive(0, &m) != -EPERM || hive_self() != HIVE_PID_NONE)
+        return (void *)1;
+    if (hive_spawn(report_self, NULL, NULL) != 0)
+        return (void *)2;
+    return NULL;
+}
+
+static void unattached_threads_send_and_spawn(void **state)
+{
+    pthread_t th;
+    void *r;
+    assert_int_equal(pthread_create(&th, NULL, plain_thread, NULL), 0);
+    pthread_join(th, &r);
+    assert_null(r);
+    hive_msg_free(expect(T_PID));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(spawn_runs_the_function_and_self_is_its_pid, setup, teardown),
+        cmocka_unit_test_setup_teardown(exit_ends_the_process_and_its_pid_goes_stale, setup, teardown),
+        cmocka_unit_test(reasons_format),
+        cmocka_unit_test_setup_teardown(bad_arguments_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(spawn_options_stack_size_and_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(spawn_limit_is_refused_with_eagain, setup, teardown),
+        cmocka_unit_test_setup_teardown(selective_receive_keeps_skipped_messages_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(receive_by_predicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(order_is_kept_per_sender_and_nothing_is_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(pointer_ownership_moves_with_the_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(receive_timeout_and_poll, setup, teardown),
+        cmocka_unit_test_setup_teardown(sleep_and_receive_timeouts_inside_a_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(send_after_fires_and_cancel_says_whether_it_had, setup, teardown),
+        cmocka_unit_test_setup_teardown(timers_from_foreign_threads_and_to_dead_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(names_register_lookup_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(attached_threads_get_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(unattached_threads_send_and_spawn, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
