@@ -28,7 +28,7 @@ build/debug/CMakeCache.txt: | deps
 
 test: deps build/debug/CMakeCache.txt
 	cmake --build build/debug -j$(JOBS)
-	ctest --test-dir build/debug -L unit $(CTEST_FLAGS)
+	ctest --test-dir build/debug -L "unit|example" $(CTEST_FLAGS)
 
 bench: deps
 	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DHIVE_BUILD_TESTS=OFF $(CMAKE_COMMON) >/dev/null
@@ -39,12 +39,12 @@ bench: deps
 test-asan: deps
 	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DHIVE_ASAN=ON -DHIVE_BUILD_BENCH=OFF $(CMAKE_COMMON)
 	cmake --build build/asan -j$(JOBS)
-	ctest --test-dir build/asan -L unit $(CTEST_FLAGS)
+	ctest --test-dir build/asan -L "unit|example" $(CTEST_FLAGS)
 
 test-tsan: deps
 	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DHIVE_TSAN=ON -DHIVE_BUILD_BENCH=OFF $(CMAKE_COMMON)
 	cmake --build build/tsan -j$(JOBS)
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir build/tsan -L unit $(CTEST_FLAGS)
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir build/tsan -L "unit|example" $(CTEST_FLAGS)
 
 test-valgrind: deps build/debug/CMakeCache.txt
 	cmake --build build/debug -j$(JOBS)

@@ -57,11 +57,12 @@ void hive__registry_shutdown(void)
     /* Every process has ended (and dropped its name); entries removed by
      * hive_unregister are already on their way out. */
     hive__rcu_enter();
+    /* Not cds_lfht_for_each_entry: see core/timer.c. */
     struct cds_lfht_iter it;
-    hive__name_t *e;
-    cds_lfht_for_each_entry(names, &it, e, node)
-    {
-        if (cds_lfht_del(names, &e->node) == 0)
+    cds_lfht_first(names, &it);
+    for (struct cds_lfht_node *n; (n = cds_lfht_iter_get_node(&it)); cds_lfht_next(names, &it)) {
+        hive__name_t *e = caa_container_of(n, hive__name_t, node);
+        if (cds_lfht_del(names, n) == 0)
             call_rcu(&e->rcu, free_name_rcu);
     }
     hive__rcu_leave();

@@ -92,11 +92,13 @@ void hive__timers_shutdown(void)
         return;
     /* The heaps are gone (their references dropped); drop the table's. */
     hive__rcu_enter();
+    /* Not cds_lfht_for_each_entry: on an empty table it forms a pointer
+     * from NULL, which UBSan rightly rejects. */
     struct cds_lfht_iter it;
-    send_timer_t *st;
-    cds_lfht_for_each_entry(timers, &it, st, node)
-    {
-        if (cds_lfht_del(timers, &st->node) == 0)
+    cds_lfht_first(timers, &it);
+    for (struct cds_lfht_node *n; (n = cds_lfht_iter_get_node(&it)); cds_lfht_next(timers, &it)) {
+        send_timer_t *st = caa_container_of(n, send_timer_t, node);
+        if (cds_lfht_del(timers, n) == 0)
             hive__timer_put(&st->t);
     }
     hive__rcu_leave();
