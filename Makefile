@@ -44,7 +44,7 @@ test-asan: deps
 test-tsan: deps
 	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DHIVE_TSAN=ON -DHIVE_BUILD_BENCH=OFF $(CMAKE_COMMON)
 	cmake --build build/tsan -j$(JOBS)
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir build/tsan -L "unit|example" $(CTEST_FLAGS)
+	ctest --test-dir build/tsan -L "unit|example" $(CTEST_FLAGS)
 
 test-valgrind: deps build/debug/CMakeCache.txt
 	cmake --build build/debug -j$(JOBS)

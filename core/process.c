@@ -13,10 +13,15 @@
  * then the struct. A message that arrives after the exit is thus freed, not
  * leaked, and a sender never writes to freed memory.
  *
- * Wake-ups: a fiber process waits with the task park token (sched/worker.h):
- * every delivery unparks it once; the receiver re-checks its mailbox after
- * each wake, scanning only messages it has not looked at yet. An attached
- * thread waits on a futex word the same way.
+ * Wake-ups: a receiver about to block publishes what it waits for (any
+ * message, up to HIVE__WAIT_TAGS_MAX tags, or "anything" for a predicate)
+ * and rescans; a sender, after linking its message, reads that and wakes the
+ * receiver only if the message concerns it. The two sides are a Dekker pair
+ * (store, seq_cst fence, load on each side; argued at hive__proc_deliver).
+ * A fiber process waits with the task park token (sched/worker.h), an
+ * attached thread on a futex word; the token is binary, so a wake-up is
+ * delivered at most once however many matching messages arrive, and the
+ * receiver scans only messages it has not looked at yet.
  */
 #include "core/process.h"
 
@@ -171,6 +176,7 @@ static void free_saved(hive__proc_t *p)
 static void proc_free_rcu(struct rcu_head *h)
 {
     hive__proc_t *p = caa_container_of(h, hive__proc_t, rcu);
+    hive__rcu_callback_begin();
     /* After the grace period every delivery is complete: drain for good. */
     hive__mpsc_node_t *n;
     while ((n = hive__mpsc_pop(&p->mbox)))
@@ -349,8 +355,29 @@ static void wake(hive__proc_t *p)
 
 void hive__proc_deliver(hive__proc_t *p, hive_msg_t *m)
 {
+    /* Once linked, m belongs to the receiver, which may free it at once:
+     * read what we need of it first. */
+    uint64_t tag = m->tag;
+    /* (S1) link the message; its link store completes before the fence. */
     hive__mpsc_push(&p->mbox, &m->node);
-    wake(p); /* after the link store: see the window in mailbox/mpsc.h */
+    /* (S2) seq_cst fence, pairs with (R2) in publish_wait(): either the
+     * receiver's rescan (R3) sees our message, or our load (S3) sees what
+     * it published (R1) and we wake it. */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* (S3) relaxed: ordered by the fence. */
+    uint32_t mode = atomic_load_explicit(&p->wait_mode, memory_order_relaxed);
+    if (mode == HIVE__WAIT_NONE)
+        return; /* not blocked in receive: it will look when it receives */
+    if (mode == HIVE__WAIT_TAGS) {
+        /* relaxed: written before (R1)'s store, which the fence ordered. */
+        uint32_t n = atomic_load_explicit(&p->wait_ntags, memory_order_relaxed);
+        bool wanted = false;
+        for (uint32_t i = 0; i < n && i < HIVE__WAIT_TAGS_MAX && !wanted; i++)
+            wanted = atomic_load_explicit(&p->wait_tags[i], memory_order_relaxed) == tag;
+        if (!wanted)
+            return;
+    }
+    wake(p);
 }
 
 typedef struct wait_timer {
@@ -425,6 +452,23 @@ typedef struct matcher {
     void *ctx;
 } matcher_t;
 
+/* (R1) say what we wait for, (R2) fence; the caller then rescans (R3). */
+static void publish_wait(hive__proc_t *p, const matcher_t *mt)
+{
+    uint32_t mode = HIVE__WAIT_ANY; /* any message, or a predicate only we can run */
+    if (!mt->fn && mt->tags && mt->ntags <= HIVE__WAIT_TAGS_MAX) {
+        /* relaxed: published by the fence below with the mode. */
+        for (size_t i = 0; i < mt->ntags; i++)
+            atomic_store_explicit(&p->wait_tags[i], mt->tags[i], memory_order_relaxed);
+        atomic_store_explicit(&p->wait_ntags, (uint32_t)mt->ntags, memory_order_relaxed);
+        mode = HIVE__WAIT_TAGS;
+    }
+    /* (R1) relaxed + (R2) seq_cst fence: pairs with (S2) in
+     * hive__proc_deliver(). */
+    atomic_store_explicit(&p->wait_mode, mode, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
 static bool matches(const matcher_t *mt, const hive_msg_t *m)
 {
     if (mt->fn)
@@ -497,6 +541,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
     uint64_t deadline = timeout_ms > 0 ? deadline_of(timeout_ms) : UINT64_MAX;
     hive__timer_t *tm = NULL;
     int rc = -ETIMEDOUT;
+    bool published = false;
     for (;;) {
         if (p->is_thread) /* acquire: pairs with the release in wake() */
             atomic_exchange_explicit(&p->thread_word, 0, memory_order_acquire);
@@ -507,6 +552,15 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
         }
         if (timeout_ms == 0 || (deadline != UINT64_MAX && hive__now_ns() >= deadline))
             break;
+        if (!published) {
+            publish_wait(p, mt);
+            published = true;
+            continue; /* (R3) rescan before blocking */
+        }
+        /* relaxed: a statistic for tests. */
+        atomic_store_explicit(&p->wakeups,
+                              atomic_load_explicit(&p->wakeups, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         if (p->is_thread) {
             /* acquire: as above; a delivery after our exchange shows here. */
             if (atomic_load_explicit(&p->thread_word, memory_order_acquire) == 0)
@@ -517,6 +571,8 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             p->timeout = tm = arm(&p->task, deadline);
         hive__task_park();
     }
+    if (published) /* relaxed: a late sender's wake-up is only spurious */
+        atomic_store_explicit(&p->wait_mode, HIVE__WAIT_NONE, memory_order_relaxed);
     if (tm) {
         p->timeout = NULL;
         hive__timer_cancel(tm);

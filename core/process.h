@@ -28,6 +28,11 @@
 
 typedef struct hive__name hive__name_t;
 
+/* What a process blocked in receive waits for: senders wake it only for a
+ * message that concerns it (see hive__proc_deliver). */
+enum { HIVE__WAIT_NONE = 0, HIVE__WAIT_ANY, HIVE__WAIT_TAGS };
+#define HIVE__WAIT_TAGS_MAX 4
+
 typedef struct hive__proc {
     hive__task_t task;          /* unused (no fiber) for attached threads */
     hive__mpsc_t mbox;
@@ -42,6 +47,11 @@ typedef struct hive__proc {
      * selective receive, oldest first; the pending receive timeout. */
     hive_msg_t *saved_head, *saved_tail;
     hive__timer_t *timeout;
+    /* Written by the receiver, read by senders. */
+    _Atomic uint32_t wait_mode;
+    _Atomic uint32_t wait_ntags;
+    _Atomic uint64_t wait_tags[HIVE__WAIT_TAGS_MAX];
+    _Atomic uint64_t wakeups;   /* times a blocked receive was woken (tests) */
     _Atomic(hive__name_t *) name; /* registry.c; HIVE__NAME_GONE once exited */
     struct rcu_head rcu;
 } hive__proc_t;

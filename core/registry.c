@@ -41,6 +41,7 @@ static int match_name(struct cds_lfht_node *node, const void *key)
 static void free_name_rcu(struct rcu_head *h)
 {
     hive__name_t *e = caa_container_of(h, hive__name_t, rcu);
+    hive__rcu_callback_begin();
     hive__free(e, sizeof *e + e->len + 1);
 }
 

@@ -54,6 +54,7 @@ static int match_ref(struct cds_lfht_node *node, const void *key)
 static void free_rcu(struct rcu_head *h)
 {
     send_timer_t *st = caa_container_of(h, send_timer_t, rcu);
+    hive__rcu_callback_begin();
     if (st->msg)
         hive__msg_discard(st->msg);
     hive__free(st, sizeof *st);

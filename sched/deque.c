@@ -24,6 +24,7 @@
 #endif
 
 #include "mailbox/alloc.h"
+#include "sched/rcu.h"
 
 struct hive__deque_array {
 #if !HIVE_TSAN
@@ -57,6 +58,7 @@ static void array_free(hive__deque_array_t *a)
 #if !HIVE_TSAN
 static void array_free_rcu(struct rcu_head *h)
 {
+    hive__rcu_callback_begin();
     array_free(caa_container_of(h, hive__deque_array_t, rcu));
 }
 #endif

@@ -7,6 +7,29 @@
 
 #include "sched/worker.h"
 
+#if HIVE_TSAN
+#include <sanitizer/tsan_interface.h>
+static char tsan_grace_token;
+#define QS_ANNOTATE() __tsan_release(&tsan_grace_token)
+void hive__rcu_callback_begin(void) { __tsan_acquire(&tsan_grace_token); }
+#else
+#define QS_ANNOTATE() ((void)0)
+#endif
+
+void hive__rcu_quiescent(void)
+{
+    QS_ANNOTATE();
+    rcu_quiescent_state();
+}
+
+void hive__rcu_offline(void)
+{
+    QS_ANNOTATE();
+    rcu_thread_offline();
+}
+
+void hive__rcu_online(void) { rcu_thread_online(); }
+
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static __thread bool registered;
@@ -16,6 +39,7 @@ static void unregister_at_exit(void *unused)
 {
     (void)unused;
     if (registered) {
+        QS_ANNOTATE();
         rcu_unregister_thread();
         registered = false;
     }
@@ -45,5 +69,5 @@ void hive__rcu_leave(void)
         return;
     if (--depth > 0)
         return;
-    rcu_thread_offline();
+    hive__rcu_offline();
 }

@@ -26,6 +26,7 @@
 #include <urcu-qsbr.h>
 
 #include "mailbox/alloc.h"
+#include "sched/rcu.h"
 
 #define DEQUE_INITIAL 256
 
@@ -498,9 +499,9 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
 static void worker_park(hive__worker_t *w)
 {
     bump(&w->parks, 1);
-    rcu_thread_offline(); /* a sleeping reader must not hold up grace periods */
+    hive__rcu_offline(); /* a sleeping reader must not hold up grace periods */
     hive__idle_park(&S.idle, w->id, hive__timer_heap_next(&w->timers), any_work, NULL);
-    rcu_thread_online();
+    hive__rcu_online();
 }
 
 static void signal_started(int err)
@@ -531,13 +532,14 @@ static void *worker_main(void *arg)
             t = search(w);
         if (t) {
             run_task(w, t);
-            rcu_quiescent_state(); /* one load when no grace period waits */
+            hive__rcu_quiescent(); /* one load when no grace period waits */
         } else {
             worker_park(w);
         }
     }
     hive__idle_from_searching(&S.idle, &w->parker);
     hive__stack_thread_flush();
+    hive__rcu_offline();
     rcu_unregister_thread();
     tls_worker = NULL;
     return NULL;

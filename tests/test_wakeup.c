@@ -1,0 +1,135 @@
+/* test_wakeup.c - how a blocked receiver is woken: once per arrival that
+ * concerns it (messages it does not wait for leave it asleep), and into the
+ * waker's LIFO slot, so it runs next on the waker's worker. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <hive/hive.h>
+
+#include "core/process.h"
+#include "sched/rcu.h"
+#include "tests/rt.h"
+
+enum { T_X = 1, T_Y, T_REPORT, T_ORDER, T_GO };
+
+static hive_pid_t me;
+
+static void wait_for_x(void *arg)
+{
+    hive_msg_t *m;
+    if (hive_receive_tag(T_X, HIVE_INFINITY, &m) != 0)
+        return;
+    hive_msg_free(m);
+    uint64_t blocked = atomic_load(&hive__proc_self()->wakeups);
+    hive_send(me, T_REPORT, &blocked, sizeof blocked);
+}
+
+/* A receiver waiting for tag X sleeps through 1,000 messages of tag Y and
+ * wakes once, for X. */
+static void unrelated_messages_do_not_wake_a_selective_receiver(void **state)
+{
+    assert_int_equal(rt_start(2, 0, 0), 0);
+    assert_int_equal(hive_thread_attach(&me), 0);
+    hive_pid_t r;
+    assert_int_equal(hive_spawn(wait_for_x, NULL, &r), 0);
+    /* Wait (bounded) until it is blocked in receive. */
+    hive__proc_t *p = NULL;
+    for (long i = 0; i < 100000000; i++) {
+        hive__rcu_enter();
+        p = hive__proc_lookup(r);
+        uint32_t mode = p ? atomic_load(&p->wait_mode) : 0;
+        hive__rcu_leave();
+        if (mode != HIVE__WAIT_NONE)
+            break;
+    }
+    /* One Y at a time, each time waiting (bounded) until the receiver is
+     * parked again: a receiver woken by a Y would run, count a wake-up and
+     * park again before the next Y. */
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(hive_send(r, T_Y, NULL, 0), 0);
+        for (long k = 0; k < 100000000; k++) {
+            hive__rcu_enter();
+            hive__proc_t *q = hive__proc_lookup(r);
+            int ps = q ? atomic_load(&q->task.park_state) : HIVE__PARK_PARKED;
+            hive__rcu_leave();
+            if (ps == HIVE__PARK_PARKED)
+                break;
+        }
+    }
+    assert_int_equal(hive_send(r, T_X, NULL, 0), 0);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_REPORT, 30000, &m), 0);
+    uint64_t blocked;
+    memcpy(&blocked, hive_msg_data(m), sizeof blocked);
+    hive_msg_free(m);
+    assert_int_equal(blocked, 1);
+    hive_thread_detach();
+    assert_int_equal(hive_runtime_stop(), 0);
+}
+
+static _Atomic int order[3], norder;
+
+static void note(int who) { atomic_store(&order[atomic_fetch_add(&norder, 1)], who); }
+
+static void receiver(void *arg)
+{
+    hive_msg_t *m;
+    if (hive_receive_tag(T_X, HIVE_INFINITY, &m) == 0)
+        hive_msg_free(m);
+    note(1);
+}
+
+static void queued(void *arg) { note(2); }
+
+static void waker(void *arg)
+{
+    hive_pid_t r = *(hive_pid_t *)arg;
+    hive_msg_t *m;
+    if (hive_receive_tag(T_GO, HIVE_INFINITY, &m) == 0) /* r is blocked by now */
+        hive_msg_free(m);
+    hive_spawn(queued, NULL, NULL); /* queued on this worker's deque */
+    hive_send(r, T_X, NULL, 0);     /* r into the LIFO slot */
+    hive_yield();                   /* r runs before the queued task */
+    note(3);
+}
+
+/* On one worker: the woken receiver runs right after the waker gives up the
+ * worker, ahead of a task queued earlier (it went to the LIFO slot). */
+static void woken_receiver_runs_next_on_the_wakers_worker(void **state)
+{
+    assert_int_equal(rt_start(1, 0, 0), 0);
+    assert_int_equal(hive_thread_attach(&me), 0);
+    atomic_store(&norder, 0);
+    hive_pid_t r, w;
+    assert_int_equal(hive_spawn(receiver, NULL, &r), 0);
+    assert_int_equal(hive_spawn(waker, &r, &w), 0);
+    for (long i = 0; i < 100000000; i++) { /* r blocked in receive */
+        hive__rcu_enter();
+        hive__proc_t *p = hive__proc_lookup(r);
+        uint32_t mode = p ? atomic_load(&p->wait_mode) : 0;
+        hive__rcu_leave();
+        if (mode != HIVE__WAIT_NONE)
+            break;
+    }
+    assert_int_equal(hive_send(w, T_GO, NULL, 0), 0);
+    for (long i = 0; i < 100000000 && atomic_load(&norder) < 3; i++)
+        ;
+    assert_int_equal(atomic_load(&norder), 3);
+    assert_int_equal(atomic_load(&order[0]), 1);
+    hive_thread_detach();
+    assert_int_equal(hive_runtime_stop(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(unrelated_messages_do_not_wake_a_selective_receiver),
+        cmocka_unit_test(woken_receiver_runs_next_on_the_wakers_worker),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
