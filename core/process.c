@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "core/registry.h"
+#include <hive/link.h>
 #include "mailbox/alloc.h"
 #include "mailbox/message.h"
 #include "sched/rcu.h"
@@ -161,6 +162,8 @@ hive__proc_t *hive__proc_self(void)
     return NULL;
 }
 
+static void save(hive__proc_t *p, hive_msg_t *m);
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 static void free_saved(hive__proc_t *p)
@@ -182,6 +185,9 @@ static void proc_free_rcu(struct rcu_head *h)
     while ((n = hive__mpsc_pop(&p->mbox)))
         hive_msg_free(hive__msg_of(n));
     free_saved(p);
+    hive__idmap_free(&p->links);
+    hive__idmap_free(&p->monitored_by);
+    hive__idmap_free(&p->monitoring);
     hive__free(p, sizeof *p);
 }
 
@@ -191,9 +197,9 @@ static void proc_free_rcu(struct rcu_head *h)
 static void proc_end(hive__proc_t *p)
 {
     hive__rcu_enter();
-    /* seq_cst: dead before the name goes (registry.c's register re-checks
-     * after publishing; see hive__registry_drop). */
-    atomic_store_explicit(&p->alive, false, memory_order_seq_cst);
+    /* Cleanup handlers, then dead (under sig_lock), links and monitors
+     * fired: signal.c. */
+    hive__signal_exit(p);
     hive__registry_drop(p);
     if (p->timeout) {
         hive__timer_cancel(p->timeout);
@@ -207,6 +213,19 @@ static void proc_end(hive__proc_t *p)
     atomic_fetch_sub_explicit(&T.count, 1, memory_order_relaxed); /* a count */
     call_rcu(&p->rcu, proc_free_rcu);
     hive__rcu_leave();
+}
+
+void hive__proc_checkpoint(hive__proc_t *p)
+{
+    if (!p || hive__mpsc_empty(&p->mbox))
+        return;
+    hive__mpsc_node_t *n;
+    while ((n = hive__mpsc_pop(&p->mbox))) {
+        hive_msg_t *m = hive__msg_of(n);
+        if (m->kind >= HIVE__MSG_SIG_LINK_EXIT && !(m = hive__signal_take(p, m)))
+            continue;
+        save(p, m);
+    }
 }
 
 static void proc_on_exit(hive__task_t *t)
@@ -224,7 +243,8 @@ static void proc_on_exit(hive__task_t *t)
 static void proc_main(void *arg)
 {
     hive__proc_t *p = arg;
-    p->fn(p->arg); /* returning is a normal exit; reason is zeroed */
+    hive__proc_checkpoint(p); /* killed before it first ran: no user code */
+    p->fn(p->arg);            /* returning is a normal exit; reason is zeroed */
 }
 
 /* A process struct in a free slot, not yet visible. NULL with *err set. */
@@ -252,8 +272,19 @@ static hive__proc_t *proc_new(int *err)
     atomic_init(&p->alive, true);
     atomic_init(&p->name, NULL);
     atomic_init(&p->thread_word, 0);
+    atomic_init(&p->sig_lock, 0);
     atomic_fetch_add_explicit(&T.count, 1, memory_order_relaxed); /* a count */
     return p;
+}
+
+/* Give back a process struct that was never published. */
+static void proc_unspawn(hive__proc_t *p)
+{
+    slot_free((uint32_t)p->pid - 1);
+    atomic_fetch_sub_explicit(&T.count, 1, memory_order_relaxed); /* a count */
+    hive__idmap_free(&p->links);
+    hive__idmap_free(&p->monitored_by);
+    hive__free(p, sizeof *p);
 }
 
 static void proc_publish(hive__proc_t *p)
@@ -280,6 +311,16 @@ HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *o
     hive__task_init(&p->task, proc_main, p, stack);
     p->task.upper = p;
     p->task.on_exit = proc_on_exit;
+    if (opts && (opts->link || opts->monitor)) {
+        hive__proc_t *parent = hive__proc_self();
+        int rc = parent ? hive__signal_spawn_opts(parent, p, opts->link, opts->monitor,
+                                                  opts->monitor_ref)
+                        : -EPERM;
+        if (rc) {
+            proc_unspawn(p);
+            return rc;
+        }
+    }
     proc_publish(p);
     if (pid)
         *pid = p->pid;
@@ -288,6 +329,7 @@ HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *o
     else
         hive__task_start(&p->task);
     hive__task_charge(1);
+    hive__proc_checkpoint(hive__proc_self());
     return 0;
 }
 
@@ -350,6 +392,34 @@ static void wake(hive__proc_t *p)
         syscall(SYS_futex, (uint32_t *)&p->thread_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     } else {
         hive__task_unpark(&p->task);
+    }
+}
+
+void hive__proc_deliver_signal(hive__proc_t *p, hive_msg_t *m)
+{
+    hive__mpsc_push(&p->mbox, &m->node);
+    wake(p); /* signals concern every receiver, whatever it waits for */
+}
+
+void hive__proc_flush_down(hive__proc_t *p, uint64_t ref)
+{
+    hive__proc_checkpoint(p);
+    hive_msg_t *prev = NULL;
+    for (hive_msg_t *m = p->saved_head; m;) {
+        hive_msg_t *next = m->next;
+        hive_down_info_t d;
+        if (m->tag == HIVE_TAG_DOWN && hive_down_info(m, &d) == 0 && d.ref == ref) {
+            if (prev)
+                prev->next = next;
+            else
+                p->saved_head = next;
+            if (p->saved_tail == m)
+                p->saved_tail = prev;
+            hive_msg_free(m);
+        } else {
+            prev = m;
+        }
+        m = next;
     }
 }
 
@@ -432,8 +502,10 @@ HIVE_API int hive_sleep(int64_t ms)
     hive__proc_t *p = t->upper;
     if (p)
         p->timeout = tm;
-    while (hive__now_ns() < deadline)
-        hive__task_park(); /* deliveries wake us too: sleep on */
+    while (hive__now_ns() < deadline) {
+        hive__task_park(); /* signals wake us too */
+        hive__proc_checkpoint(p);
+    }
     if (p)
         p->timeout = NULL;
     if (tm) {
@@ -515,6 +587,8 @@ static hive_msg_t *take_new(hive__proc_t *p, const matcher_t *mt)
     hive__mpsc_node_t *n;
     while ((n = hive__mpsc_pop(&p->mbox))) {
         hive_msg_t *m = hive__msg_of(n);
+        if (m->kind >= HIVE__MSG_SIG_LINK_EXIT && !(m = hive__signal_take(p, m)))
+            continue;
         if (matches(mt, m)) {
             m->next = NULL;
             return m;
@@ -627,6 +701,7 @@ static int send_msg(hive_pid_t to, hive_msg_t *m)
         return -ESRCH;
     }
     hive__task_charge(1);
+    hive__proc_checkpoint(hive__proc_self());
     return 0;
 }
 
@@ -641,11 +716,16 @@ static int check_send(size_t len, const void *data)
     return 0;
 }
 
+/* Tags HIVE_TAG_RESERVED and up are hive's (EXIT, DOWN). */
+static bool user_tag(uint64_t tag) { return tag < HIVE_TAG_RESERVED; }
+
 HIVE_API int hive_send(hive_pid_t to, uint64_t tag, const void *data, size_t len)
 {
     int rc = check_send(len, data);
     if (rc)
         return rc;
+    if (!user_tag(tag))
+        return -EINVAL;
     hive_msg_t *m = hive__msg_new_bytes(tag, hive_self(), data, len);
     return m ? send_msg(to, m) : -ENOMEM;
 }
@@ -655,6 +735,8 @@ HIVE_API int hive_send_ptr(hive_pid_t to, uint64_t tag, void *ptr, void (*dtor)(
     int rc = check_send(0, NULL);
     if (rc)
         return rc;
+    if (!user_tag(tag))
+        return -EINVAL;
     hive_msg_t *m = hive__msg_new_ptr(tag, hive_self(), ptr, dtor);
     return m ? send_msg(to, m) : -ENOMEM;
 }

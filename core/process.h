@@ -22,11 +22,13 @@
 #include <hive/message.h>
 #include <hive/process.h>
 
+#include "core/idmap.h"
 #include "mailbox/mpsc.h"
 #include "sched/timer.h"
 #include "sched/worker.h"
 
 typedef struct hive__name hive__name_t;
+typedef struct hive__cleanup hive__cleanup_t;
 
 /* What a process blocked in receive waits for: senders wake it only for a
  * message that concerns it (see hive__proc_deliver). */
@@ -53,6 +55,16 @@ typedef struct hive__proc {
     _Atomic uint64_t wait_tags[HIVE__WAIT_TAGS_MAX];
     _Atomic uint64_t wakeups;   /* times a blocked receive was woken (tests) */
     _Atomic(hive__name_t *) name; /* registry.c; HIVE__NAME_GONE once exited */
+    /* Links and monitors (signal.c). sig_lock guards links, monitored_by
+     * and the alive flag's one transition to false, so a link or monitor
+     * set up concurrently with the exit either is seen by the exit or sees
+     * the process dead. */
+    _Atomic int sig_lock;
+    hive__idmap_t links;        /* linked pids (value unused); sig_lock */
+    hive__idmap_t monitored_by; /* ref -> watching pid; sig_lock */
+    hive__idmap_t monitoring;   /* ref -> watched pid; owner only */
+    bool trap_exit;             /* owner only */
+    hive__cleanup_t *cleanups;  /* hive_on_exit handlers, newest first; owner */
     struct rcu_head rcu;
 } hive__proc_t;
 
@@ -69,5 +81,29 @@ hive__proc_t *hive__proc_self(void);
 /* Deliver m to p's mailbox and wake p. Inside a read-side section. */
 void hive__proc_deliver(hive__proc_t *p, hive_msg_t *m);
 long hive__proc_max_message_size(void);
+/* Act on signals waiting in the calling process's mailbox (its next hive
+ * call): may end the process and not return. */
+void hive__proc_checkpoint(hive__proc_t *p);
+
+/* signal.c */
+void hive__sig_lock(hive__proc_t *p);
+void hive__sig_unlock(hive__proc_t *p);
+/* Handle a signal popped from p's mailbox (p running): returns m turned
+ * into an EXIT / DOWN message for p, or NULL (dropped and freed); ends p
+ * (does not return) when the signal kills it. */
+hive_msg_t *hive__signal_take(hive__proc_t *p, hive_msg_t *m);
+/* p is ending with p->reason: fire its links and monitors, drop its own
+ * monitors, run its cleanup handlers. Called once, from proc_end. */
+void hive__signal_exit(hive__proc_t *p);
+/* Send a signal of `kind` (HIVE__MSG_SIG_*) with `data`. Inside a
+ * read-side section. True if the target lives. */
+bool hive__signal_send(hive_pid_t to, uint32_t kind, const void *data, size_t len);
+/* spawn's link / monitor options, before the child is published. */
+int hive__signal_spawn_opts(hive__proc_t *parent, hive__proc_t *child, bool link,
+                            bool monitor, uint64_t *ref);
+/* Deliver m (a signal) and wake p whatever it waits for. */
+void hive__proc_deliver_signal(hive__proc_t *p, hive_msg_t *m);
+/* Remove p's EXIT/DOWN-turned messages matching ref from its saved list. */
+void hive__proc_flush_down(hive__proc_t *p, uint64_t ref);
 
 #endif

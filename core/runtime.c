@@ -119,4 +119,8 @@ HIVE_API int hive_runtime_stop(void)
 
 HIVE_API int hive_runtime_workers(void) { return hive__sched_nworkers(); }
 
-HIVE_API void hive_yield(void) { hive__task_yield(); }
+HIVE_API void hive_yield(void)
+{
+    hive__task_yield();
+    hive__proc_checkpoint(hive__proc_self());
+}

@@ -7,7 +7,7 @@
 
 static size_t node_size(const hive_msg_t *m)
 {
-    return sizeof *m + (m->kind == HIVE__MSG_BYTES ? m->len : 0);
+    return sizeof *m + (m->kind == HIVE__MSG_PTR ? 0 : m->len);
 }
 
 hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data, size_t len)

@@ -17,7 +17,16 @@
 
 #include "mailbox/mpsc.h"
 
-enum { HIVE__MSG_BYTES = 0, HIVE__MSG_PTR = 1 };
+/* Kinds. Signals travel in the mailbox with the messages, so a pair of
+ * processes sees messages and signals in the order they were sent; the
+ * receiver turns them into EXIT / DOWN messages or acts on them. */
+enum {
+    HIVE__MSG_BYTES = 0,
+    HIVE__MSG_PTR = 1,
+    HIVE__MSG_SIG_LINK_EXIT = 2, /* a linked process ended; data: hive_exit_info_t */
+    HIVE__MSG_SIG_EXIT = 3,      /* hive_send_exit / hive_kill; data: hive_exit_info_t */
+    HIVE__MSG_SIG_DOWN = 4,      /* a monitored process ended; data: hive_down_info_t */
+};
 
 struct hive_msg {
     hive__mpsc_node_t node;     /* first: mailbox link */

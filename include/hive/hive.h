@@ -11,5 +11,6 @@
 #include <hive/timer.h>
 #include <hive/registry.h>
 #include <hive/thread.h>
+#include <hive/link.h>
 
 #endif

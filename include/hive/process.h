@@ -53,13 +53,18 @@ HIVE_API const char *hive_reason_format(const hive_reason_t *r, char *buf, size_
 typedef void (*hive_fn_t)(void *arg);
 
 typedef struct hive_spawn_opts {
-    size_t stack_size; /* 0 = the configured default */
-    int worker;        /* start on this worker; -1 = the caller's (or any) */
+    size_t stack_size;     /* 0 = the configured default */
+    int worker;            /* start on this worker; -1 = the caller's (or any) */
+    bool link;             /* link caller and child before the child runs */
+    bool monitor;          /* monitor the child; its ref goes to *monitor_ref */
+    uint64_t *monitor_ref; /* hive_ref_t, see hive/link.h */
 } hive_spawn_opts_t;
 
 /* hive_spawn - start a process running fn(arg); its pid goes to *pid (may be
- * NULL). Any thread. 0, -EINVAL (fn NULL, bad option), -EPERM (runtime not
- * running), -EAGAIN (the max_processes limit is reached), -ENOMEM. */
+ * NULL). Any thread (link/monitor options: a process or attached thread).
+ * 0, -EINVAL (fn NULL, bad option), -EPERM (runtime not running, or
+ * link/monitor from a plain thread), -EAGAIN (the max_processes limit is
+ * reached), -ENOMEM. */
 HIVE_API int hive_spawn(hive_fn_t fn, void *arg, hive_pid_t *pid);
 HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts,
                              hive_pid_t *pid);

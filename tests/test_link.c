@@ -1,0 +1,419 @@
+/* test_link.c - links, monitors, exit signals and crash containment, one
+ * Erlang rule per test: the cascade, `normal` ignored, trapping turns
+ * signals into EXIT messages, kill cannot be trapped and links see
+ * `killed`, noproc for dead pids, unlink and demonitor (with flush), order
+ * of messages and signals, panic, spawn_link / spawn monitor, and cleanup
+ * handlers on every exit path. */
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <hive/hive.h>
+
+#include "tests/rt.h"
+
+#define WAIT 30000
+
+enum { T_GO = 1, T_STOP, T_DATA, T_PID, T_OK };
+
+static hive_pid_t me;
+
+static int setup(void **state)
+{
+    if (rt_start(3, 0, 0) != 0)
+        return -1;
+    return hive_thread_attach(&me);
+}
+
+static int teardown(void **state)
+{
+    hive_thread_detach();
+    return hive_runtime_stop();
+}
+
+static void wait_dead(hive_pid_t pid)
+{
+    for (long i = 0; i < 200000000 && hive_is_alive(pid); i++)
+        sched_yield();
+    assert_false(hive_is_alive(pid));
+}
+
+static hive_msg_t *expect(uint64_t tag)
+{
+    hive_msg_t *m = NULL;
+    int rc = hive_receive_tag(tag, WAIT, &m);
+    if (rc)
+        fail_msg("waiting for tag %#llx: %s", (unsigned long long)tag, hive_strerror(rc));
+    return m;
+}
+
+static hive_exit_info_t expect_exit(void)
+{
+    hive_msg_t *m = expect(HIVE_TAG_EXIT);
+    hive_exit_info_t e;
+    assert_int_equal(hive_exit_info(m, &e), 0);
+    hive_msg_free(m);
+    return e;
+}
+
+static hive_down_info_t expect_down(void)
+{
+    hive_msg_t *m = expect(HIVE_TAG_DOWN);
+    hive_down_info_t d;
+    assert_int_equal(hive_down_info(m, &d), 0);
+    hive_msg_free(m);
+    return d;
+}
+
+static void block(void *arg)
+{
+    hive_msg_t *m;
+    while (hive_receive_tag(T_STOP, HIVE_INFINITY, &m) != 0)
+        ;
+    hive_msg_free(m);
+    hive_reason_t *r = arg;
+    if (r)
+        hive_exit(*r);
+}
+
+static void trapper(void *arg)
+{
+    hive_trap_exits(true);
+    hive_send(me, T_OK, NULL, 0); /* signals sent from now on are trapped */
+    block(arg);
+}
+
+/* ---- the cascade ---------------------------------------------------- */
+
+static void linker(void *arg)
+{
+    hive_pid_t peer = *(hive_pid_t *)arg;
+    hive_link(peer);
+    hive_send(me, T_OK, NULL, 0);
+    block(NULL);
+}
+
+/* A crash cascades along links to non-trapping processes with the same
+ * reason; the attached test thread (always trapping) sees it as EXIT. */
+static void abnormal_exit_cascades_through_links(void **state)
+{
+    hive_reason_t boom = hive_reason_user(7, "boom");
+    hive_pid_t a, b;
+    assert_int_equal(hive_spawn(block, &boom, &a), 0);
+    assert_int_equal(hive_spawn(linker, &a, &b), 0);
+    hive_msg_free(expect(T_OK));
+    assert_int_equal(hive_link(b), 0);
+    assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
+    hive_exit_info_t e = expect_exit();
+    assert_int_equal(e.from, b);
+    assert_int_equal(e.reason.kind, HIVE_EXIT_USER);
+    assert_int_equal(e.reason.code, 7);
+    assert_string_equal(e.reason.text, "boom");
+    wait_dead(a);
+    wait_dead(b);
+}
+
+/* `normal` does not kill a linked process that does not trap. */
+static void normal_exit_is_ignored_by_links(void **state)
+{
+    hive_pid_t a, b;
+    assert_int_equal(hive_spawn(block, NULL, &a), 0);
+    assert_int_equal(hive_spawn(linker, &a, &b), 0);
+    hive_msg_free(expect(T_OK));
+    assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
+    wait_dead(a);
+    assert_int_equal(hive_send(b, T_DATA, NULL, 0), 0); /* a runtime call for b */
+    assert_true(hive_is_alive(b));
+    hive_kill(b);
+    wait_dead(b);
+}
+
+static void trap_and_report(void *arg)
+{
+    hive_trap_exits(true);
+    hive_pid_t victim = *(hive_pid_t *)arg;
+    hive_link(victim);
+    hive_send(me, T_OK, NULL, 0);
+    hive_msg_t *m;
+    if (hive_receive_tag(HIVE_TAG_EXIT, HIVE_INFINITY, &m) == 0)
+        hive_send(me, T_DATA, hive_msg_data(m), hive_msg_size(m)); /* forward */
+    hive_msg_free(m);
+}
+
+/* A trapping process gets {from, reason} as a message and lives on. */
+static void trapping_turns_exit_signals_into_messages(void **state)
+{
+    hive_reason_t boom = hive_reason_user(3, NULL);
+    hive_pid_t a, t;
+    assert_int_equal(hive_spawn(block, &boom, &a), 0);
+    assert_int_equal(hive_spawn(trap_and_report, &a, &t), 0);
+    hive_msg_free(expect(T_OK));
+    assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
+    hive_msg_t *m = expect(T_DATA);
+    hive_exit_info_t e;
+    memcpy(&e, hive_msg_data(m), sizeof e);
+    hive_msg_free(m);
+    assert_int_equal(e.from, a);
+    assert_int_equal(e.reason.code, 3);
+    wait_dead(t); /* it returned normally after reporting */
+}
+
+/* kill cannot be trapped; the victim's links see `killed` (trappable). */
+static void kill_cannot_be_trapped_and_links_see_killed(void **state)
+{
+    hive_pid_t t;
+    assert_int_equal(hive_spawn(trapper, NULL, &t), 0);
+    hive_msg_free(expect(T_OK));
+    assert_int_equal(hive_link(t), 0);
+    /* A plain exit signal is trapped: t lives. */
+    assert_int_equal(hive_send_exit(t, hive_reason_user(1, NULL)), 0);
+    assert_int_equal(hive_send(t, T_DATA, NULL, 0), 0);
+    assert_int_equal(hive_kill(t), 0);
+    hive_exit_info_t e = expect_exit();
+    assert_int_equal(e.from, t);
+    assert_int_equal(e.reason.kind, HIVE_EXIT_KILLED);
+    wait_dead(t);
+    assert_int_equal(hive_kill(t), -ESRCH);
+}
+
+/* send_exit with a reason ends a non-trapping process with it. */
+static void send_exit_ends_a_non_trapping_process(void **state)
+{
+    hive_pid_t a;
+    hive_ref_t ref;
+    assert_int_equal(hive_spawn(block, NULL, &a), 0);
+    assert_int_equal(hive_monitor(a, &ref), 0);
+    assert_int_equal(hive_send_exit(a, hive_reason_normal()), 0); /* ignored */
+    assert_int_equal(hive_send_exit(a, hive_reason_user(9, "x")), 0);
+    hive_down_info_t d = expect_down();
+    assert_int_equal(d.ref, ref);
+    assert_int_equal(d.pid, a);
+    assert_int_equal(d.reason.code, 9);
+}
+
+/* ---- noproc, unlink, monitors ------------------------------------------- */
+
+static void dead_pids_give_noproc(void **state)
+{
+    hive_pid_t a;
+    assert_int_equal(hive_spawn(block, NULL, &a), 0);
+    assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
+    wait_dead(a);
+    assert_int_equal(hive_link(a), 0);
+    hive_exit_info_t e = expect_exit();
+    assert_int_equal(e.from, a);
+    assert_int_equal(e.reason.kind, HIVE_EXIT_NOPROC);
+    hive_ref_t ref;
+    assert_int_equal(hive_monitor(a, &ref), 0);
+    hive_down_info_t d = expect_down();
+    assert_int_equal(d.ref, ref);
+    assert_int_equal(d.reason.kind, HIVE_EXIT_NOPROC);
+    assert_int_equal(hive_link(me), -EINVAL);
+}
+
+static void link_to_dead_then_noproc_kills(void *arg)
+{
+    hive_pid_t dead = *(hive_pid_t *)arg;
+    hive_link(dead); /* not trapping: the noproc signal ends us here */
+    hive_send(me, T_DATA, NULL, 0);
+}
+
+static void a_non_trapping_process_linking_a_dead_pid_dies_noproc(void **state)
+{
+    hive_pid_t a, b;
+    assert_int_equal(hive_spawn(block, NULL, &a), 0);
+    assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
+    wait_dead(a);
+    hive_ref_t ref;
+    assert_int_equal(hive_spawn_opts(link_to_dead_then_noproc_kills, &a,
+                                     &(hive_spawn_opts_t){.worker = -1, .monitor = true,
+                                                          .monitor_ref = &ref},
+                                     &b),
+                     0);
+    hive_down_info_t d = expect_down();
+    assert_int_equal(d.pid, b);
+    assert_int_equal(d.reason.kind, HIVE_EXIT_NOPROC);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_DATA, 100, &m), -ETIMEDOUT);
+}
+
+/* After unlink, the old link has no effect; after demonitor, no DOWN. */
+static void unlink_and_demonitor_stop_the_signals(void **state)
+{
+    hive_pid_t a;
+    hive_reason_t boom = hive_reason_user(1, NULL);
+    assert_int_equal(hive_spawn(block, &boom, &a), 0);
+    hive_ref_t r1, r2;
+    assert_int_equal(hive_link(a), 0);
+    assert_int_equal(hive_monitor(a, &r1), 0);
+    assert_int_equal(hive_monitor(a, &r2), 0);
+    assert_int_equal(hive_unlink(a), 0);
+    assert_int_equal(hive_demonitor(r1, 0), 0);
+    assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
+    hive_down_info_t d = expect_down(); /* only r2's */
+    assert_int_equal(d.ref, r2);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, 50, &m), -ETIMEDOUT);
+    assert_int_equal(hive_receive_tag(HIVE_TAG_EXIT, 0, &m), -ETIMEDOUT);
+}
+
+static void demonitor_flush_removes_a_queued_down(void **state)
+{
+    hive_pid_t a;
+    hive_ref_t r;
+    assert_int_equal(hive_spawn(block, NULL, &a), 0);
+    assert_int_equal(hive_monitor(a, &r), 0);
+    assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
+    wait_dead(a);
+    /* Let the DOWN arrive and become a message, then flush it. */
+    assert_int_equal(hive_send(me, T_DATA, NULL, 0), 0);
+    hive_msg_free(expect(T_DATA));
+    assert_int_equal(hive_demonitor(r, HIVE_DEMONITOR_FLUSH), 0);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, 50, &m), -ETIMEDOUT);
+}
+
+/* ---- order, panic, spawn_link, cleanup ---------------------------------- */
+
+static void send_then_die(void *arg)
+{
+    for (long i = 0; i < 100; i++)
+        hive_send(me, T_DATA, &i, sizeof i);
+    hive_exit(hive_reason_user(5, NULL));
+}
+
+/* Messages sent before an exit signal arrive before it. */
+static void messages_and_signals_keep_their_order(void **state)
+{
+    hive_pid_t a;
+    assert_int_equal(hive_spawn_link(send_then_die, NULL, &a), 0);
+    long expect_i = 0;
+    for (;;) {
+        hive_msg_t *m;
+        assert_int_equal(hive_receive(WAIT, &m), 0);
+        if (hive_msg_tag(m) == HIVE_TAG_EXIT) {
+            hive_msg_free(m);
+            break;
+        }
+        long i;
+        memcpy(&i, hive_msg_data(m), sizeof i);
+        hive_msg_free(m);
+        assert_int_equal(i, expect_i++);
+    }
+    assert_int_equal(expect_i, 100);
+}
+
+static _Atomic int panic_after;
+
+static void panicker(void *arg)
+{
+    hive_panic("bad value %d", 42);
+    atomic_store(&panic_after, 1);
+}
+
+/* panic ends only the caller, with its message; the runtime goes on. */
+static void panic_ends_only_the_caller_with_its_message(void **state)
+{
+    hive_pid_t a;
+    hive_ref_t r;
+    hive_spawn_opts_t o = {.worker = -1, .monitor = true, .monitor_ref = &r};
+    assert_int_equal(hive_spawn_opts(panicker, NULL, &o, &a), 0);
+    hive_down_info_t d = expect_down();
+    assert_int_equal(d.pid, a);
+    assert_int_equal(d.reason.kind, HIVE_EXIT_PANIC);
+    assert_string_equal(d.reason.text, "bad value 42");
+    assert_int_equal(atomic_load(&panic_after), 0);
+    assert_int_equal(hive_panic("from a thread"), -EPERM);
+    hive_pid_t b;
+    assert_int_equal(hive_spawn(block, NULL, &b), 0); /* the runtime goes on */
+    hive_kill(b);
+}
+
+static _Atomic int cleanup_log[8], cleanup_n;
+
+static void note_cleanup(void *arg, const hive_reason_t *r)
+{
+    int v = (int)(intptr_t)arg * 10 + (int)r->kind;
+    atomic_store(&cleanup_log[atomic_fetch_add(&cleanup_n, 1)], v);
+}
+
+static void with_cleanups(void *arg)
+{
+    hive_on_exit(note_cleanup, (void *)1);
+    hive_on_exit(note_cleanup, (void *)2);
+    int how = (int)(intptr_t)arg;
+    if (how == 2)
+        hive_send(me, T_OK, NULL, 0); /* handlers are in place */
+    if (how == 1)
+        hive_panic("x");
+    if (how == 2)
+        block(NULL); /* killed while blocked */
+    if (how == 3) {
+        volatile int spin = 0; /* killed at its next runtime call */
+        while (hive_send(me, T_OK, NULL, 0) == 0 && ++spin < 100000000)
+            hive_yield();
+    }
+}
+
+/* Cleanup handlers run in reverse order on return, panic, kill while
+ * blocked, kill while running, each with the reason. */
+static void cleanup_handlers_run_in_reverse_on_every_exit_path(void **state)
+{
+    const int kinds[4] = {HIVE_EXIT_NORMAL, HIVE_EXIT_PANIC, HIVE_EXIT_KILLED,
+                          HIVE_EXIT_KILLED};
+    for (int how = 0; how < 4; how++) {
+        atomic_store(&cleanup_n, 0);
+        hive_pid_t a;
+        hive_ref_t r;
+        hive_spawn_opts_t o = {.worker = -1, .monitor = true, .monitor_ref = &r};
+        assert_int_equal(hive_spawn_opts(with_cleanups, (void *)(intptr_t)how, &o, &a), 0);
+        if (how >= 2) {
+            hive_msg_free(expect(T_OK)); /* its handlers are registered */
+            hive_kill(a);
+        }
+        hive_down_info_t d = expect_down();
+        assert_int_equal(d.reason.kind, kinds[how]);
+        assert_int_equal(atomic_load(&cleanup_n), 2);
+        assert_int_equal(atomic_load(&cleanup_log[0]), 20 + kinds[how]);
+        assert_int_equal(atomic_load(&cleanup_log[1]), 10 + kinds[how]);
+        hive_msg_t *m;
+        while (hive_receive_tag(T_OK, 0, &m) == 0)
+            hive_msg_free(m);
+    }
+}
+
+static void reserved_tags_are_refused(void **state)
+{
+    assert_int_equal(hive_send(me, HIVE_TAG_EXIT, NULL, 0), -EINVAL);
+    assert_int_equal(hive_send_ptr(me, HIVE_TAG_DOWN, NULL, NULL), -EINVAL);
+    /* The attached thread traps whatever it says; the flag still answers. */
+    assert_int_equal(hive_trap_exits(true), 0);
+    assert_int_equal(hive_trap_exits(false), 1);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(abnormal_exit_cascades_through_links),
+        T(normal_exit_is_ignored_by_links),
+        T(trapping_turns_exit_signals_into_messages),
+        T(kill_cannot_be_trapped_and_links_see_killed),
+        T(send_exit_ends_a_non_trapping_process),
+        T(dead_pids_give_noproc),
+        T(a_non_trapping_process_linking_a_dead_pid_dies_noproc),
+        T(unlink_and_demonitor_stop_the_signals),
+        T(demonitor_flush_removes_a_queued_down),
+        T(messages_and_signals_keep_their_order),
+        T(panic_ends_only_the_caller_with_its_message),
+        T(cleanup_handlers_run_in_reverse_on_every_exit_path),
+        T(reserved_tags_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
