@@ -38,6 +38,7 @@
 #include <hive/link.h>
 #include "mailbox/alloc.h"
 #include "mailbox/message.h"
+#include "sched/fault.h"
 #include "sched/rcu.h"
 
 #define MAX_STACK ((size_t)1 << 30)
@@ -215,6 +216,19 @@ static void proc_end(hive__proc_t *p)
     hive__rcu_leave();
 }
 
+void hive__proc_enter(void)
+{
+    if (!hive__stack_low())
+        return;
+    /* Too little stack left for the runtime: end the caller here, at a safe
+     * point, rather than let a fault hit inside the runtime. */
+    hive__proc_t *p = hive__proc_self();
+    if (p && !p->is_thread) {
+        p->reason = (hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW};
+        hive__fiber_exit(&p->task.fiber);
+    }
+}
+
 void hive__proc_checkpoint(hive__proc_t *p)
 {
     if (!p || hive__mpsc_empty(&p->mbox))
@@ -235,6 +249,8 @@ static void proc_on_exit(hive__task_t *t)
     hive__task_release_stack(t);
     if (t->start_error)
         p->reason = (hive_reason_t){.kind = HIVE_EXIT_NOMEM};
+    else if (t->overflowed)
+        p->reason = (hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW};
     else if (!finished)
         p->reason = (hive_reason_t){.kind = HIVE_EXIT_SHUTDOWN}; /* runtime stop */
     proc_end(p);
@@ -297,6 +313,7 @@ static void proc_publish(hive__proc_t *p)
 HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts,
                              hive_pid_t *pid)
 {
+    hive__proc_enter();
     size_t stack = opts ? opts->stack_size : 0;
     int worker = opts ? opts->worker : -1;
     if (!fn || stack > MAX_STACK || worker < -1 ||
@@ -488,6 +505,7 @@ static uint64_t deadline_of(int64_t ms)
 
 HIVE_API int hive_sleep(int64_t ms)
 {
+    hive__proc_enter();
     if (ms < 0)
         return -EINVAL;
     hive__task_t *t = hive__task_self();
@@ -600,6 +618,7 @@ static hive_msg_t *take_new(hive__proc_t *p, const matcher_t *mt)
 
 static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
 {
+    hive__proc_enter();
     if (!out)
         return -EINVAL;
     *out = NULL;
@@ -721,6 +740,7 @@ static bool user_tag(uint64_t tag) { return tag < HIVE_TAG_RESERVED; }
 
 HIVE_API int hive_send(hive_pid_t to, uint64_t tag, const void *data, size_t len)
 {
+    hive__proc_enter();
     int rc = check_send(len, data);
     if (rc)
         return rc;
@@ -732,6 +752,7 @@ HIVE_API int hive_send(hive_pid_t to, uint64_t tag, const void *data, size_t len
 
 HIVE_API int hive_send_ptr(hive_pid_t to, uint64_t tag, void *ptr, void (*dtor)(void *))
 {
+    hive__proc_enter();
     int rc = check_send(0, NULL);
     if (rc)
         return rc;

@@ -81,6 +81,9 @@ hive__proc_t *hive__proc_self(void);
 /* Deliver m to p's mailbox and wake p. Inside a read-side section. */
 void hive__proc_deliver(hive__proc_t *p, hive_msg_t *m);
 long hive__proc_max_message_size(void);
+/* At the top of every API entry a process may call: ends the caller with
+ * stack_overflow if the runtime would not have room to run (fault.h). */
+void hive__proc_enter(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
 void hive__proc_checkpoint(hive__proc_t *p);

@@ -121,6 +121,7 @@ HIVE_API int hive_runtime_workers(void) { return hive__sched_nworkers(); }
 
 HIVE_API void hive_yield(void)
 {
+    hive__proc_enter();
     hive__task_yield();
     hive__proc_checkpoint(hive__proc_self());
 }

@@ -223,6 +223,7 @@ static int link_to(hive__proc_t *p, hive_pid_t pid)
 
 HIVE_API int hive_link(hive_pid_t pid)
 {
+    hive__proc_enter();
     hive__proc_t *p = hive__proc_self();
     if (!p)
         return -EPERM;
@@ -238,6 +239,7 @@ HIVE_API int hive_link(hive_pid_t pid)
 
 HIVE_API int hive_unlink(hive_pid_t pid)
 {
+    hive__proc_enter();
     hive__proc_t *p = hive__proc_self();
     if (!p)
         return -EPERM;
@@ -296,6 +298,7 @@ int hive__signal_spawn_opts(hive__proc_t *parent, hive__proc_t *child, bool link
 
 HIVE_API int hive_monitor(hive_pid_t pid, hive_ref_t *ref)
 {
+    hive__proc_enter();
     hive__proc_t *p = hive__proc_self();
     if (!p)
         return -EPERM;
@@ -330,6 +333,7 @@ HIVE_API int hive_monitor(hive_pid_t pid, hive_ref_t *ref)
 
 HIVE_API int hive_demonitor(hive_ref_t ref, int flags)
 {
+    hive__proc_enter();
     hive__proc_t *p = hive__proc_self();
     if (!p)
         return -EPERM;
@@ -363,6 +367,7 @@ HIVE_API int hive_trap_exits(bool on)
 
 HIVE_API int hive_send_exit(hive_pid_t pid, hive_reason_t reason)
 {
+    hive__proc_enter();
     hive__proc_t *self = hive__proc_self();
     hive_pid_t from = self ? self->pid : HIVE_PID_NONE;
     hive__rcu_enter();

@@ -166,6 +166,19 @@ void hive__fiber_suspend(hive__fiber_t *f)
     ctx_switch(&f->ctx, f->resumer, NULL, false);
 }
 
+_Noreturn void hive__fiber_abandon(hive__fiber_t *f)
+{
+    /* We are on the signal stack; f's own stack is not to be touched
+     * again. The save slot just has to be writable. */
+    static __thread hive__ctx_t scratch;
+#if HIVE_ASAN
+    scratch.asan_fake = NULL;
+#endif
+    f->done = true;
+    ctx_switch(&scratch, f->resumer, NULL, true);
+    __builtin_unreachable();
+}
+
 _Noreturn void hive__fiber_exit(hive__fiber_t *f)
 {
     f->done = true;

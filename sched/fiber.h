@@ -66,6 +66,10 @@ void hive__fiber_suspend(hive__fiber_t *f);
  * fn; as if fn had returned (f->done). Used by exits that unwind nothing. */
 _Noreturn void hive__fiber_exit(hive__fiber_t *f);
 
+/* From a signal handler running on behalf of f (on another stack): switch
+ * to f's resumer for good, as if f had ended (f->done). */
+_Noreturn void hive__fiber_abandon(hive__fiber_t *f);
+
 /* The fiber running on this thread, or NULL on the thread's own stack. */
 hive__fiber_t *hive__fiber_current(void);
 

@@ -26,6 +26,7 @@
 #include <urcu-qsbr.h>
 
 #include "mailbox/alloc.h"
+#include "sched/fault.h"
 #include "sched/rcu.h"
 
 #define DEQUE_INITIAL 256
@@ -523,6 +524,8 @@ static void *worker_main(void *arg)
         err = hive__topology_bind_self(S.topology, w->cpu);
     rcu_register_thread();
     hive__ctx_init_thread(&w->sched_ctx);
+    if (!err)
+        err = hive__fault_thread_init();
     signal_started(err);
     while (!stopping()) {
         if (hive__timer_heap_busy(&w->timers))
@@ -539,6 +542,7 @@ static void *worker_main(void *arg)
     }
     hive__idle_from_searching(&S.idle, &w->parker);
     hive__stack_thread_flush();
+    hive__fault_thread_fini();
     hive__rcu_offline();
     rcu_unregister_thread();
     tls_worker = NULL;
@@ -592,6 +596,9 @@ int hive__sched_start(const hive__sched_params_t *p)
         return -EALREADY;
     if (p->nworkers < 1 || p->steal_batch < 1 || p->idle_spin < 0)
         return -EINVAL;
+    int ferr = hive__fault_install();
+    if (ferr)
+        return ferr;
     S.n = p->nworkers;
     S.steal_batch = p->steal_batch;
     S.idle_spin = p->idle_spin;

@@ -62,6 +62,7 @@ struct hive__task {
     size_t stack_size;           /* requested; 0 = the default */
     bool has_stack;              /* the fiber and its stack exist (first run) */
     int start_error;             /* no stack could be had: fn never ran */
+    bool overflowed;             /* ended by touching its guard page (fault.c) */
     void (*fn)(void *);
     void *arg;
     void *upper;                 /* the layer above's object (a process), or NULL */
