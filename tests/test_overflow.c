@@ -72,6 +72,12 @@ static void echo(void *arg)
  * another process keeps answering: the runtime and the rest go on. */
 static void overflow_ends_only_that_process(void **state)
 {
+#if HIVE_TSAN
+    /* TSan runs signal handlers through its own interceptor frames, which
+     * cannot run on an exhausted fiber stack: containment is not available
+     * in TSan builds (README, "Crash containment"). */
+    skip();
+#endif
     assert_int_equal(rt_start(2, 0, 0), 0);
     assert_int_equal(hive_thread_attach(&me), 0);
     hive_pid_t e;
@@ -167,6 +173,9 @@ static int run_child(hive_fn_t fn, char *err, size_t errlen)
 
 static void overflow_inside_libc_is_fatal_with_a_message(void **state)
 {
+#if HIVE_TSAN
+    skip(); /* see overflow_ends_only_that_process */
+#endif
     char err[8192];
     int status = run_child(overflow_in_libc, err, sizeof err);
     assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -176,6 +185,9 @@ static void overflow_inside_libc_is_fatal_with_a_message(void **state)
 
 static void a_bad_pointer_still_crashes_with_a_message(void **state)
 {
+#if HIVE_TSAN
+    skip(); /* TSan cannot start threads in a child forked from a threaded process */
+#endif
     char err[8192];
     int status = run_child(bad_pointer, err, sizeof err);
     assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
