@@ -116,6 +116,7 @@ static uint32_t slot_alloc(void)
     do {
         if (u >= T.max)
             return UINT32_MAX;
+        /* relaxed: a counter, as above. */
     } while (!atomic_compare_exchange_weak_explicit(&T.next_unused, &u, u + 1,
                                                     memory_order_relaxed, memory_order_relaxed));
     return u;
@@ -316,7 +317,7 @@ HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *o
     hive__proc_enter();
     size_t stack = opts ? opts->stack_size : 0;
     int worker = opts ? opts->worker : -1;
-    if (!fn || stack > MAX_STACK || worker < -1 ||
+    if (!fn || stack > MAX_STACK || worker < -1 || (opts && opts->pinned && worker < 0) ||
         (worker >= 0 && worker >= hive__sched_nworkers()))
         return hive__sched_running() || !fn || stack > MAX_STACK ? -EINVAL : -EPERM;
     int err;
@@ -326,6 +327,8 @@ HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *o
     p->fn = fn;
     p->arg = arg;
     hive__task_init(&p->task, proc_main, p, stack);
+    if (opts && opts->pinned)
+        p->task.pinned = worker;
     p->task.upper = p;
     p->task.on_exit = proc_on_exit;
     if (opts && (opts->link || opts->monitor)) {

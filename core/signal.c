@@ -38,7 +38,7 @@ static _Atomic uint64_t next_ref = 1;
 
 static uint64_t new_ref(void)
 {
-    return atomic_fetch_add_explicit(&next_ref, 1, memory_order_relaxed);
+    return atomic_fetch_add_explicit(&next_ref, 1, memory_order_relaxed); /* unique only */
 }
 
 /* ---- the signal lock: short critical sections, never across a switch ---- */

@@ -73,7 +73,7 @@ static inline void *slot_get(hive__deque_array_t *a, int64_t i)
 
 static inline void slot_put(hive__deque_array_t *a, int64_t i, void *x)
 {
-    atomic_store_explicit(&a->buf[i & (a->size - 1)], x, memory_order_relaxed);
+    atomic_store_explicit(&a->buf[i & (a->size - 1)], x, memory_order_relaxed); /* see slot_get */
 }
 
 int hive__deque_init(hive__deque_t *d, int64_t capacity)

@@ -258,10 +258,29 @@ int hive__stack_alloc(size_t size, hive__stack_t *out)
     return err;
 }
 
-/* Give a stack's physical pages back to the kernel: its contents are dead. */
-static void release_pages(const hive__stack_t *s)
+static int by_address(const void *a, const void *b)
 {
-    madvise(s->lo, s->size, MADV_DONTNEED);
+    const char *x = ((const hive__stack_t *)a)->lo, *y = ((const hive__stack_t *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+/* Give the stacks' physical pages back to the kernel (their contents are
+ * dead): one madvise per run of neighbours in a slab, not one per stack.
+ * A run may span the guard pages between them; madvise does not care. */
+static void release_pages(hive__stack_t *s, int n)
+{
+    qsort(s, (size_t)n, sizeof *s, by_address);
+    for (int i = 0; i < n;) {
+        char *lo = s[i].lo, *hi = s[i].lo + s[i].size;
+        int j = i + 1;
+        while (j < n && s[j].lo > hi && s[j].lo - hi <= (ptrdiff_t)page_size() &&
+               s[j].size == s[i].size) {
+            hi = s[j].lo + s[j].size;
+            j++;
+        }
+        madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
+        i = j;
+    }
 }
 
 static void spill(const hive__stack_t *extra, int keep)
@@ -272,8 +291,7 @@ static void spill(const hive__stack_t *extra, int keep)
         moved[m++] = cache.s[--cache.n];
     if (extra)
         moved[m++] = *extra;
-    for (int i = 0; i < m; i++)
-        release_pages(&moved[i]);
+    release_pages(moved, m);
     pthread_mutex_lock(&lock);
     for (int i = 0; i < m; i++) {
         klass_t *k = class_locked(moved[i].size);

@@ -193,10 +193,11 @@ void hive__timer_heap_run(hive__timer_heap_t *h, int owner, uint64_t now)
             /* No memory for the heap: fire it now rather than lose it. */
             t->deadline = now;
             int expect = HIVE__TIMER_PENDING;
+            /* acq_rel: decides the race with hive__timer_cancel(), as below. */
             if (atomic_compare_exchange_strong_explicit(&t->state, &expect, HIVE__TIMER_FIRED,
                                                         memory_order_acq_rel,
                                                         memory_order_acquire))
-                t->fire(t); /* acq_rel: see fire_due */
+                t->fire(t);
             hive__timer_put(t);
         }
         n = next;

@@ -42,7 +42,8 @@ struct hive__worker {
     pthread_t thread;
     hive__ctx_t sched_ctx;
     hive__task_t *current;
-    uint32_t tick;
+    _Atomic uint32_t tick;  /* dispatches; written by the owner, read by thieves */
+    uint32_t *seen_tick;    /* thief memo: each victim's tick at our last look */
     int lifo_streak;
     bool fair_next;
     int budget;
@@ -179,7 +180,10 @@ static hive__task_t *steal_own_top(hive__worker_t *w)
 static hive__task_t *find_local(hive__worker_t *w)
 {
     hive__task_t *t;
-    if (++w->tick % HIVE__INJECT_INTERVAL == 0 && (t = take_inject(w)))
+    /* relaxed: the owner is the only writer; thieves only compare values. */
+    uint32_t tick = atomic_load_explicit(&w->tick, memory_order_relaxed) + 1;
+    atomic_store_explicit(&w->tick, tick, memory_order_relaxed);
+    if (tick % HIVE__INJECT_INTERVAL == 0 && (t = take_inject(w)))
         return t;
     /* acquire: pairs with the release exchange in make_ready(). */
     t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
@@ -237,10 +241,17 @@ static hive__task_t *steal_from(hive__worker_t *w, hive__worker_t *v)
             return first;
         }
     }
-    /* The LIFO slot is stealable: a worker stuck in a long computation must
-     * not hold the task it just woke. relaxed peek, then acquire exchange
-     * pairing with the release exchange in make_ready(). */
-    if (atomic_load_explicit(&v->lifo, memory_order_relaxed)) {
+    /* The LIFO slot is stealable, but only from a victim that has not
+     * dispatched anything since our last look (Go waits ~3 us for the same
+     * reason): a worker stuck in a long computation must not hold the task
+     * it just woke, while a busy request/response pair should stay on its
+     * worker instead of bouncing between cores. relaxed: a heuristic. */
+    uint32_t vt = atomic_load_explicit(&v->tick, memory_order_relaxed);
+    bool stuck = w->seen_tick[v->id] == vt;
+    w->seen_tick[v->id] = vt;
+    /* relaxed peek, then acquire exchange pairing with the release
+     * exchange in make_ready(). */
+    if (stuck && atomic_load_explicit(&v->lifo, memory_order_relaxed)) {
         hive__task_t *t = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acquire);
         if (t) {
             bump(&w->steals, 1);
@@ -273,6 +284,8 @@ static hive__task_t *search(hive__worker_t *w)
     return NULL; /* still counted as searching: park() hands that back */
 }
 
+static void start_on(hive__task_t *t, int id);
+
 /* park.c's has_work: is there anything any worker could take? (K3) */
 static bool any_work(void *unused)
 {
@@ -295,6 +308,10 @@ static bool any_work(void *unused)
 static void make_ready(hive__task_t *t, bool is_new)
 {
     hive__worker_t *w = hive__worker_self();
+    if (t->pinned >= 0 && (!w || w->id != t->pinned) && !stopping()) {
+        start_on(t, t->pinned);
+        return;
+    }
     if (w && !stopping()) {
         if (is_new) {
             push_local(w, t);
@@ -303,8 +320,9 @@ static void make_ready(hive__task_t *t, bool is_new)
              * with the acquire exchanges in find_local() and steal_from().
              * acquire: we may push the previous occupant. */
             hive__task_t *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
-            if (prev)
-                push_local(w, prev);
+            if (!prev)
+                return; /* runs next here: no one else need wake (Tokio) */
+            push_local(w, prev);
         }
     } else {
         hive__inject_push(&S.inject, &t->inject);
@@ -314,6 +332,13 @@ static void make_ready(hive__task_t *t, bool is_new)
 
 /* ---- tasks ----------------------------------------------------------- */
 
+/* Hand t to worker id's inbox and wake it. */
+static void start_on(hive__task_t *t, int id)
+{
+    hive__inject_push(&S.workers[id].inbox, &t->inject);
+    hive__idle_wake_worker(&S.idle, id);
+}
+
 void hive__task_init(hive__task_t *t, void (*fn)(void *), void *arg, size_t stack_size)
 {
     memset(t, 0, sizeof *t);
@@ -321,6 +346,7 @@ void hive__task_init(hive__task_t *t, void (*fn)(void *), void *arg, size_t stac
     t->arg = arg;
     t->stack_size = stack_size;
     t->on_exit = hive__task_free;
+    t->pinned = -1;
     atomic_init(&t->park_state, HIVE__PARK_EMPTY);
 }
 
@@ -391,8 +417,7 @@ void hive__task_start_on(hive__task_t *t, int id)
         bump(&w->spawned, 1);
     else
         atomic_fetch_add_explicit(&S.foreign_spawned, 1, memory_order_relaxed); /* a count */
-    hive__inject_push(&S.workers[id].inbox, &t->inject);
-    hive__idle_wake_worker(&S.idle, id);
+    start_on(t, id);
 }
 
 int hive__task_spawn(void (*fn)(void *), void *arg, size_t stack_size)
@@ -465,6 +490,10 @@ static void finish_task(hive__worker_t *w, hive__task_t *t)
 
 static void run_task(hive__worker_t *w, hive__task_t *t)
 {
+    if (t->pinned >= 0 && t->pinned != w->id) {
+        start_on(t, t->pinned); /* stolen or injected: it runs only at home */
+        return;
+    }
     if (!t->has_stack && (t->start_error = give_stack(t)) != 0) {
         finish_task(w, t); /* never ran: on_exit sees start_error */
         return;
@@ -552,6 +581,7 @@ static void *worker_main(void *arg)
 static void free_workers(int ninit)
 {
     for (int i = 0; i < ninit; i++) {
+        hive__free(S.workers[i].seen_tick, (size_t)S.n * sizeof *S.workers[i].seen_tick);
         hive__deque_destroy(&S.workers[i].deque);
         hive__timer_heap_destroy(&S.workers[i].timers);
     }
@@ -568,6 +598,7 @@ static long drain(void)
     long dropped = 0;
     for (int i = 0; i < S.n; i++) {
         hive__worker_t *w = &S.workers[i];
+        /* acquire: the workers are joined; this only keeps the access atomic. */
         hive__task_t *t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
         if (t) {
             t->on_exit(t);
@@ -620,6 +651,11 @@ int hive__sched_start(const hive__sched_params_t *p)
         w->id = ninit;
         w->cpu = p->placement ? p->placement->cpu[ninit] : -1;
         w->steal_order = p->placement ? p->placement->steal_order[ninit] : NULL;
+        w->seen_tick = hive__zalloc((size_t)S.n * sizeof *w->seen_tick);
+        if (!w->seen_tick) {
+            hive__deque_destroy(&w->deque);
+            break;
+        }
         hive__timer_heap_init(&w->timers);
         hive__inject_init(&w->inbox);
         S.parkers[ninit] = &w->parker;
@@ -653,7 +689,7 @@ int hive__sched_start(const hive__sched_params_t *p)
         hive__idle_wake_all(&S.idle);
         for (int i = 0; i < created; i++)
             pthread_join(S.workers[i].thread, NULL);
-        atomic_store_explicit(&S.running, false, memory_order_release);
+        atomic_store_explicit(&S.running, false, memory_order_release); /* see start */
         hive__idle_destroy(&S.idle);
         free_workers(S.n);
         return err;
@@ -687,10 +723,11 @@ void hive__worker_stats(int id, hive__worker_stats_t *out)
     if (!hive__sched_running() || id < 0 || id >= S.n)
         return;
     hive__worker_t *w = &S.workers[id];
-    /* relaxed: statistics. */
+    /* relaxed: statistics, each read on its own. */
     out->runs = atomic_load_explicit(&w->runs, memory_order_relaxed);
     out->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
     out->stolen = atomic_load_explicit(&w->stolen, memory_order_relaxed);
+    /* relaxed: statistics. */
     out->lifo_runs = atomic_load_explicit(&w->lifo_runs, memory_order_relaxed);
     out->injected = atomic_load_explicit(&w->injected, memory_order_relaxed);
     out->parks = atomic_load_explicit(&w->parks, memory_order_relaxed);

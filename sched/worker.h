@@ -63,6 +63,7 @@ struct hive__task {
     bool has_stack;              /* the fiber and its stack exist (first run) */
     int start_error;             /* no stack could be had: fn never ran */
     bool overflowed;             /* ended by touching its guard page (fault.c) */
+    int pinned;                  /* runs only on this worker; -1 = anywhere */
     void (*fn)(void *);
     void *arg;
     void *upper;                 /* the layer above's object (a process), or NULL */

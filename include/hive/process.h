@@ -55,6 +55,8 @@ typedef void (*hive_fn_t)(void *arg);
 typedef struct hive_spawn_opts {
     size_t stack_size;     /* 0 = the configured default */
     int worker;            /* start on this worker; -1 = the caller's (or any) */
+    bool pinned;           /* run only on `worker` (>= 0), never stolen or moved:
+                              for measuring, or for state tied to a CPU */
     bool link;             /* link caller and child before the child runs */
     bool monitor;          /* monitor the child; its ref goes to *monitor_ref */
     uint64_t *monitor_ref; /* hive_ref_t, see hive/link.h */
