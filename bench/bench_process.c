@@ -5,11 +5,12 @@
  *                     ns per send + receive (no context switch in between).
  *   pingpong          two processes on worker 0 bounce a message 1,000,000
  *                     times; ns per round trip.
- *   pingpong_xworker  the same, started on workers 0 and 1. A woken process
- *                     moves to its waker's worker, so the pair may not stay
- *                     apart: both sample sched_getcpu() every kSample round
- *                     trips and params says how often they were on different
- *                     CPUs. Paired with cacheline_rtt in harness.cc's kRatios.
+ *   pingpong_xworker  the same, pinned to workers 0 and 1 (spawn option
+ *                     .pinned: a woken process goes back to its own worker),
+ *                     so every message crosses cores; both sample
+ *                     sched_getcpu() every kSample round trips and params says
+ *                     how often they were on different CPUs. Paired with
+ *                     cacheline_rtt in harness.cc's kRatios.
  *   counting          a producer sends 10,000,000 messages to one counter,
  *                     then asks for the count; ns per message.
  *   threadring        503 processes in a ring pass a token 10,000,000 hops;
@@ -329,7 +330,8 @@ static int bench_pingpong(long ops, hive_bench_t *b)
     if (rt_start(b, 0, &pp.sink) != 0)
         return -1;
     int wa = 0, wb = xworker && hive_runtime_workers() > 1 ? 1 : 0;
-    hive_spawn_opts_t oa = {.worker = wa}, ob = {.worker = wb};
+    hive_spawn_opts_t oa = {.worker = wa, .pinned = xworker},
+                      ob = {.worker = wb, .pinned = xworker};
     int rc = hive_spawn_opts(pp_ponger, &pp, &ob, &pp.ponger);
     clock_on(b, &mt);
 
@@ -366,7 +368,7 @@ static int bench_pingpong(long ops, hive_bench_t *b)
 HIVE_BENCH_EX("pingpong", "hive", "1,000,000 round trips, both on worker 0, ns per round trip",
               bench_pingpong, NULL, PP_ROUNDS, 5, 0.0);
 HIVE_BENCH_EX("pingpong_xworker", "hive",
-              "1,000,000 round trips, started on workers 0 and 1, ns per round trip",
+              "1,000,000 round trips, pinned to workers 0 and 1, ns per round trip",
               bench_pingpong, (void *)1, PP_ROUNDS, 5, 0.0);
 
 /* ---- counting ------------------------------------------------------- */
