@@ -36,6 +36,20 @@ bench: deps
 	build/release/bench/hive-bench $(if $(BENCH),--only=$(BENCH)) \
 		$(if $(BENCH_JSON),--json=$(abspath $(BENCH_JSON))) $(if $(WORKERS),--workers=$(WORKERS))
 
+# Peers side by side (bench/compare.sh): installs erlang-nox golang-go
+# libcaf-dev when root, builds bench/peers/, runs hive and each peer
+# interleaved REPS times and prints one table of ratios (BENCH=, BENCH_JSON=,
+# WORKERS=, REPS=3, PEERS="erlang go caf", PEER_TIMEOUT=60 apply).
+# bench-scaling: fjthrput, fib, skynet at 1..nproc workers and 2 x nproc.
+.PHONY: bench-compare bench-scaling
+bench-compare:
+	BENCH="$(BENCH)" WORKERS="$(WORKERS)" HIVE_CMAKE_FLAGS="$(CMAKE_COMMON)" \
+		$(if $(BENCH_JSON),BENCH_JSON="$(abspath $(BENCH_JSON))") \
+		$(if $(REPS),REPS="$(REPS)") sh bench/compare.sh compare
+
+bench-scaling:
+	BENCH="$(BENCH)" HIVE_CMAKE_FLAGS="$(CMAKE_COMMON)" sh bench/compare.sh scaling
+
 test-asan: deps
 	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DHIVE_ASAN=ON -DHIVE_BUILD_BENCH=OFF $(CMAKE_COMMON)
 	cmake --build build/asan -j$(JOBS)

@@ -193,6 +193,53 @@ static void proc_free_rcu(struct rcu_head *h)
     hive__free(p, sizeof *p);
 }
 
+/* Dead processes are freed after a grace period in batches: one call_rcu
+ * per BATCH exits on a worker instead of one per exit (each call_rcu may
+ * wake liburcu's reclaim thread, a system call). A worker flushes its batch
+ * when it is full and before it parks (hive__proc_idle_hook), so a quiet
+ * runtime holds no dead process for long. Other threads free one by one. */
+#define BATCH 128
+
+typedef struct free_batch {
+    struct rcu_head rcu;
+    int n;
+    hive__proc_t *p[BATCH];
+} free_batch_t;
+
+static __thread free_batch_t *batch;
+
+static void batch_free_rcu(struct rcu_head *h)
+{
+    hive__rcu_callback_begin();
+    free_batch_t *b = caa_container_of(h, free_batch_t, rcu);
+    for (int i = 0; i < b->n; i++)
+        proc_free_rcu(&b->p[i]->rcu);
+    hive__free(b, sizeof *b);
+}
+
+void hive__proc_idle_hook(void)
+{
+    if (batch && batch->n > 0) {
+        call_rcu(&batch->rcu, batch_free_rcu);
+        batch = NULL;
+    }
+}
+
+static void defer_free(hive__proc_t *p)
+{
+    if (!hive__worker_self()) {
+        call_rcu(&p->rcu, proc_free_rcu);
+        return;
+    }
+    if (!batch && !(batch = hive__zalloc(sizeof *batch))) {
+        call_rcu(&p->rcu, proc_free_rcu); /* no memory for a batch: one by one */
+        return;
+    }
+    batch->p[batch->n++] = p;
+    if (batch->n == BATCH)
+        hive__proc_idle_hook();
+}
+
 /* End p: it is no longer alive, named, or in the table; its memory goes
  * after a grace period. Runs once per process: on the scheduler stack after
  * its fiber ended, on the stopping thread, or on a detaching thread. */
@@ -213,7 +260,7 @@ static void proc_end(hive__proc_t *p)
     atomic_store_explicit(&T.slots[slot], NULL, memory_order_release);
     slot_free(slot);
     atomic_fetch_sub_explicit(&T.count, 1, memory_order_relaxed); /* a count */
-    call_rcu(&p->rcu, proc_free_rcu);
+    defer_free(p);
     hive__rcu_leave();
 }
 

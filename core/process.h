@@ -84,6 +84,9 @@ long hive__proc_max_message_size(void);
 /* At the top of every API entry a process may call: ends the caller with
  * stack_overflow if the runtime would not have room to run (fault.h). */
 void hive__proc_enter(void);
+/* The scheduler's idle hook: flush this worker's batch of dead processes
+ * to RCU (before parking and at exit). */
+void hive__proc_idle_hook(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
 void hive__proc_checkpoint(hive__proc_t *p);

@@ -76,6 +76,7 @@ HIVE_API int hive_runtime_start(const hive_config_t *cfg, hive_diag_t *diag)
         .steal_batch = resolved.steal_batch,
         .idle_spin = resolved.idle_spin,
         .stack_size = (size_t)resolved.stack_size,
+        .idle_hook = hive__proc_idle_hook,
     };
     if ((rc = hive__proc_table_init(resolved.max_processes, resolved.max_message_size)) != 0 ||
         (rc = hive__registry_init()) != 0 || (rc = hive__timers_init()) != 0 ||

@@ -63,6 +63,7 @@ static struct {
     int steal_batch;
     int idle_spin;
     hive__topology_t *topology;
+    hive__idle_hook_t idle_hook;
     _Atomic bool stopping;
     _Atomic bool running;
     _Atomic uint64_t foreign_spawned;
@@ -529,6 +530,8 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
 static void worker_park(hive__worker_t *w)
 {
     bump(&w->parks, 1);
+    if (S.idle_hook)
+        S.idle_hook();
     hive__rcu_offline(); /* a sleeping reader must not hold up grace periods */
     hive__idle_park(&S.idle, w->id, hive__timer_heap_next(&w->timers), any_work, NULL);
     hive__rcu_online();
@@ -570,6 +573,8 @@ static void *worker_main(void *arg)
         }
     }
     hive__idle_from_searching(&S.idle, &w->parker);
+    if (S.idle_hook)
+        S.idle_hook();
     hive__stack_thread_flush();
     hive__fault_thread_fini();
     hive__rcu_offline();
@@ -634,6 +639,7 @@ int hive__sched_start(const hive__sched_params_t *p)
     S.steal_batch = p->steal_batch;
     S.idle_spin = p->idle_spin;
     S.topology = p->topology;
+    S.idle_hook = p->idle_hook;
     atomic_store_explicit(&S.stopping, false, memory_order_relaxed); /* no workers yet */
     atomic_store_explicit(&S.foreign_spawned, 0, memory_order_relaxed);
     hive__stack_set_default_size(p->stack_size ? p->stack_size : HIVE__STACK_DEFAULT_SIZE);

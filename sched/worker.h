@@ -81,6 +81,10 @@ typedef struct hive__worker_stats {
     uint64_t parks;       /* times the worker went to sleep */
 } hive__worker_stats_t;
 
+/* Called by each worker on its own thread before it parks and before it
+ * exits (the layer above flushes per-worker batches there). */
+typedef void (*hive__idle_hook_t)(void);
+
 typedef struct hive__sched_params {
     int nworkers;
     const hive__placement_t *placement; /* cpus and steal order; NULL = none */
@@ -88,6 +92,7 @@ typedef struct hive__sched_params {
     int steal_batch;                    /* most tasks one steal takes */
     int idle_spin;                      /* search rounds before parking */
     size_t stack_size;                  /* default stack size */
+    hive__idle_hook_t idle_hook;        /* may be NULL */
 } hive__sched_params_t;
 
 /* Start / stop the workers (the runtime's owner thread). stop drops tasks
