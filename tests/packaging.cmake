@@ -24,12 +24,34 @@ if(HIVE_NM AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
   set_tests_properties(test_packaging PROPERTIES LABELS unit TIMEOUT 300)
 endif()
 
+# ---- CET / BTI marking ---------------------------------------------------------
+# The context switch returns on another stack, which a hardware shadow stack
+# refuses: each of hive's objects must say IBT (x86-64) or BTI (AArch64) when
+# built with branch protection, and none may claim SHSTK, so a hardened
+# program runs with shadow stacks off instead of crashing. (The linked
+# libhive.so carries the property only when the toolchain's own start files
+# do too, which Debian's do not; the objects are what hive controls.)
+find_program(HIVE_READELF readelf)
+if(HIVE_READELF AND (HIVE_HAVE_CF_PROTECTION OR HIVE_HAVE_BRANCH_PROTECTION))
+  if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+    set(HIVE_CET_WANT "IBT")
+  else()
+    set(HIVE_CET_WANT "BTI")
+  endif()
+  add_test(NAME test_cet_marking
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cet_marking.sh ${HIVE_READELF} ${HIVE_CET_WANT}
+            $<TARGET_OBJECTS:hive_objs>
+    COMMAND_EXPAND_LISTS)
+  set_tests_properties(test_cet_marking PROPERTIES LABELS unit TIMEOUT 60)
+endif()
+
 # ---- valgrind ----------------------------------------------------------------
 # Which tests: the ones whose code runs on fibers and worker threads without
 # depending on wall-clock timing that valgrind's serialisation would distort.
 find_program(HIVE_VALGRIND valgrind)
 if(HIVE_VALGRIND)
-  set(HIVE_VALGRIND_TESTS test_fiber test_deque test_inject test_sched test_park test_config)
+  set(HIVE_VALGRIND_TESTS test_fiber test_deque test_inject test_sched test_park test_config
+    test_process test_link)
   # --fair-sched=yes: valgrind runs one thread at a time; without it a thread
   # spinning on an atomic can starve the one it waits for.
   set(HIVE_VALGRIND_COMMAND ${HIVE_VALGRIND} --error-exitcode=99 --leak-check=full
