@@ -37,11 +37,13 @@ static int grow(hive__idmap_t *m)
         nk[s] = k;
         nv[s] = m->vals[i];
     }
+    uint32_t n = m->n; /* hive__idmap_free() zeroes *m, counts included */
     hive__idmap_free(m);
     m->keys = nk;
     m->vals = nv;
     m->cap = ncap;
-    m->used = m->n;
+    m->n = n;
+    m->used = n;
     return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "core/process.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
@@ -699,6 +700,18 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             publish_wait(p, mt);
             published = true;
             continue; /* (R3) rescan before blocking */
+        }
+        if (!hive__mpsc_empty(&p->mbox)) {
+            /* take_new found nothing, yet a push is in its window
+             * (mailbox/mpsc.h): until its link store lands, the node before
+             * it (possibly one we want) cannot be handed out either, and
+             * its sender wakes us only if its own tag is one we wait for.
+             * Look again after a yield rather than sleep. */
+            if (p->is_thread)
+                sched_yield();
+            else
+                hive__task_yield();
+            continue;
         }
         /* relaxed: a statistic for tests. */
         atomic_store_explicit(&p->wakeups,

@@ -12,6 +12,19 @@
 #include "mailbox/alloc.h"
 #include "sched/rcu.h"
 
+/* liburcu-cds is not built with TSan: it cannot see that cds_lfht_add_unique
+ * publishes an entry (rcu_assign_pointer) to a later cds_lfht_lookup, so it
+ * would report every lookup's read of the name as a race with the writer.
+ * Tell it: release the entry before adding it, acquire it on every match. */
+#if HIVE_TSAN
+#include <sanitizer/tsan_interface.h>
+#define TSAN_PUBLISH(e) __tsan_release(e)
+#define TSAN_FOUND(e) __tsan_acquire((void *)(e))
+#else
+#define TSAN_PUBLISH(e) ((void)0)
+#define TSAN_FOUND(e) ((void)0)
+#endif
+
 struct hive__name {
     struct cds_lfht_node node;
     hive_pid_t pid;
@@ -35,6 +48,7 @@ static unsigned long hash_name(const char *s, size_t len)
 static int match_name(struct cds_lfht_node *node, const void *key)
 {
     const hive__name_t *e = caa_container_of(node, hive__name_t, node);
+    TSAN_FOUND(e); /* pairs with TSAN_PUBLISH in hive_register() */
     return strcmp(e->name, key) == 0;
 }
 
@@ -111,6 +125,7 @@ HIVE_API int hive_register(const char *name, hive_pid_t pid)
     e->len = len;
     e->pid = pid;
     cds_lfht_node_init(&e->node);
+    TSAN_PUBLISH(e); /* pairs with TSAN_FOUND in match_name() */
     hive__rcu_enter();
     hive__proc_t *p = hive__proc_lookup(pid);
     if (!p) {

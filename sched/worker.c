@@ -155,8 +155,15 @@ static hive__task_t *take_queue(hive__worker_t *w, hive__inject_t *q)
         rev = n;
         n = next;
     }
-    for (; rev; rev = rev->next, count++)
+    while (rev) {
+        /* Read the link first: once queued, the task may be stolen, run,
+         * park and be injected again (or push_local may inject it), which
+         * rewrites this very link. */
+        hive__inject_node_t *next = rev->next;
         push_local(w, task_of(rev));
+        rev = next;
+        count++;
+    }
     bump(&w->injected, count);
     if (count > 1)
         hive__idle_notify(&S.idle);
@@ -186,6 +193,11 @@ static hive__task_t *find_local(hive__worker_t *w)
     atomic_store_explicit(&w->tick, tick, memory_order_relaxed);
     if (tick % HIVE__INJECT_INTERVAL == 0 && (t = take_inject(w)))
         return t;
+    /* The owner takes the newest task (the bottom): every so often the
+     * oldest (the top) gets its turn, or a task that spawns its successor
+     * and exits would keep every task above it waiting for ever. */
+    if (tick % HIVE__INJECT_INTERVAL == 1)
+        w->fair_next = true;
     /* acquire: pairs with the release exchange in make_ready(). */
     t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
     if (t) {

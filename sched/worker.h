@@ -18,7 +18,9 @@
  * Fairness without preemption: every runtime call that may switch charges
  * the running task's budget (HIVE__BUDGET units per dispatch); when it runs
  * out the task yields: it goes to the bottom of its worker's deque and the
- * worker's next pick is the oldest task (the top), so tasks rotate.
+ * worker's next pick is the oldest task (the top), so tasks rotate. Every
+ * HIVE__INJECT_INTERVAL dispatches the oldest task also gets a turn anyway,
+ * so a chain of tasks that each spawn a successor cannot starve the rest.
  *
  * Threads: functions named task_* / sched_* without further note are for
  * the running task (a fiber on a worker). hive__task_ready and
