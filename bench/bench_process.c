@@ -30,7 +30,7 @@
  * process may use) outside the clock, attaches the benchmark's thread to
  * collect the answer (so the clock stops when the answer reached it), and
  * stops the runtime outside the clock. A wait for an answer longer than
- * kDeadlineMs fails the run instead of hanging it.
+ * kBenchDeadlineMs fails the run instead of hanging it.
  *
  * On a shared machine a figure may say more about the neighbours than about
  * hive, so every run also records, over its clocked time, how much CPU this
@@ -50,6 +50,7 @@
 
 #include <hive/hive.h>
 
+#include "bench/bench_rt.h"
 #include "bench/harness.h"
 
 #if defined(__has_include)
@@ -59,44 +60,8 @@
 #endif
 #endif
 
-enum { kDeadlineMs = 120000 };
 
 /* ---- shared: runtime around the clock ------------------------------- */
-
-static int cpus_allowed(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return 1;
-    int n = CPU_COUNT(&set);
-    return n > 0 ? n : 1;
-}
-
-/* Start a runtime (max_processes 0 = the default) and attach this thread. */
-static int rt_start(hive_bench_t *b, long max_processes, hive_pid_t *self)
-{
-    hive_config_t cfg;
-    hive_diag_t diag;
-    hive_config_init(&cfg);
-    cfg.workers = b->workers_requested > 0 ? b->workers_requested : cpus_allowed();
-    if (max_processes > 0)
-        cfg.max_processes = max_processes;
-    int rc = hive_runtime_start(&cfg, &diag);
-    if (rc != 0)
-        return hive_bench_fail(b, "hive_runtime_start: %s %s", hive_strerror(rc), diag.message);
-    if ((rc = hive_thread_attach(self)) != 0) {
-        hive_runtime_stop();
-        return hive_bench_fail(b, "hive_thread_attach: %s", hive_strerror(rc));
-    }
-    hive_bench_workers(b, hive_runtime_workers());
-    return 0;
-}
-
-static void rt_stop(void)
-{
-    hive_thread_detach();
-    hive_runtime_stop();
-}
 
 /* Clocked time and the CPU time and run-queue wait of all our threads in
  * it: hive_bench_resume/pause plus a schedstat reading on each side. */
@@ -175,20 +140,6 @@ __attribute__((format(printf, 3, 4))) static void report(hive_bench_t *b, const 
 
 /* Receive one message with `tag` on the attached thread, copying its
  * payload (exactly len bytes) to out. 0 or a negative errno. */
-static int collect(uint64_t tag, void *out, size_t len)
-{
-    hive_msg_t *m;
-    int rc = hive_receive_tag(tag, kDeadlineMs, &m);
-    if (rc != 0)
-        return rc;
-    if (hive_msg_size(m) != len)
-        rc = -EINVAL;
-    else if (len)
-        memcpy(out, hive_msg_data(m), len);
-    hive_msg_free(m);
-    return rc;
-}
-
 /* Wait (outside the clock) until only `n` processes are left; false on a
  * timeout. Exits finish just after a process's last message. */
 static bool wait_process_count(long n)
@@ -198,7 +149,7 @@ static bool wait_process_count(long n)
     while (hive_process_count() > n) {
         nanosleep(&pause, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec > kDeadlineMs / 1000)
+        if (now.tv_sec - start.tv_sec > kBenchDeadlineMs / 1000)
             return false;
     }
     return true;
@@ -243,17 +194,17 @@ static int bench_send_recv(long ops, hive_bench_t *b)
     sr_arg_t a = {HIVE_PID_NONE, ops};
     meter_t mt = {0};
     hive_bench_pause(b);
-    if (rt_start(b, 0, &a.sink) != 0)
+    if (bench_rt_start(b, 0, &a.sink) != 0)
         return -1;
     clock_on(b, &mt);
 
     long good = -1;
     int rc = hive_spawn(sr_proc, &a, NULL);
     if (rc == 0)
-        rc = collect(SR_RESULT, &good, sizeof good);
+        rc = bench_collect(SR_RESULT, &good, sizeof good);
 
     clock_off(b, &mt);
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "send_recv: %s", hive_strerror(rc));
     if (good != ops)
@@ -327,7 +278,7 @@ static int bench_pingpong(long ops, hive_bench_t *b)
     hive_bench_pause(b);
     memset(&pp, -1, sizeof pp);
     pp.rounds = ops;
-    if (rt_start(b, 0, &pp.sink) != 0)
+    if (bench_rt_start(b, 0, &pp.sink) != 0)
         return -1;
     int wa = 0, wb = xworker && hive_runtime_workers() > 1 ? 1 : 0;
     hive_spawn_opts_t oa = {.worker = wa, .pinned = xworker},
@@ -339,13 +290,13 @@ static int bench_pingpong(long ops, hive_bench_t *b)
     if (rc == 0)
         rc = hive_spawn_opts(pp_pinger, &pp, &oa, NULL);
     if (rc == 0)
-        rc = collect(PP_DONE_A, &good, sizeof good);
+        rc = bench_collect(PP_DONE_A, &good, sizeof good);
     if (rc == 0)
-        rc = collect(PP_DONE_B, &rounds, sizeof rounds);
+        rc = bench_collect(PP_DONE_B, &rounds, sizeof rounds);
 
     clock_off(b, &mt);
     int workers = hive_runtime_workers();
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "pingpong: %s", hive_strerror(rc));
     if (good != ops || rounds != ops)
@@ -417,7 +368,7 @@ static int bench_counting(long ops, hive_bench_t *b)
     meter_t mt = {0};
     hive_bench_pause(b);
     c.n = ops;
-    if (rt_start(b, 0, &c.sink) != 0)
+    if (bench_rt_start(b, 0, &c.sink) != 0)
         return -1;
     clock_on(b, &mt);
 
@@ -426,10 +377,10 @@ static int bench_counting(long ops, hive_bench_t *b)
     if (rc == 0)
         rc = hive_spawn(cnt_producer, &c, NULL);
     if (rc == 0)
-        rc = collect(CNT_RESULT, r, sizeof r);
+        rc = bench_collect(CNT_RESULT, r, sizeof r);
 
     clock_off(b, &mt);
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "counting: %s", hive_strerror(rc));
     long want_sum = ops * (ops - 1) / 2;
@@ -490,7 +441,7 @@ static int bench_threadring(long ops, hive_bench_t *b)
     static tr_arg_t args[TR_PROCS];
     meter_t mt = {0};
     hive_bench_pause(b);
-    if (rt_start(b, 0, &ring.sink) != 0)
+    if (bench_rt_start(b, 0, &ring.sink) != 0)
         return -1;
     clock_on(b, &mt);
 
@@ -503,17 +454,17 @@ static int bench_threadring(long ops, hive_bench_t *b)
     if (rc == 0)
         rc = hive_send(ring.pids[0], TR_TOKEN, &ops, sizeof ops);
     if (rc == 0)
-        rc = collect(TR_HOLDER, &holder, sizeof holder);
+        rc = bench_collect(TR_HOLDER, &holder, sizeof holder);
     for (int i = 0; i < TR_PROCS && rc == 0; i++)
         rc = hive_send(ring.pids[i], TR_STOP, NULL, 0);
     for (int i = 0; i < TR_PROCS && rc == 0; i++) {
         long n = 0;
-        rc = collect(TR_COUNT, &n, sizeof n);
+        rc = bench_collect(TR_COUNT, &n, sizeof n);
         total += n;
     }
 
     clock_off(b, &mt);
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "threadring: %s", hive_strerror(rc));
     if (holder != ops % TR_PROCS || total != ops)
@@ -562,21 +513,21 @@ static int bench_fjcreate(long ops, hive_bench_t *b)
     hive_bench_pause(b);
     f.n = ops;
     atomic_store_explicit(&f.ran, 0, memory_order_relaxed); /* before the spawns */
-    if (rt_start(b, 0, &f.sink) != 0)
+    if (bench_rt_start(b, 0, &f.sink) != 0)
         return -1;
     clock_on(b, &mt);
 
     long spawned = -1;
     int rc = hive_spawn(fjc_driver, &f, NULL);
     if (rc == 0)
-        rc = collect(FJC_SPAWNED, &spawned, sizeof spawned);
+        rc = bench_collect(FJC_SPAWNED, &spawned, sizeof spawned);
     if (rc == 0 && spawned == ops)
-        rc = collect(FJC_DONE, NULL, 0);
+        rc = bench_collect(FJC_DONE, NULL, 0);
 
     clock_off(b, &mt);
     bool drained = rc == 0 && wait_process_count(1);
     long left = hive_process_count() - 1;
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "fjcreate: %s", hive_strerror(rc));
     long ran = atomic_load_explicit(&f.ran, memory_order_relaxed); /* runtime stopped */
@@ -638,17 +589,17 @@ static int bench_skynet(long ops, hive_bench_t *b)
     sky_t root = {0, SKY_LEAVES, HIVE_PID_NONE};
     meter_t mt = {0};
     hive_bench_pause(b);
-    if (rt_start(b, 0, &root.parent) != 0)
+    if (bench_rt_start(b, 0, &root.parent) != 0)
         return -1;
     clock_on(b, &mt);
 
     long sum = -1;
     int rc = hive_spawn(sky_node, &root, NULL);
     if (rc == 0)
-        rc = collect(SKY_SUM, &sum, sizeof sum);
+        rc = bench_collect(SKY_SUM, &sum, sizeof sum);
 
     clock_off(b, &mt);
-    rt_stop();
+    bench_rt_stop();
     const long want = (long)SKY_LEAVES * (SKY_LEAVES - 1) / 2;
     if (rc != 0)
         return hive_bench_fail(b, "skynet: %s", hive_strerror(rc));
@@ -737,7 +688,7 @@ static int bench_idle(long ops, hive_bench_t *b)
     d.n = ops;
     atomic_store_explicit(&d.ready, 0, memory_order_relaxed); /* before the spawns */
     atomic_store_explicit(&d.left, ops, memory_order_relaxed);
-    if (rt_start(b, IDLE_MAX_PROCESSES, &d.sink) != 0)
+    if (bench_rt_start(b, IDLE_MAX_PROCESSES, &d.sink) != 0)
         return -1;
     purge_allocator();
     long rss0 = vm_rss();
@@ -746,9 +697,9 @@ static int bench_idle(long ops, hive_bench_t *b)
     long spawned = -1;
     int rc = hive_spawn(idle_spawner, &d, NULL);
     if (rc == 0)
-        rc = collect(IDLE_SPAWNED, &spawned, sizeof spawned);
+        rc = bench_collect(IDLE_SPAWNED, &spawned, sizeof spawned);
     if (rc == 0 && spawned == ops)
-        rc = collect(IDLE_READY, NULL, 0);
+        rc = bench_collect(IDLE_READY, NULL, 0);
 
     clock_off(b, &mt);
     long rss1 = vm_rss();
@@ -758,12 +709,12 @@ static int bench_idle(long ops, hive_bench_t *b)
     if (rc == 0 && spawned == ops)
         rc = hive_spawn(idle_stopper, &d, NULL);
     if (rc == 0 && spawned == ops)
-        rc = collect(IDLE_DONE, NULL, 0);
+        rc = bench_collect(IDLE_DONE, NULL, 0);
 
     clock_off(b, &mt);
     bool drained = rc == 0 && wait_process_count(1);
     long left = hive_process_count() - 1;
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "idle_processes: %s", hive_strerror(rc));
     if (spawned != ops || !drained)

@@ -20,7 +20,7 @@
  * and CAF (`make bench-compare`). Each run starts its own runtime (with
  * --workers=N if given) outside the clock; the benchmark's thread attaches
  * (hive_thread_attach) and collects the result, so the clock stops when the
- * answer has reached it. A receive that waits more than kDeadlineMs fails the
+ * answer has reached it. A receive that waits more than kBenchDeadlineMs fails the
  * run instead of hanging it.
  */
 #include <stdint.h>
@@ -29,51 +29,12 @@
 
 #include <hive/hive.h>
 
+#include "bench/bench_rt.h"
 #include "bench/harness.h"
 
-enum { kDeadlineMs = 120000 };
+
 
 /* ---- shared: runtime around the clock ------------------------------- */
-
-static int rt_start(hive_bench_t *b, hive_pid_t *self)
-{
-    hive_config_t cfg;
-    hive_diag_t diag;
-    hive_config_init(&cfg);
-    if (b->workers_requested > 0)
-        cfg.workers = b->workers_requested;
-    int rc = hive_runtime_start(&cfg, &diag);
-    if (rc != 0)
-        return hive_bench_fail(b, "hive_runtime_start: %s %s", hive_strerror(rc), diag.message);
-    if ((rc = hive_thread_attach(self)) != 0) {
-        hive_runtime_stop();
-        return hive_bench_fail(b, "hive_thread_attach: %s", hive_strerror(rc));
-    }
-    hive_bench_workers(b, hive_runtime_workers());
-    return 0;
-}
-
-static void rt_stop(void)
-{
-    hive_thread_detach();
-    hive_runtime_stop();
-}
-
-/* Receive one message with `tag` on the attached thread, copying its
- * payload (exactly len bytes) to out. 0 or a negative errno. */
-static int collect(uint64_t tag, void *out, size_t len)
-{
-    hive_msg_t *m;
-    int rc = hive_receive_tag(tag, kDeadlineMs, &m);
-    if (rc != 0)
-        return rc;
-    if (hive_msg_size(m) != len)
-        rc = -EINVAL;
-    else if (len)
-        memcpy(out, hive_msg_data(m), len);
-    hive_msg_free(m);
-    return rc;
-}
 
 /* ---- fjthrput ------------------------------------------------------- */
 
@@ -109,7 +70,7 @@ static int bench_fjthrput(long ops, hive_bench_t *b)
 {
     static fj_t fj; /* read by the processes; 480 bytes of pids */
     hive_bench_pause(b);
-    if (rt_start(b, &fj.sink) != 0)
+    if (bench_rt_start(b, 0, &fj.sink) != 0)
         return -1;
     hive_bench_resume(b);
 
@@ -121,12 +82,12 @@ static int bench_fjthrput(long ops, hive_bench_t *b)
     long total = 0;
     for (int a = 0; a < FJ_ACTORS && rc == 0; a++) {
         long n = 0;
-        rc = collect(FJ_DONE, &n, sizeof n);
+        rc = bench_collect(FJ_DONE, &n, sizeof n);
         total += n;
     }
 
     hive_bench_pause(b);
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "fjthrput: %s", hive_strerror(rc));
     if (total != ops)
@@ -176,7 +137,7 @@ static int bench_fib(long ops, hive_bench_t *b)
 {
     fib_req_t root;
     hive_bench_pause(b);
-    if (rt_start(b, &root.parent) != 0)
+    if (bench_rt_start(b, 0, &root.parent) != 0)
         return -1;
     root.n = FIB_N;
     hive_bench_resume(b);
@@ -184,10 +145,10 @@ static int bench_fib(long ops, hive_bench_t *b)
     long r = 0;
     int rc = hive_spawn(fib_call, &root, NULL);
     if (rc == 0)
-        rc = collect(FIB_ANSWER, &r, sizeof r);
+        rc = bench_collect(FIB_ANSWER, &r, sizeof r);
 
     hive_bench_pause(b);
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "fib: %s", hive_strerror(rc));
     if (r != FIB_RESULT)
@@ -295,17 +256,17 @@ static int bench_chameneos(long ops, hive_bench_t *b)
 {
     hive_pid_t self;
     hive_bench_pause(b);
-    if (rt_start(b, &self) != 0)
+    if (bench_rt_start(b, 0, &self) != 0)
         return -1;
     hive_bench_resume(b);
 
     ch_result_t r = {0, 0};
     int rc = hive_spawn(ch_mall, &self, NULL);
     if (rc == 0)
-        rc = collect(CH_RESULT, &r, sizeof r);
+        rc = bench_collect(CH_RESULT, &r, sizeof r);
 
     hive_bench_pause(b);
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "chameneos: %s", hive_strerror(rc));
     if (r.meetings != ops || r.sum != 2 * ops)
@@ -374,7 +335,7 @@ static int bench_big(long ops, hive_bench_t *b)
     static big_t big;
     static big_arg_t args[BIG_PROCS];
     hive_bench_pause(b);
-    if (rt_start(b, &big.sink) != 0)
+    if (bench_rt_start(b, 0, &big.sink) != 0)
         return -1;
     hive_bench_resume(b);
 
@@ -386,20 +347,20 @@ static int bench_big(long ops, hive_bench_t *b)
     for (int i = 0; i < BIG_PROCS && rc == 0; i++)
         rc = hive_send(big.pids[i], BIG_START, NULL, 0);
     for (int i = 0; i < BIG_PROCS && rc == 0; i++)
-        rc = collect(BIG_DONE, NULL, 0);
+        rc = bench_collect(BIG_DONE, NULL, 0);
     for (int i = 0; i < BIG_PROCS && rc == 0; i++)
         rc = hive_send(big.pids[i], BIG_EXIT, NULL, 0);
     big_stats_t sum = {0, 0, 0};
     for (int i = 0; i < BIG_PROCS && rc == 0; i++) {
         big_stats_t st;
-        rc = collect(BIG_STATS, &st, sizeof st);
+        rc = bench_collect(BIG_STATS, &st, sizeof st);
         sum.sent += st.sent;
         sum.pongs += st.pongs;
         sum.pinged += st.pinged;
     }
 
     hive_bench_pause(b);
-    rt_stop();
+    bench_rt_stop();
     if (rc != 0)
         return hive_bench_fail(b, "big: %s", hive_strerror(rc));
     if (sum.sent != ops || sum.pongs != ops || sum.pinged != ops)

@@ -1,0 +1,71 @@
+/* bench_rt.h - a hive runtime around a benchmark's clock, for workloads
+ * written on the public API (bench_process.c, savina.c).
+ *
+ * bench_rt_start starts a runtime with b->workers_requested workers (0: one
+ * per usable CPU) and attaches the benchmark's thread, so the workload can
+ * send its verified result back; bench_collect receives that result. */
+#ifndef HIVE_BENCH_RT_H
+#define HIVE_BENCH_RT_H
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include <hive/hive.h>
+
+#include "bench/harness.h"
+
+enum { kBenchDeadlineMs = 120000 }; /* a workload that hangs fails instead */
+
+static inline int bench_cpus_allowed(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    int n = CPU_COUNT(&set);
+    return n > 0 ? n : 1;
+}
+
+/* Start a runtime (max_processes 0 = the default) and attach this thread. */
+static inline int bench_rt_start(hive_bench_t *b, long max_processes, hive_pid_t *self)
+{
+    hive_config_t cfg;
+    hive_diag_t diag;
+    hive_config_init(&cfg);
+    cfg.workers = b->workers_requested > 0 ? b->workers_requested : bench_cpus_allowed();
+    if (max_processes > 0)
+        cfg.max_processes = max_processes;
+    int rc = hive_runtime_start(&cfg, &diag);
+    if (rc != 0)
+        return hive_bench_fail(b, "hive_runtime_start: %s %s", hive_strerror(rc), diag.message);
+    if ((rc = hive_thread_attach(self)) != 0) {
+        hive_runtime_stop();
+        return hive_bench_fail(b, "hive_thread_attach: %s", hive_strerror(rc));
+    }
+    hive_bench_workers(b, hive_runtime_workers());
+    return 0;
+}
+
+static inline void bench_rt_stop(void)
+{
+    hive_thread_detach();
+    hive_runtime_stop();
+}
+
+/* Receive one message with `tag` on the attached thread, copying its
+ * payload (exactly len bytes) to out. 0 or a negative errno. */
+static inline int bench_collect(uint64_t tag, void *out, size_t len)
+{
+    hive_msg_t *m;
+    int rc = hive_receive_tag(tag, kBenchDeadlineMs, &m);
+    if (rc != 0)
+        return rc;
+    if (hive_msg_size(m) != len)
+        rc = -EINVAL;
+    else if (len)
+        memcpy(out, hive_msg_data(m), len);
+    hive_msg_free(m);
+    return rc;
+}
+
+#endif
