@@ -247,10 +247,10 @@ static void defer_free(hive__proc_t *p)
 static void proc_end(hive__proc_t *p)
 {
     hive__rcu_enter();
-    /* Cleanup handlers, then dead (under sig_lock), links and monitors
-     * fired: signal.c. */
+    /* Cleanup handlers, the name, then dead (under sig_lock), links and
+     * monitors fired: signal.c. */
     hive__signal_exit(p);
-    hive__registry_drop(p);
+    hive__msg_free_held(&p->held);
     if (p->timeout) {
         hive__timer_cancel(p->timeout);
         hive__timer_put(p->timeout);
@@ -667,6 +667,15 @@ static hive_msg_t *take_new(hive__proc_t *p, const matcher_t *mt)
     return NULL;
 }
 
+/* A message handed to a fiber process is held until it frees it, so that
+ * its death frees what it still holds. */
+static hive_msg_t *hold(hive__proc_t *p, hive_msg_t *m)
+{
+    if (!p->is_thread)
+        hive__msg_hold(&p->held, m);
+    return m;
+}
+
 static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
 {
     hive__proc_enter();
@@ -679,7 +688,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
     hive__task_charge(1);
     hive_msg_t *m = take_saved(p, mt);
     if (m) {
-        *out = m;
+        *out = hold(p, m);
         return 0;
     }
     uint64_t deadline = timeout_ms > 0 ? deadline_of(timeout_ms) : UINT64_MAX;
@@ -690,7 +699,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
         if (p->is_thread) /* acquire: pairs with the release in wake() */
             atomic_exchange_explicit(&p->thread_word, 0, memory_order_acquire);
         if ((m = take_new(p, mt))) {
-            *out = m;
+            *out = hold(p, m);
             rc = 0;
             break;
         }

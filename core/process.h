@@ -23,6 +23,7 @@
 #include <hive/process.h>
 
 #include "core/idmap.h"
+#include "mailbox/message.h"
 #include "mailbox/mpsc.h"
 #include "sched/timer.h"
 #include "sched/worker.h"
@@ -48,6 +49,7 @@ typedef struct hive__proc {
     /* Receiver-only state: messages taken from mbox but skipped by a
      * selective receive, oldest first; the pending receive timeout. */
     hive_msg_t *saved_head, *saved_tail;
+    hive__msg_list_t held;      /* received, not yet freed (fibers only) */
     hive__timer_t *timeout;
     /* Written by the receiver, read by senders. */
     _Atomic uint32_t wait_mode;

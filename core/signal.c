@@ -23,6 +23,7 @@
 #include <hive/link.h>
 
 #include "core/process.h"
+#include "core/registry.h"
 #include "mailbox/alloc.h"
 #include "mailbox/message.h"
 #include "sched/rcu.h"
@@ -154,9 +155,12 @@ void hive__signal_exit(hive__proc_t *p)
         c->fn(c->arg, &p->reason);
         hive__free(c, sizeof *c);
     }
+    /* The name goes before the process is seen dead, so a name is free
+     * again by the time hive_is_alive() says false (registry.h). */
+    hive__registry_drop(p);
     hive__sig_lock(p);
-    /* seq_cst: dead before the name goes (registry.c) and, under the lock,
-     * before anyone can add a link or monitor we would not fire. */
+    /* seq_cst: under the lock, dead before anyone can add a link or monitor
+     * we would not fire; after the name went (see above). */
     atomic_store_explicit(&p->alive, false, memory_order_seq_cst);
     hive__idmap_t links = hive__idmap_take(&p->links);
     hive__idmap_t mons = hive__idmap_take(&p->monitored_by);

@@ -15,7 +15,8 @@ hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data,
     hive_msg_t *m = hive__alloc(sizeof *m + len);
     if (!m)
         return NULL;
-    m->next = NULL;
+    m->next = m->prev = NULL;
+    m->holder = NULL;
     m->tag = tag;
     m->from = from;
     m->kind = HIVE__MSG_BYTES;
@@ -32,7 +33,8 @@ hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*d
     hive_msg_t *m = hive__alloc(sizeof *m);
     if (!m)
         return NULL;
-    m->next = NULL;
+    m->next = m->prev = NULL;
+    m->holder = NULL;
     m->tag = tag;
     m->from = from;
     m->kind = HIVE__MSG_PTR;
@@ -70,10 +72,39 @@ HIVE_API void *hive_msg_take_ptr(hive_msg_t *m)
     return p;
 }
 
+void hive__msg_hold(hive__msg_list_t *l, hive_msg_t *m)
+{
+    m->holder = l;
+    m->prev = NULL;
+    m->next = l->head;
+    if (l->head)
+        l->head->prev = m;
+    l->head = m;
+}
+
+static void unhold(hive_msg_t *m)
+{
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        m->holder->head = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    m->holder = NULL;
+}
+
+void hive__msg_free_held(hive__msg_list_t *l)
+{
+    while (l->head)
+        hive_msg_free(l->head);
+}
+
 HIVE_API void hive_msg_free(hive_msg_t *m)
 {
     if (!m)
         return;
+    if (m->holder)
+        unhold(m);
     if (m->kind == HIVE__MSG_PTR && m->ptr && m->dtor)
         m->dtor(m->ptr);
     hive__free(m, node_size(m));

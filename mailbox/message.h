@@ -28,9 +28,17 @@ enum {
     HIVE__MSG_SIG_DOWN = 4,      /* a monitored process ended; data: hive_down_info_t */
 };
 
+/* Messages a process has received and not yet freed: freed with it if it
+ * dies holding them (a killed process runs no more code to free them). */
+typedef struct hive__msg_list {
+    struct hive_msg *head;
+} hive__msg_list_t;
+
 struct hive_msg {
     hive__mpsc_node_t node;     /* first: mailbox link */
-    struct hive_msg *next;      /* the receiver's list of skipped messages */
+    struct hive_msg *next;      /* the receiver's skipped list, then its held list */
+    struct hive_msg *prev;      /* held list */
+    hive__msg_list_t *holder;   /* the held list it is on, or NULL */
     uint64_t tag;
     hive_pid_t from;
     uint32_t kind;              /* HIVE__MSG_* */
@@ -45,6 +53,11 @@ static inline hive_msg_t *hive__msg_of(hive__mpsc_node_t *n) { return (hive_msg_
 /* NULL when out of memory. */
 hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data, size_t len);
 hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*dtor)(void *));
+/* Put a received message on its receiver's held list (the receiver only). */
+void hive__msg_hold(hive__msg_list_t *l, hive_msg_t *m);
+/* Free every message still held (the owner is dead). */
+void hive__msg_free_held(hive__msg_list_t *l);
+
 /* Free a message that was never delivered: unlike hive_msg_free, a pointer
  * message's dtor does not run (the sender keeps ownership on failure). */
 void hive__msg_discard(hive_msg_t *m);

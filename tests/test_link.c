@@ -388,6 +388,36 @@ static void cleanup_handlers_run_in_reverse_on_every_exit_path(void **state)
     }
 }
 
+static _Atomic int held_freed;
+static void count_free(void *p) { atomic_fetch_add(&held_freed, 1); }
+
+static void hold_then_block(void *arg)
+{
+    hive_msg_t *m;
+    if (hive_receive_tag(T_DATA, HIVE_INFINITY, &m) != 0) /* held, never freed */
+        return;
+    hive_send(me, T_OK, NULL, 0);
+    block(NULL); /* killed here */
+}
+
+/* A message a process received and still holds when it is killed is freed
+ * with it (its pointer's destructor runs): nothing leaks. */
+static void messages_held_by_a_killed_process_are_freed(void **state)
+{
+    atomic_store(&held_freed, 0);
+    hive_pid_t a;
+    hive_ref_t r;
+    hive_spawn_opts_t o = {.worker = -1, .monitor = true, .monitor_ref = &r};
+    assert_int_equal(hive_spawn_opts(hold_then_block, NULL, &o, &a), 0);
+    static int payload;
+    assert_int_equal(hive_send_ptr(a, T_DATA, &payload, count_free), 0);
+    hive_msg_free(expect(T_OK));
+    assert_int_equal(hive_kill(a), 0);
+    hive_down_info_t d = expect_down();
+    assert_int_equal(d.reason.kind, HIVE_EXIT_KILLED);
+    assert_int_equal(atomic_load(&held_freed), 1);
+}
+
 static void reserved_tags_are_refused(void **state)
 {
     assert_int_equal(hive_send(me, HIVE_TAG_EXIT, NULL, 0), -EINVAL);
@@ -413,6 +443,7 @@ int main(void)
         T(messages_and_signals_keep_their_order),
         T(panic_ends_only_the_caller_with_its_message),
         T(cleanup_handlers_run_in_reverse_on_every_exit_path),
+        T(messages_held_by_a_killed_process_are_freed),
         T(reserved_tags_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,7 +63,9 @@ HIVE_API size_t hive_msg_size(const hive_msg_t *m);       /* bytes; 0 for pointe
 /* The pointer of a hive_send_ptr message, now the caller's (its dtor will
  * not run); NULL for a bytes message or when already taken. */
 HIVE_API void *hive_msg_take_ptr(hive_msg_t *m);
-/* Free a received message (runs the dtor of an untaken pointer). */
+/* Free a received message (runs the dtor of an untaken pointer). Only the
+ * process that received it may free it; messages a process still holds
+ * when it ends are freed with it (a killed process cannot free them). */
 HIVE_API void hive_msg_free(hive_msg_t *m);
 
 #ifdef __cplusplus
