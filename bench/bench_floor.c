@@ -31,6 +31,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "bench/bench_pin.h"
 #include "bench/harness.h"
 
 #if defined(__x86_64__)
@@ -157,59 +158,6 @@ HIVE_BENCH("switch_ucontext", "baseline", "glibc swapcontext, ns per switch",
 
 /* ---- two threads on two CPUs ---------------------------------------------- */
 
-typedef struct {
-    bool pinned;
-    int cpu_a, cpu_b; /* the benchmark thread's and the helper's */
-    int ncpus;        /* CPUs this process may use */
-    cpu_set_t saved;  /* the benchmark thread's mask before */
-} pin_t;
-
-/* Pick two CPUs and move the calling thread to the first. */
-static void pin_begin(pin_t *p)
-{
-    cpu_set_t set;
-    memset(p, 0, sizeof *p);
-    p->cpu_a = p->cpu_b = -1;
-    pthread_getaffinity_np(pthread_self(), sizeof p->saved, &p->saved);
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return;
-    p->ncpus = CPU_COUNT(&set);
-    for (int c = 0; c < CPU_SETSIZE && p->cpu_b < 0; c++) {
-        if (!CPU_ISSET(c, &set))
-            continue;
-        if (p->cpu_a < 0)
-            p->cpu_a = c;
-        else
-            p->cpu_b = c;
-    }
-    if (p->cpu_b < 0)
-        return;
-    CPU_ZERO(&set);
-    CPU_SET(p->cpu_a, &set);
-    p->pinned = pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
-}
-
-static void pin_helper(const pin_t *p)
-{
-    if (!p->pinned)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(p->cpu_b, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-static void pin_end(hive_bench_t *b, const pin_t *p, const char *what)
-{
-    if (p->pinned) {
-        pthread_setaffinity_np(pthread_self(), sizeof p->saved, &p->saved);
-        hive_bench_params(b, "%s, cpus %d,%d", what, p->cpu_a, p->cpu_b);
-    } else {
-        hive_bench_params(b, "%s, UNPINNED (%d cpu%s usable)", what, p->ncpus,
-                          p->ncpus == 1 ? "" : "s");
-    }
-    hive_bench_workers(b, 2);
-}
 
 /* Spin-wait step. On two CPUs a bare load loop, no pause/yield hint: this is
  * the hardware floor, and a hint (about 140 cycles on recent x86) would
