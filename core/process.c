@@ -250,7 +250,6 @@ static void proc_end(hive__proc_t *p)
     /* Cleanup handlers, the name, then dead (under sig_lock), links and
      * monitors fired: signal.c. */
     hive__signal_exit(p);
-    hive__msg_free_held(&p->held);
     if (p->timeout) {
         hive__timer_cancel(p->timeout);
         hive__timer_put(p->timeout);

@@ -100,8 +100,9 @@ void hive__sig_unlock(hive__proc_t *p);
  * into an EXIT / DOWN message for p, or NULL (dropped and freed); ends p
  * (does not return) when the signal kills it. */
 hive_msg_t *hive__signal_take(hive__proc_t *p, hive_msg_t *m);
-/* p is ending with p->reason: fire its links and monitors, drop its own
- * monitors, run its cleanup handlers. Called once, from proc_end. */
+/* p is ending with p->reason: run its cleanup handlers, free the messages
+ * it held, drop its name, fire its links and monitors, drop its own
+ * monitors. Called once, from proc_end. */
 void hive__signal_exit(hive__proc_t *p);
 /* Send a signal of `kind` (HIVE__MSG_SIG_*) with `data`. Inside a
  * read-side section. True if the target lives. */

@@ -155,6 +155,9 @@ void hive__signal_exit(hive__proc_t *p)
         c->fn(c->arg, &p->reason);
         hive__free(c, sizeof *c);
     }
+    /* Messages it held, before anyone hears of the death (a DOWN must not
+     * arrive while what the dead process held is still unfreed). */
+    hive__msg_free_held(&p->held);
     /* The name goes before the process is seen dead, so a name is free
      * again by the time hive_is_alive() says false (registry.h). */
     hive__registry_drop(p);
