@@ -1,8 +1,11 @@
 /* bench_link.c - links, monitors and exit cascades on the public API.
  *
- *   link_unlink        the attached benchmark thread links to and unlinks
- *                      from a live process; ns per link + unlink pair.
- *   monitor_demonitor  the same with monitor + demonitor; ns per pair.
+ *   link_unlink        a process links to and unlinks from another live
+ *                      process; ns per link + unlink pair. Verified: the
+ *                      calls succeed and, when the peer then ends, no EXIT
+ *                      reaches the (trapping) driver.
+ *   monitor_demonitor  the same with monitor + demonitor; ns per pair;
+ *                      no DOWN from the undone monitors.
  *   link_chain_exit    a chain of 100,000 processes, each spawn_link-ed by
  *                      the previous one; the tail exits abnormally and the
  *                      cascade runs up to the head, which traps exits and
@@ -26,51 +29,101 @@ static void idle_until_stop(void *arg)
     hive_msg_free(m);
 }
 
+/* The pair benchmarks: a driver process links to (or monitors) a live
+ * peer process and undoes it, ops times. It traps exits, so a link left
+ * behind would show as an EXIT when the peer ends, and a monitor left
+ * behind as a DOWN: after the clock stops the peer ends and the driver
+ * checks that only its own final monitor's DOWN arrives. */
+typedef struct pair_job {
+    long ops;
+    bool monitors;
+    hive_pid_t peer;
+} pair_job_t;
+
+typedef struct pair_result {
+    int rc;    /* first failing call's error, or 0 */
+    int stray; /* EXIT / DOWN messages from the undone links or monitors */
+} pair_result_t;
+
+static hive_pid_t bench_me;
+
+static void pair_driver(void *arg)
+{
+    const pair_job_t *job = arg;
+    hive_trap_exits(true);
+    hive_msg_t *m;
+    if (hive_receive_tag(T_GO, HIVE_INFINITY, &m) == 0)
+        hive_msg_free(m);
+    pair_result_t r = {0, 0};
+    for (long i = 0; i < job->ops && r.rc == 0; i++) {
+        if (job->monitors) {
+            hive_ref_t ref;
+            if ((r.rc = hive_monitor(job->peer, &ref)) == 0)
+                r.rc = hive_demonitor(ref, 0);
+        } else if ((r.rc = hive_link(job->peer)) == 0) {
+            r.rc = hive_unlink(job->peer);
+        }
+    }
+    hive_send(bench_me, T_READY, NULL, 0); /* the clock stops here */
+    /* Verify: end the peer, wait for our own monitor's DOWN (it follows
+     * any EXIT from a link), then nothing else may be queued. */
+    hive_ref_t last;
+    if (r.rc == 0 && (r.rc = hive_monitor(job->peer, &last)) == 0) {
+        hive_send(job->peer, T_STOP, NULL, 0);
+        while (hive_receive(HIVE_INFINITY, &m) == 0) {
+            hive_down_info_t d;
+            bool done = hive_down_info(m, &d) == 0 && d.ref == last;
+            r.stray += !done;
+            hive_msg_free(m);
+            if (done)
+                break;
+        }
+        while (hive_receive(0, &m) == 0) {
+            r.stray++;
+            hive_msg_free(m);
+        }
+    }
+    hive_send(bench_me, T_RESULT, &r, sizeof r);
+}
+
 /* b->arg: NULL = links, non-NULL = monitors. */
 static int bench_link_pairs(long ops, hive_bench_t *b)
 {
-    bool monitors = b->arg != NULL;
-    hive_pid_t self, peer;
+    static pair_job_t job; /* read by the driver, which ends before we return */
+    job = (pair_job_t){.ops = ops, .monitors = b->arg != NULL};
+    hive_pid_t driver;
+    pair_result_t r = {0, 0};
     hive_bench_pause(b);
-    if (bench_rt_start(b, 0, &self) != 0)
+    if (bench_rt_start(b, 0, &bench_me) != 0)
         return -1;
-    int rc = hive_spawn(idle_until_stop, NULL, &peer);
+    int rc = hive_spawn(idle_until_stop, NULL, &job.peer);
+    if (rc == 0)
+        rc = hive_spawn(pair_driver, &job, &driver);
     hive_bench_resume(b);
-    for (long i = 0; i < ops && rc == 0; i++) {
-        if (monitors) {
-            hive_ref_t ref;
-            if ((rc = hive_monitor(peer, &ref)) == 0)
-                rc = hive_demonitor(ref, 0);
-        } else if ((rc = hive_link(peer)) == 0) {
-            rc = hive_unlink(peer);
-        }
-    }
+    if (rc == 0)
+        rc = hive_send(driver, T_GO, NULL, 0);
+    if (rc == 0)
+        rc = bench_collect(T_READY, NULL, 0);
     hive_bench_pause(b);
-    /* Verify: the peer is alive and nothing arrived from the links or
-     * monitors undone above. */
-    hive_msg_t *m;
-    bool alive = hive_is_alive(peer);
-    int stray = hive_receive(0, &m) == 0;
-    if (stray)
-        hive_msg_free(m);
-    hive_send(peer, T_STOP, NULL, 0);
+    if (rc == 0)
+        rc = bench_collect(T_RESULT, &r, sizeof r);
     bench_rt_stop();
-    if (rc != 0)
-        return hive_bench_fail(b, "%s: %s", monitors ? "monitor" : "link", hive_strerror(rc));
-    if (!alive || stray)
-        return hive_bench_fail(b, "peer alive %d, stray message %d", alive, stray);
+    const char *what = job.monitors ? "monitor/demonitor" : "link/unlink";
+    if (rc != 0 || r.rc != 0)
+        return hive_bench_fail(b, "%s: %s", what, hive_strerror(rc ? rc : r.rc));
+    if (r.stray)
+        return hive_bench_fail(b, "%s: %d EXIT/DOWN messages after undoing", what, r.stray);
     return 0;
 }
-HIVE_BENCH("link_unlink", "hive", "link + unlink with a live process, ns per pair",
+HIVE_BENCH("link_unlink", "hive", "link + unlink between two live processes, ns per pair",
            bench_link_pairs);
-HIVE_BENCH_EX("monitor_demonitor", "hive", "monitor + demonitor of a live process, ns per pair",
-              bench_link_pairs, (void *)1, 0, 5, 0.0);
+HIVE_BENCH_EX("monitor_demonitor", "hive",
+              "monitor + demonitor between two live processes, ns per pair", bench_link_pairs,
+              (void *)1, 0, 5, 0.0);
 
 /* ---- the chain -------------------------------------------------------- */
 
 enum { CHAIN = 100000 };
-
-static hive_pid_t bench_me;
 
 /* Link i of the chain: spawn_link the next, and the last tells the bench
  * thread it exists; then wait. The tail ends abnormally on T_GO. */
@@ -128,6 +181,7 @@ static int bench_chain(long ops, hive_bench_t *b)
                                (int)r.kind, r.code);
     return 0;
 }
-HIVE_BENCH_EX("link_chain_exit", "hive",
-              "spawn_link chain of 100,000; tail exits, cascade to the trapping head; ns per process",
-              bench_chain, NULL, CHAIN, 3, 0.0);
+HIVE_BENCH_EX(
+    "link_chain_exit", "hive",
+    "spawn_link chain of 100,000; tail exits, cascade to the trapping head; ns per process",
+    bench_chain, NULL, CHAIN, 3, 0.0);

@@ -1,25 +1,30 @@
 /* test_link_race.c - links, monitors and exit signals when things happen at
  * the same moment (issue 5's races), on more workers than cores:
  *
- *  - two linked processes ending together (told to exit back to back, or
- *    killing each other): each ends once, each monitor fires exactly once,
- *    and a trapping peer sees the other's EXIT at most once;
- *  - a monitor set on a process that is exiting: exactly one DOWN, with the
- *    real reason or `noproc`;
- *  - link and unlink racing an exit: the linker dies with the reason (or
- *    noproc) or survives; trapping, it gets one EXIT at most, none after
- *    hive_unlink returned, and exactly one when it does not unlink;
+ *  - two linked processes ending together (told to exit a varying few
+ *    microseconds apart, or killing each other): each ends once, each
+ *    monitor fires exactly once, a trapping peer sees the other's EXIT at
+ *    most once;
+ *  - monitors set on a process while it exits (watchers on other workers
+ *    monitor it over and over from the moment its exit begins): exactly one
+ *    DOWN per monitor, with the real reason or `noproc`;
+ *  - link and unlink racing an exit (the exiting process has 32 more links,
+ *    so its signal to the linker can leave after hive_unlink returned): the
+ *    linker dies with the reason (or noproc) or lives on untouched;
+ *    trapping, it gets one EXIT at most and none after hive_unlink
+ *    returned; linking until the peer is gone gives exactly one EXIT;
  *  - a chain of 100,000 spawn_linked processes collapsing from its tail:
  *    the head (trapping, or monitoring) sees the tail's reason and the
  *    process count returns to its baseline;
- *  - random kills while pointer messages flow: every message that was sent
- *    is either received and freed by its receiver or freed by its dtor, and
- *    the names of killed processes are released.
+ *  - random kills while pointer messages circulate: every pointer is freed
+ *    exactly once (by its receiver, by hive's dtor with a dead receiver, or
+ *    by a refused sender), and the names of killed processes are released.
  *
  * Every "exactly once" is checked after the processes involved have fully
  * ended (hive_process_count back at its baseline: proc_end, which fires the
  * links and monitors, has returned), by draining what is left with a zero
- * timeout. Nothing sleeps to synchronise: waits have deadlines.
+ * timeout. Nothing sleeps to synchronise: waits have deadlines, and a
+ * message found only when the deadline passed (a lost wake-up) fails too.
  */
 #include <errno.h>
 #include <sched.h>
@@ -39,15 +44,27 @@
 #include "tests/rt.h"
 #include "tests/scale.h"
 
-#define WORKERS 4   /* more workers than this machine's cores */
-#define WAIT 30000  /* ms: a deadline, never a delay */
-#define TRAP 0x100  /* in a pair member's arg: trap exits */
+#define WORKERS 4  /* more workers than this machine's cores */
+#define WAIT 30000 /* ms: a deadline, never a delay */
+#define TRAP 0x100 /* in a pair member's arg: trap exits */
 
-enum { T_GO = 1, T_STOP, T_KILL, T_PID, T_OK, T_SAW, T_MARK, T_REPORT, T_COUNT, T_FIN, T_DATA,
-       T_ALIVE };
+enum {
+    T_GO = 1,
+    T_STOP,
+    T_KILL,
+    T_PID,
+    T_OK,
+    T_SAW,
+    T_MARK,
+    T_REPORT,
+    T_COUNT,
+    T_FIN,
+    T_DATA,
+    T_ALIVE
+};
 
-static hive_pid_t me;   /* the attached test thread (always traps) */
-static long baseline;   /* hive_process_count() with only `me` attached */
+static hive_pid_t me; /* the attached test thread (always traps) */
+static long baseline; /* hive_process_count() with only `me` attached */
 
 static int setup(void **state)
 {
@@ -207,9 +224,8 @@ static void pair_round(enum pair_mode mode, long round, tally_t *t)
 {
     hive_pid_t pid[2];
     hive_ref_t ref[2];
-    assert_int_equal(hive_spawn(pair_a, (void *)(intptr_t)(mode == PAIR_TRAP_STOP ? TRAP : 0),
-                                &pid[0]),
-                     0);
+    assert_int_equal(
+        hive_spawn(pair_a, (void *)(intptr_t)(mode == PAIR_TRAP_STOP ? TRAP : 0), &pid[0]), 0);
     expect_data(T_PID, &pid[1], sizeof pid[1]);
     assert_true(pid[1] != HIVE_PID_NONE);
     hive_msg_free(expect(T_OK));
@@ -303,8 +319,7 @@ static void run_pairs(enum pair_mode mode, const char *what, const char *a, cons
 static void linked_pair_exiting_together_each_ends_once(void **state)
 {
     (void)state;
-    run_pairs(PAIR_STOP, "the second one told", "died of its own reason",
-              "died of the cascade");
+    run_pairs(PAIR_STOP, "the second one told", "died of its own reason", "died of the cascade");
 }
 
 /* Linked and trapping, told to exit back to back: each ends with its own
@@ -328,10 +343,10 @@ static void linked_pair_killing_each_other_each_ends_once(void **state)
 enum { WATCHERS = 3 };
 
 typedef struct watch_report {
-    long made;  /* monitors set */
-    long real;  /* DOWNs with x's reason */
+    long made; /* monitors set */
+    long real; /* DOWNs with x's reason */
     long noproc;
-    long bad;   /* DOWNs for an unknown ref, another pid or another reason */
+    long bad; /* DOWNs for an unknown ref, another pid or another reason */
 } watch_report_t;
 
 /* How an exiter ends: once its exit has begun (cleanup handlers run while
@@ -340,8 +355,8 @@ typedef struct watch_report {
  * monitors are taken. */
 typedef struct exit_plan {
     long spin;
-    hive_pid_t x;    /* the exiter, written by itself */
-    _Atomic int go;  /* its exit has begun */
+    hive_pid_t x;   /* the exiter, written by itself */
+    _Atomic int go; /* its exit has begun */
 } exit_plan_t;
 
 static void exiting_now(void *arg, const hive_reason_t *r)
@@ -446,8 +461,7 @@ static void monitor_set_on_an_exiting_process_fires_once(void **state)
         hive_pid_t x, w[WATCHERS];
         plan.spin = (i % 4) * 3000;
         atomic_store(&plan.go, 0);
-        assert_int_equal(hive_spawn_opts(exiter, &plan, &(hive_spawn_opts_t){.worker = 0}, &x),
-                         0);
+        assert_int_equal(hive_spawn_opts(exiter, &plan, &(hive_spawn_opts_t){.worker = 0}, &x), 0);
         hive_msg_free(expect(T_OK));
         assert_int_equal(plan.x, x);
         for (int k = 0; k < WATCHERS; k++) {
@@ -481,8 +495,7 @@ static void monitor_set_on_an_exiting_process_fires_once(void **state)
         assert_int_equal(drain(HIVE_TAG_DOWN), 0);
         wait_count(baseline);
     }
-    print_message("%ld monitors: %ld DOWN with the real reason, %ld noproc\n", monitors, t.a,
-                  t.b);
+    print_message("%ld monitors: %ld DOWN with the real reason, %ld noproc\n", monitors, t.a, t.b);
     /* Both sides of the race happened: the test exercised it. */
     assert_true(t.a > 0);
     assert_true(t.b > 0);
@@ -938,8 +951,8 @@ int main(void)
         T(trapping_link_racing_an_exit_gets_exactly_one_exit),
         T(chain_collapses_to_a_trapping_head),
         T(chain_collapses_to_a_monitoring_head),
-        cmocka_unit_test_setup_teardown(kill_storm_loses_no_message_and_releases_names,
-                                        storm_setup, storm_teardown),
+        cmocka_unit_test_setup_teardown(kill_storm_loses_no_message_and_releases_names, storm_setup,
+                                        storm_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
