@@ -347,33 +347,53 @@ static void throughput_root(void *arg)
     post(&s->post);
 }
 
-static int bench_spawn_throughput(long ops, hive_bench_t *b)
-{
+/* What a timed run of one root task found. */
+typedef struct run {
+    int rc;      /* the root's spawn */
+    bool posted; /* the root posted its result before the deadline */
     int workers;
-    throughput_t s = {.tasks = ops};
+    double cpus, busiest;
+    hive__worker_stats_t st;
+} run_t;
+
+/* Start a runtime, run root(arg) as a task on the clock until it posts
+ * `post`, stop the runtime and report its statistics (steals, parks, CPUs
+ * used, the busiest worker's share). -1 when no runtime could start. */
+static int run_root(hive_bench_t *b, void (*root)(void *), void *arg, post_t *post, run_t *r)
+{
     hive_bench_pause(b);
-    if (rt_start(b, &workers) != 0)
+    if (rt_start(b, &r->workers) != 0)
         return -1;
     uint64_t cpu0 = cpu_ns(), wall0 = hive__now_ns();
     hive_bench_resume(b);
 
-    int rc = hive__task_spawn(throughput_root, &s, 0);
-    bool posted = rc == 0 && await_post(&s.post);
+    r->rc = hive__task_spawn(root, arg, 0);
+    r->posted = r->rc == 0 && await_post(post);
 
     hive_bench_pause(b);
-    double cpus = (double)(cpu_ns() - cpu0) / (double)(hive__now_ns() - wall0), busiest;
-    hive__worker_stats_t st = rt_stats(workers, &busiest);
+    r->cpus = (double)(cpu_ns() - cpu0) / (double)(hive__now_ns() - wall0);
+    r->st = rt_stats(r->workers, &r->busiest);
     hive_runtime_stop();
-    report_stats(b, &st);
-    hive_bench_counter(b, "cpus_used", cpus);
-    hive_bench_counter(b, "busiest_worker_pct", 100 * busiest);
+    report_stats(b, &r->st);
+    hive_bench_counter(b, "cpus_used", r->cpus);
+    hive_bench_counter(b, "busiest_worker_pct", 100 * r->busiest);
+    return 0;
+}
+
+static int bench_spawn_throughput(long ops, hive_bench_t *b)
+{
+    throughput_t s = {.tasks = ops};
+    run_t r;
+    if (run_root(b, throughput_root, &s, &s.post, &r) != 0)
+        return -1;
     hive_bench_params(b,
                       "%d workers; batches of %d joined; %.3f stolen/task; busiest worker "
                       "%.0f%% of runs; %.2f cpus used",
-                      workers, kSpawnBatch, (double)st.stolen / (double)ops, 100 * busiest, cpus);
-    if (rc != 0)
-        return hive_bench_fail(b, "spawning the root: %s", hive_strerror(rc));
-    if (!posted)
+                      r.workers, kSpawnBatch, (double)r.st.stolen / (double)ops, 100 * r.busiest,
+                      r.cpus);
+    if (r.rc != 0)
+        return hive_bench_fail(b, "spawning the root: %s", hive_strerror(r.rc));
+    if (!r.posted)
         return hive_bench_fail(b, "no result after %d ms", kDeadlineMs);
     if (s.ran != ops || s.spawn_errors)
         return hive_bench_fail(b, "%ld of %ld tasks ran, %ld spawns failed", s.ran, ops,
@@ -520,23 +540,9 @@ static int bench_tree(long ops, hive_bench_t *b)
     if (ops != want_tasks)
         return hive_bench_fail(b, "registered with %ld ops, the tree has %ld tasks", ops,
                                want_tasks);
-    int workers;
-    hive_bench_pause(b);
-    if (rt_start(b, &workers) != 0)
+    run_t r;
+    if (run_root(b, tree_root, &t, &t.post, &r) != 0)
         return -1;
-    uint64_t cpu0 = cpu_ns(), wall0 = hive__now_ns();
-    hive_bench_resume(b);
-
-    int rc = hive__task_spawn(tree_root, &t, 0);
-    bool posted = rc == 0 && await_post(&t.post);
-
-    hive_bench_pause(b);
-    double cpus = (double)(cpu_ns() - cpu0) / (double)(hive__now_ns() - wall0), busiest;
-    hive__worker_stats_t st = rt_stats(workers, &busiest);
-    hive_runtime_stop();
-    report_stats(b, &st);
-    hive_bench_counter(b, "cpus_used", cpus);
-    hive_bench_counter(b, "busiest_worker_pct", 100 * busiest);
     long value = t.skynet ? t.sky.value : t.fib.value;
     long tasks = t.skynet ? t.sky.tasks : t.fib.tasks;
     long errors = t.skynet ? t.sky.errors : t.fib.errors;
@@ -544,17 +550,18 @@ static int bench_tree(long ops, hive_bench_t *b)
         hive_bench_params(b,
                           "%d workers; 10^6 leaves, 10-ary, 6 levels; %lu steals (%lu tasks), "
                           "%lu parks; busiest worker %.0f%% of runs; %.2f cpus used",
-                          workers, (unsigned long)st.steals, (unsigned long)st.stolen,
-                          (unsigned long)st.parks, 100 * busiest, cpus);
+                          r.workers, (unsigned long)r.st.steals, (unsigned long)r.st.stolen,
+                          (unsigned long)r.st.parks, 100 * r.busiest, r.cpus);
     else
         hive_bench_params(b,
                           "%d workers; fib(%d), n<%d direct, %ld tasks; %lu steals (%lu "
                           "tasks), %lu parks; busiest worker %.0f%% of runs; %.2f cpus used",
-                          workers, kFibN, kFibCutoff, ops, (unsigned long)st.steals,
-                          (unsigned long)st.stolen, (unsigned long)st.parks, 100 * busiest, cpus);
-    if (rc != 0)
-        return hive_bench_fail(b, "spawning the root: %s", hive_strerror(rc));
-    if (!posted)
+                          r.workers, kFibN, kFibCutoff, ops, (unsigned long)r.st.steals,
+                          (unsigned long)r.st.stolen, (unsigned long)r.st.parks, 100 * r.busiest,
+                          r.cpus);
+    if (r.rc != 0)
+        return hive_bench_fail(b, "spawning the root: %s", hive_strerror(r.rc));
+    if (!r.posted)
         return hive_bench_fail(b, "no result after %d ms", kDeadlineMs);
     if (value != want_value || tasks != ops || errors)
         return hive_bench_fail(b, "result %ld (want %ld), %ld tasks (want %ld), %ld spawns failed",
