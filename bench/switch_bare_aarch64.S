@@ -69,30 +69,4 @@ bench_bare_entry:
     .cfi_endproc
     .size   bench_bare_entry, .-bench_bare_entry
 
-    .section .note.GNU-stack, "", %progbits
-
-#if defined(__ARM_FEATURE_BTI_DEFAULT) || defined(__ARM_FEATURE_PAC_DEFAULT)
-/* NT_GNU_PROPERTY_TYPE_0, GNU_PROPERTY_AARCH64_FEATURE_1_AND: BTI (1) and
- * PAC (2) as the compiler builds the rest, so the link keeps them. */
-#if defined(__ARM_FEATURE_BTI_DEFAULT)
-#define BENCH_GNU_BTI 1
-#else
-#define BENCH_GNU_BTI 0
-#endif
-#if defined(__ARM_FEATURE_PAC_DEFAULT)
-#define BENCH_GNU_PAC 2
-#else
-#define BENCH_GNU_PAC 0
-#endif
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4
-    .long   16
-    .long   5
-    .asciz  "GNU"
-    .long   0xc0000000
-    .long   4
-    .long   (BENCH_GNU_BTI | BENCH_GNU_PAC)
-    .long   0
-    .p2align 3
-#endif
+#include "sched/gnu_notes.h"

@@ -61,20 +61,4 @@ bench_bare_entry:
     .cfi_endproc
     .size   bench_bare_entry, .-bench_bare_entry
 
-    .section .note.GNU-stack, "", @progbits
-
-#if defined(__CET__)
-/* IBT only, as hive's own switch: a switch returns on another stack, which a
- * shadow stack refuses. Without the note the linker would drop IBT marking
- * from hive-bench altogether. */
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4
-    .long   16
-    .long   5
-    .asciz  "GNU"
-    .long   0xc0000002
-    .long   4
-    .long   (__CET__ & 1)
-    .p2align 3
-#endif
+#include "sched/gnu_notes.h"

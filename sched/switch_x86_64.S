@@ -79,18 +79,4 @@ hive__ctx_entry:
     .cfi_endproc
     .size   hive__ctx_entry, .-hive__ctx_entry
 
-    .section .note.GNU-stack, "", @progbits
-
-#if defined(__CET__)
-/* NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_X86_FEATURE_1_AND = IBT only. */
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4
-    .long   16
-    .long   5
-    .asciz  "GNU"
-    .long   0xc0000002
-    .long   4
-    .long   (__CET__ & 1)
-    .p2align 3
-#endif
+#include "sched/gnu_notes.h"

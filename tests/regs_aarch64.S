@@ -77,30 +77,4 @@ hive_test_regs_switch:
     .cfi_endproc
     .size   hive_test_regs_switch, .-hive_test_regs_switch
 
-    .section .note.GNU-stack, "", %progbits
-
-#if defined(__ARM_FEATURE_BTI_DEFAULT) || defined(__ARM_FEATURE_PAC_DEFAULT)
-/* NT_GNU_PROPERTY_TYPE_0, GNU_PROPERTY_AARCH64_FEATURE_1_AND, as
- * sched/switch_aarch64.S marks itself (this helper neither signs nor
- * authenticates x30, which it restores as its caller left it). */
-#if defined(__ARM_FEATURE_BTI_DEFAULT)
-#define HIVE_GNU_BTI 1
-#else
-#define HIVE_GNU_BTI 0
-#endif
-#if defined(__ARM_FEATURE_PAC_DEFAULT)
-#define HIVE_GNU_PAC 2
-#else
-#define HIVE_GNU_PAC 0
-#endif
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4
-    .long   16
-    .long   5
-    .asciz  "GNU"
-    .long   0xc0000000
-    .long   4
-    .long   (HIVE_GNU_BTI | HIVE_GNU_PAC)
-    .long   0
-#endif
+#include "sched/gnu_notes.h"

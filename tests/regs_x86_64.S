@@ -90,19 +90,4 @@ hive_test_regs_switch:
     .cfi_endproc
     .size   hive_test_regs_switch, .-hive_test_regs_switch
 
-    .section .note.GNU-stack, "", @progbits
-
-#if defined(__CET__)
-/* NT_GNU_PROPERTY_TYPE_0, GNU_PROPERTY_X86_FEATURE_1_AND = IBT only, as
- * sched/switch_x86_64.S marks itself, so the test binary keeps the IBT mark. */
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4
-    .long   16
-    .long   5
-    .asciz  "GNU"
-    .long   0xc0000002
-    .long   4
-    .long   (__CET__ & 1)
-    .p2align 3
-#endif
+#include "sched/gnu_notes.h"
