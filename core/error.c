@@ -1,6 +1,7 @@
 /* error.c - hive_strerror: names for the negative errno codes hive returns. */
 #include <string.h>
 
+#include <hive/actor.h>
 #include <hive/error.h>
 
 HIVE_API const char *hive_strerror(int err)
@@ -20,6 +21,10 @@ HIVE_API const char *hive_strerror(int err)
     case -ECANCELED: return "ECANCELED: cancelled";
     case -EIO: return "EIO: input/output error";
     case -ENOSYS: return "ENOSYS: not supported on this platform";
+    case -ECONNRESET: return "ECONNRESET: the other process ended during the call (see its reason)";
+    case -EOPNOTSUPP: return "EOPNOTSUPP: request not supported by the receiver";
+    case -EPROTO: return "EPROTO: malformed reply";
+    case -HIVE_EINIT: return "HIVE_EINIT: the actor's init failed (see the reason)";
     default: return err < 0 ? "unknown hive error" : "not an error code";
     }
 }

@@ -191,6 +191,7 @@ static void proc_free_rcu(struct rcu_head *h)
     hive__idmap_free(&p->links);
     hive__idmap_free(&p->monitored_by);
     hive__idmap_free(&p->monitoring);
+    hive__idmap_free(&p->aliases);
     hive__free(p, sizeof *p);
 }
 
@@ -250,6 +251,10 @@ static void proc_end(hive__proc_t *p)
     /* Cleanup handlers, the name, then dead (under sig_lock), links and
      * monitors fired: signal.c. */
     hive__signal_exit(p);
+    if (p->attach_free) {
+        p->attach_free(p->attach);
+        p->attach_free = NULL;
+    }
     if (p->timeout) {
         hive__timer_cancel(p->timeout);
         hive__timer_put(p->timeout);
@@ -277,6 +282,15 @@ void hive__proc_enter(void)
     }
 }
 
+/* A reply to an alias no longer active (its call gave up): dropped. */
+static bool stale_reply(hive__proc_t *p, hive_msg_t *m)
+{
+    if (!hive__is_alias(m->tag) || hive__idmap_get(&p->aliases, m->tag, NULL))
+        return false;
+    hive_msg_free(m);
+    return true;
+}
+
 void hive__proc_checkpoint(hive__proc_t *p)
 {
     if (!p || hive__mpsc_empty(&p->mbox))
@@ -285,6 +299,8 @@ void hive__proc_checkpoint(hive__proc_t *p)
     while ((n = hive__mpsc_pop(&p->mbox))) {
         hive_msg_t *m = hive__msg_of(n);
         if (m->kind >= HIVE__MSG_SIG_LINK_EXIT && !(m = hive__signal_take(p, m)))
+            continue;
+        if (stale_reply(p, m))
             continue;
         save(p, m);
     }
@@ -348,6 +364,7 @@ static void proc_unspawn(hive__proc_t *p)
     atomic_fetch_sub_explicit(&T.count, 1, memory_order_relaxed); /* a count */
     hive__idmap_free(&p->links);
     hive__idmap_free(&p->monitored_by);
+    hive__idmap_free(&p->aliases);
     hive__free(p, sizeof *p);
 }
 
@@ -361,6 +378,12 @@ static void proc_publish(hive__proc_t *p)
 HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts,
                              hive_pid_t *pid)
 {
+    return hive__spawn_attached(fn, arg, opts, NULL, NULL, pid);
+}
+
+int hive__spawn_attached(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts, void *attach,
+                         void (*attach_free)(void *), hive_pid_t *pid)
+{
     hive__proc_enter();
     size_t stack = opts ? opts->stack_size : 0;
     int worker = opts ? opts->worker : -1;
@@ -373,6 +396,8 @@ HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *o
         return err;
     p->fn = fn;
     p->arg = arg;
+    p->attach = attach;
+    p->attach_free = attach_free;
     hive__task_init(&p->task, proc_main, p, stack);
     if (opts && opts->pinned)
         p->task.pinned = worker;
@@ -586,17 +611,18 @@ HIVE_API int hive_sleep(int64_t ms)
 /* ---- receive ---------------------------------------------------------- */
 
 typedef struct matcher {
-    const uint64_t *tags; /* NULL: any message (unless fn) */
+    const uint64_t *tags; /* NULL: any tag */
     size_t ntags;
-    hive_match_fn_t fn;
+    hive_match_fn_t fn;   /* NULL, or a further test of messages the tags let by */
     void *ctx;
+    bool release;         /* the actor loop: release the stack rather than park */
 } matcher_t;
 
 /* (R1) say what we wait for, (R2) fence; the caller then rescans (R3). */
 static void publish_wait(hive__proc_t *p, const matcher_t *mt)
 {
     uint32_t mode = HIVE__WAIT_ANY; /* any message, or a predicate only we can run */
-    if (!mt->fn && mt->tags && mt->ntags <= HIVE__WAIT_TAGS_MAX) {
+    if (mt->tags && mt->ntags <= HIVE__WAIT_TAGS_MAX) { /* fn only narrows further */
         /* relaxed: published by the fence below with the mode. */
         for (size_t i = 0; i < mt->ntags; i++)
             atomic_store_explicit(&p->wait_tags[i], mt->tags[i], memory_order_relaxed);
@@ -611,14 +637,14 @@ static void publish_wait(hive__proc_t *p, const matcher_t *mt)
 
 static bool matches(const matcher_t *mt, const hive_msg_t *m)
 {
-    if (mt->fn)
-        return mt->fn(m, mt->ctx);
-    if (!mt->tags)
-        return true;
-    for (size_t i = 0; i < mt->ntags; i++)
-        if (mt->tags[i] == m->tag)
-            return true;
-    return false;
+    if (mt->tags) {
+        size_t i = 0;
+        while (i < mt->ntags && mt->tags[i] != m->tag)
+            i++;
+        if (i == mt->ntags)
+            return false;
+    }
+    return !mt->fn || mt->fn(m, mt->ctx);
 }
 
 static void save(hive__proc_t *p, hive_msg_t *m)
@@ -656,6 +682,8 @@ static hive_msg_t *take_new(hive__proc_t *p, const matcher_t *mt)
     while ((n = hive__mpsc_pop(&p->mbox))) {
         hive_msg_t *m = hive__msg_of(n);
         if (m->kind >= HIVE__MSG_SIG_LINK_EXIT && !(m = hive__signal_take(p, m)))
+            continue;
+        if (stale_reply(p, m))
             continue;
         if (matches(mt, m)) {
             m->next = NULL;
@@ -733,7 +761,10 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
         }
         if (deadline != UINT64_MAX && !tm)
             p->timeout = tm = arm(&p->task, deadline);
-        hive__task_park();
+        if (mt->release)
+            hive__task_park_release(); /* may not return: see hive__receive_or_release */
+        else
+            hive__task_park();
     }
     if (published) /* relaxed: a late sender's wake-up is only spurious */
         atomic_store_explicit(&p->wait_mode, HIVE__WAIT_NONE, memory_order_relaxed);
@@ -766,6 +797,54 @@ HIVE_API int hive_receive_tags(const uint64_t *tags, size_t n, int64_t timeout_m
     return receive(&mt, timeout_ms, out);
 }
 
+int hive__receive(const uint64_t *tags, size_t ntags, hive_match_fn_t fn, void *ctx,
+                  int64_t timeout_ms, hive_msg_t **out)
+{
+    matcher_t mt = {.tags = tags, .ntags = ntags, .fn = fn, .ctx = ctx};
+    return receive(&mt, timeout_ms, out);
+}
+
+hive_msg_t *hive__receive_or_release(const uint64_t *tags, size_t ntags)
+{
+    hive__proc_t *p = hive__proc_self();
+    /* relaxed: a fresh start after a release left the old wait published;
+     * clearing it only spares senders a spurious wake-up. */
+    atomic_store_explicit(&p->wait_mode, HIVE__WAIT_NONE, memory_order_relaxed);
+    matcher_t mt = {.tags = tags, .ntags = ntags, .release = true};
+    hive_msg_t *m = NULL;
+    while (receive(&mt, HIVE_INFINITY, &m) != 0)
+        ;
+    return m;
+}
+
+uint64_t hive__alias_new(hive__proc_t *p)
+{
+    uint64_t a = HIVE_TAG_ALIAS_BASE + ++p->next_alias;
+    return hive__idmap_put(&p->aliases, a, 1) == 0 ? a : 0;
+}
+
+void hive__alias_drop(hive__proc_t *p, uint64_t alias)
+{
+    if (!hive__idmap_del(&p->aliases, alias, NULL))
+        return;
+    hive_msg_t *prev = NULL;
+    for (hive_msg_t *m = p->saved_head; m;) {
+        hive_msg_t *next = m->next;
+        if (m->tag == alias) {
+            if (prev)
+                prev->next = next;
+            else
+                p->saved_head = next;
+            if (p->saved_tail == m)
+                p->saved_tail = prev;
+            hive_msg_free(m);
+        } else {
+            prev = m;
+        }
+        m = next;
+    }
+}
+
 HIVE_API int hive_receive_match(hive_match_fn_t match, void *ctx, int64_t timeout_ms,
                                 hive_msg_t **out)
 {
@@ -779,7 +858,7 @@ HIVE_API int hive_receive_match(hive_match_fn_t match, void *ctx, int64_t timeou
 
 /* Deliver m to `to`; on failure m is discarded (a pointer message's
  * pointer stays the caller's). */
-static int send_msg(hive_pid_t to, hive_msg_t *m)
+int hive__send_msg(hive_pid_t to, hive_msg_t *m)
 {
     hive__rcu_enter();
     hive__proc_t *p = hive__proc_lookup(to);
@@ -818,7 +897,7 @@ HIVE_API int hive_send(hive_pid_t to, uint64_t tag, const void *data, size_t len
     if (!user_tag(tag))
         return -EINVAL;
     hive_msg_t *m = hive__msg_new_bytes(tag, hive_self(), data, len);
-    return m ? send_msg(to, m) : -ENOMEM;
+    return m ? hive__send_msg(to, m) : -ENOMEM;
 }
 
 HIVE_API int hive_send_ptr(hive_pid_t to, uint64_t tag, void *ptr, void (*dtor)(void *))
@@ -830,7 +909,7 @@ HIVE_API int hive_send_ptr(hive_pid_t to, uint64_t tag, void *ptr, void (*dtor)(
     if (!user_tag(tag))
         return -EINVAL;
     hive_msg_t *m = hive__msg_new_ptr(tag, hive_self(), ptr, dtor);
-    return m ? send_msg(to, m) : -ENOMEM;
+    return m ? hive__send_msg(to, m) : -ENOMEM;
 }
 
 /* ---- attached foreign threads ------------------------------------------ */

@@ -67,6 +67,16 @@ typedef struct hive__proc {
     hive__idmap_t monitoring;   /* ref -> watched pid; owner only */
     bool trap_exit;             /* owner only */
     hive__cleanup_t *cleanups;  /* hive_on_exit handlers, newest first; owner */
+    /* Calls (core/call.c), owner only: reply aliases now active (a message
+     * with an alias tag not in here is dropped when popped), and counters
+     * for fresh alias and subject tags (unique per process is enough: an
+     * alias or subject only ever addresses this process). */
+    hive__idmap_t aliases;
+    uint64_t next_alias, next_subject;
+    /* An actor's or a task's own state (core/actor.c, core/task.c), freed
+     * by attach_free when the process ends, whatever the path. */
+    void *attach;
+    void (*attach_free)(void *attach);
     struct rcu_head rcu;
 } hive__proc_t;
 
@@ -92,6 +102,32 @@ void hive__proc_idle_hook(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
 void hive__proc_checkpoint(hive__proc_t *p);
+
+/* Receive the oldest message whose tag is one of tags[0..ntags) (tags NULL:
+ * any tag) and, if fn, for which fn(m, ctx) holds. As hive_receive
+ * otherwise (reserved tags included). */
+int hive__receive(const uint64_t *tags, size_t ntags, hive_match_fn_t fn, void *ctx,
+                  int64_t timeout_ms, hive_msg_t **out);
+/* The actor loop's wait: as hive__receive with no timeout, except that when
+ * nothing matches the process releases its stack (hive__task_park_release)
+ * and later starts over from its entry function. Returns only a message. */
+hive_msg_t *hive__receive_or_release(const uint64_t *tags, size_t ntags);
+/* hive_spawn_opts, with `attach` given to the process before it can run
+ * (freed with attach_free when it ends; on failure the caller keeps it). */
+int hive__spawn_attached(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts, void *attach,
+                         void (*attach_free)(void *), hive_pid_t *pid);
+/* Deliver m (any tag) to `to`; on failure m is discarded and -ESRCH
+ * returned (a pointer message's pointer stays the caller's). */
+int hive__send_msg(hive_pid_t to, hive_msg_t *m);
+/* A fresh alias of p, active until dropped; 0 when out of memory. */
+uint64_t hive__alias_new(hive__proc_t *p);
+/* Deactivate: later replies to it are dropped, and one already taken from
+ * the mailbox but not yet received is freed now. */
+void hive__alias_drop(hive__proc_t *p, uint64_t alias);
+static inline bool hive__is_alias(uint64_t tag)
+{
+    return tag >= HIVE_TAG_ALIAS_BASE && tag < HIVE_TAG_RESERVED;
+}
 
 /* signal.c */
 void hive__sig_lock(hive__proc_t *p);

@@ -19,6 +19,7 @@ hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data,
     m->holder = NULL;
     m->tag = tag;
     m->from = from;
+    m->reply = 0;
     m->kind = HIVE__MSG_BYTES;
     m->len = (uint32_t)len;
     m->ptr = NULL;
@@ -37,6 +38,7 @@ hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*d
     m->holder = NULL;
     m->tag = tag;
     m->from = from;
+    m->reply = 0;
     m->kind = HIVE__MSG_PTR;
     m->len = 0;
     m->ptr = ptr;

@@ -41,6 +41,7 @@ struct hive_msg {
     hive__msg_list_t *holder;   /* the held list it is on, or NULL */
     uint64_t tag;
     hive_pid_t from;
+    uint64_t reply;             /* a call's reply alias (core/actor.c), else 0 */
     uint32_t kind;              /* HIVE__MSG_* */
     uint32_t len;               /* payload bytes */
     void *ptr;                  /* HIVE__MSG_PTR: the pointer (NULL once taken) */

@@ -483,6 +483,20 @@ void hive__task_park(void)
     atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY, memory_order_acquire);
 }
 
+void hive__task_park_release(void)
+{
+    hive__task_t *t = hive__task_self();
+    /* acquire: as in hive__task_park(). */
+    if (atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY, memory_order_acquire) ==
+        HIVE__PARK_NOTIFIED)
+        return;
+    t->suspend_reason = HIVE__SUSPEND_RELEASE;
+    hive__fiber_suspend(&t->fiber);
+    /* Back only when run_task() saw the token before releasing: consume it.
+     * acquire: pairs with the unparker's release exchange. */
+    atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY, memory_order_acquire);
+}
+
 void hive__task_unpark(hive__task_t *t)
 {
     /* acq_rel: release publishes the unparker's writes (a message, a result)
@@ -507,11 +521,21 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
         start_on(t, t->pinned); /* stolen or injected: it runs only at home */
         return;
     }
-    if (!t->has_stack && (t->start_error = give_stack(t)) != 0) {
-        finish_task(w, t); /* never ran: on_exit sees start_error */
-        return;
-    }
     for (;;) {
+        if (!t->has_stack) {
+            if ((t->start_error = give_stack(t)) != 0) {
+                finish_task(w, t); /* never ran (again): on_exit sees start_error */
+                return;
+            }
+            if (t->restarted) {
+                /* Starting afresh after a release: the token that woke us
+                 * is consumed here, as hive__task_park() would have.
+                 * acquire: pairs with the unparker's release exchange. */
+                atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY,
+                                         memory_order_acquire);
+                t->restarted = false;
+            }
+        }
         w->current = t;
         w->budget = HIVE__BUDGET;
         t->worker = w;
@@ -528,6 +552,18 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
             w->fair_next = true;
             return;
         }
+        if (t->suspend_reason == HIVE__SUSPEND_RELEASE) {
+            /* A token already here: resume the fiber, stack kept (cheaper).
+             * acquire: the token's publisher's writes. */
+            if (atomic_load_explicit(&t->park_state, memory_order_acquire) ==
+                HIVE__PARK_NOTIFIED)
+                continue;
+            /* Drop the stack before publishing PARKED: from then on an
+             * unparker may hand t to another worker, which gives it a new
+             * one. Nothing on the old stack is needed (the caller's promise). */
+            hive__task_release_stack(t);
+            t->restarted = true;
+        }
         /* HIVE__SUSPEND_PARK: publish PARKED now that the fiber is off its
          * stack. release: pairs with the acquire in hive__task_unpark(), which
          * then owns t. acquire on failure: the token's publisher's writes. */
@@ -535,7 +571,8 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
         if (atomic_compare_exchange_strong_explicit(&t->park_state, &expect, HIVE__PARK_PARKED,
                                                     memory_order_acq_rel, memory_order_acquire))
             return;
-        /* A token came in between the task's check and here: run it again. */
+        /* A token came in between the task's check and here: run it again
+         * (afresh, on a new stack, if it was released). */
     }
 }
 

@@ -49,7 +49,7 @@ typedef struct hive__task hive__task_t;
 typedef struct hive__worker hive__worker_t;
 
 /* Why a task's fiber went back to the scheduler. */
-enum { HIVE__SUSPEND_YIELD = 1, HIVE__SUSPEND_PARK };
+enum { HIVE__SUSPEND_YIELD = 1, HIVE__SUSPEND_PARK, HIVE__SUSPEND_RELEASE };
 
 /* The task's park state: a one-token semaphore (Go's notesleep, Rust's
  * thread::park): unpark stores a token, park consumes it or sleeps. */
@@ -63,6 +63,8 @@ struct hive__task {
     hive__worker_t *worker;      /* the worker running it, while it runs */
     size_t stack_size;           /* requested; 0 = the default */
     bool has_stack;              /* the fiber and its stack exist (first run) */
+    bool restarted;              /* released its stack while parked: the next
+                                    run starts fn afresh (hive__task_park_release) */
     int start_error;             /* no stack could be had: fn never ran */
     bool overflowed;             /* ended by touching its guard page (fault.c) */
     int pinned;                  /* runs only on this worker; -1 = anywhere */
@@ -136,6 +138,13 @@ void hive__task_charge(int units);
 /* Running task: sleep until hive__task_unpark(self) (returns at once if a
  * token is already there). */
 void hive__task_park(void);
+/* Running task: as hive__task_park, but if the task must sleep its fiber
+ * is abandoned and its stack goes back to the pool: when unparked it starts
+ * again from its entry function on a fresh stack. Returns (with the stack
+ * kept) only if a token was already there or came in before the release.
+ * The caller must hold nothing on its stack that it needs afterwards: this is
+ * how an idle actor holds no stack (core/actor.c). */
+void hive__task_park_release(void);
 /* Any thread: give t its token; if t was parked, make it runnable (on this
  * worker's LIFO slot, or the injection queue from a foreign thread). */
 void hive__task_unpark(hive__task_t *t);

@@ -12,5 +12,8 @@
 #include <hive/registry.h>
 #include <hive/thread.h>
 #include <hive/link.h>
+#include <hive/subject.h>
+#include <hive/actor.h>
+#include <hive/task.h>
 
 #endif

@@ -36,8 +36,6 @@ extern "C" {
 
 typedef uint64_t hive_ref_t;
 
-/* Tags at or above HIVE_TAG_RESERVED are hive's own; hive_send refuses them. */
-#define HIVE_TAG_RESERVED UINT64_C(0xFFFFFFFFFFFFFF00)
 #define HIVE_TAG_EXIT UINT64_C(0xFFFFFFFFFFFFFF01) /* payload: hive_exit_info_t */
 #define HIVE_TAG_DOWN UINT64_C(0xFFFFFFFFFFFFFF02) /* payload: hive_down_info_t */
 

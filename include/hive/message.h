@@ -26,6 +26,18 @@ extern "C" {
 
 #define HIVE_INFINITY ((int64_t)-1)
 
+/* Tag ranges.
+ *   [0, HIVE_TAG_SUBJECT_BASE)                 free for the user's own tags
+ *   [HIVE_TAG_SUBJECT_BASE, HIVE_TAG_ALIAS_BASE) subjects' tags (hive_subject_new)
+ *   [HIVE_TAG_ALIAS_BASE, HIVE_TAG_RESERVED)    reply aliases (hive_call, tasks):
+ *       a message with an alias tag reaches its process only while the alias
+ *       is active, so a reply that comes after its call timed out is dropped
+ *   [HIVE_TAG_RESERVED, UINT64_MAX]             hive's own (EXIT, DOWN, system
+ *       messages); hive_send refuses them */
+#define HIVE_TAG_SUBJECT_BASE UINT64_C(0x4000000000000000)
+#define HIVE_TAG_ALIAS_BASE UINT64_C(0xC000000000000000)
+#define HIVE_TAG_RESERVED UINT64_C(0xFFFFFFFFFFFFFF00)
+
 typedef struct hive_msg hive_msg_t;
 
 /* hive_send - copy len bytes of data (data may be NULL when len is 0) into a

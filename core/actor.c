@@ -1,0 +1,432 @@
+/* actor.c - actors: init with a timeout, the message loop, system messages.
+ *
+ * Start (OTP's proc_lib handshake):
+ *   starter                               actor process
+ *   alias + monitor, spawn  ------------>  subject, trap_exits, register name,
+ *                                          init(arg) ... ack {rc, subject, reason}
+ *   wait ack | DOWN | timeout  <--------
+ * On timeout the starter unlinks and kills the half-started process (so a
+ * linked starter does not die of it). If init returns an error the actor
+ * unlinks from its starter, acks the error and exits with that reason, so
+ * hive_actor_start returns -HIVE_EINIT with the reason. If init crashes, the
+ * starter's monitor fires and the result is the same; a linked, non-trapping
+ * starter then dies with it, as in Erlang.
+ *
+ * The loop. The actor's process entry is actor_main(): the first run does
+ * the start-up above, every run then loops: take the oldest message (only
+ * system messages while suspended), answer system messages, hand the rest to
+ * handle(). When nothing is there the wait is hive__receive_or_release(): the
+ * fiber is abandoned and its stack goes back to the worker's pool; the next
+ * message makes the process runnable again and it starts afresh in
+ * actor_main(), which finds a->running and goes straight to the loop. So
+ * every piece of state the loop needs lives in the actor struct, never on
+ * the stack across a wait. A handler blocked in hive_call (or any receive)
+ * keeps its stack: only the loop's own wait releases it.
+ *
+ * System messages carry HIVE__TAG_SYSTEM (reserved: users cannot send one)
+ * and a request {op, reason}; they are calls (reply alias), except stop,
+ * whose sender waits for the DOWN instead (OTP's proc_lib:stop).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/call.h"
+#include "core/process.h"
+#include "mailbox/alloc.h"
+#include "mailbox/message.h"
+#include <hive/actor.h>
+#include <hive/link.h>
+#include <hive/registry.h>
+
+#define DEFAULT_INIT_TIMEOUT_MS 5000
+
+enum { SYS_GET_STATE = 1, SYS_GET_STATUS, SYS_SUSPEND, SYS_RESUME, SYS_STOP };
+
+typedef struct actor {
+    hive_actor_init_fn init;
+    hive_actor_handle_fn handle;
+    hive_actor_terminate_fn terminate;
+    void *arg;
+    void *state;
+    hive_pid_t starter;
+    uint64_t ack_alias;
+    uint64_t subject_tag;
+    uint64_t handled;
+    bool running;   /* init done: the loop is all that is left */
+    bool suspended;
+    bool trap_exits;
+    bool link;
+    bool stopping;  /* hive_stop_abnormal() was called by the handler */
+    hive_reason_t stop_reason;
+    char name[64];
+} actor_t;
+
+typedef struct ack {
+    int rc;
+    uint64_t subject_tag;
+    hive_reason_t reason;
+} ack_t;
+
+typedef struct sys_req {
+    uint32_t op;
+    hive_reason_t reason; /* SYS_STOP */
+} sys_req_t;
+
+typedef struct sys_reply {
+    int rc;
+    hive_actor_status_t status;
+} sys_reply_t;
+
+static void actor_free(void *a) { hive__free(a, sizeof(actor_t)); }
+
+static actor_t *self_actor(void)
+{
+    hive__proc_t *p = hive__proc_self();
+    return p && p->attach_free == actor_free ? p->attach : NULL;
+}
+
+HIVE_API hive_next_t hive_stop_abnormal(hive_reason_t reason)
+{
+    actor_t *a = self_actor();
+    if (a) {
+        a->stopping = true;
+        a->stop_reason = reason;
+    }
+    return hive_stop();
+}
+
+static _Noreturn void actor_end(actor_t *a, const hive_reason_t *reason)
+{
+    hive_reason_t r = *reason;
+    if (a->terminate)
+        a->terminate(a->state, &r);
+    hive_exit(r);
+    __builtin_unreachable();
+}
+
+/* ---- system messages ---------------------------------------------------- */
+
+static void sys_handle(actor_t *a, hive_msg_t *m)
+{
+    sys_req_t req = {0};
+    if (hive_msg_size(m) == sizeof req)
+        memcpy(&req, hive_msg_data(m), sizeof req);
+    sys_reply_t r = {0};
+    switch (req.op) {
+    case SYS_GET_STATE:
+        r.status.state = a->state;
+        break;
+    case SYS_GET_STATUS:
+        r.status.pid = hive_self();
+        snprintf(r.status.name, sizeof r.status.name, "%s", a->name);
+        r.status.suspended = a->suspended;
+        r.status.handled = a->handled;
+        r.status.state = a->state;
+        break;
+    case SYS_SUSPEND:
+        a->suspended = true;
+        break;
+    case SYS_RESUME:
+        a->suspended = false;
+        break;
+    case SYS_STOP:
+        hive_msg_free(m);
+        actor_end(a, &req.reason);
+    default:
+        r.rc = -EOPNOTSUPP;
+        break;
+    }
+    if (hive_msg_is_call(m))
+        hive_reply(m, &r, sizeof r);
+    hive_msg_free(m);
+}
+
+static int sys_call(hive_pid_t pid, uint32_t op, int64_t timeout_ms, sys_reply_t *out)
+{
+    hive__proc_enter();
+    sys_req_t req = {.op = op};
+    hive_msg_t *m = hive__msg_new_bytes(HIVE__TAG_SYSTEM, hive_self(), &req, sizeof req);
+    if (!m)
+        return -ENOMEM;
+    hive_msg_t *reply;
+    int rc = hive__call_msg(hive_subject(pid, HIVE__TAG_SYSTEM), m, timeout_ms, &reply, NULL);
+    if (rc)
+        return rc;
+    sys_reply_t r = {.rc = -EPROTO};
+    if (hive_msg_size(reply) == sizeof r)
+        memcpy(&r, hive_msg_data(reply), sizeof r);
+    hive_msg_free(reply);
+    if (out)
+        *out = r;
+    return r.rc;
+}
+
+HIVE_API int hive_sys_get_state(hive_pid_t actor, int64_t timeout_ms, void **state)
+{
+    if (!state)
+        return -EINVAL;
+    sys_reply_t r;
+    int rc = sys_call(actor, SYS_GET_STATE, timeout_ms, &r);
+    if (rc == 0)
+        *state = r.status.state;
+    return rc;
+}
+
+HIVE_API int hive_sys_get_status(hive_pid_t actor, int64_t timeout_ms,
+                                 hive_actor_status_t *status)
+{
+    if (!status)
+        return -EINVAL;
+    sys_reply_t r;
+    int rc = sys_call(actor, SYS_GET_STATUS, timeout_ms, &r);
+    if (rc == 0)
+        *status = r.status;
+    return rc;
+}
+
+HIVE_API int hive_sys_suspend(hive_pid_t actor, int64_t timeout_ms)
+{
+    return sys_call(actor, SYS_SUSPEND, timeout_ms, NULL);
+}
+
+HIVE_API int hive_sys_resume(hive_pid_t actor, int64_t timeout_ms)
+{
+    return sys_call(actor, SYS_RESUME, timeout_ms, NULL);
+}
+
+HIVE_API int hive_sys_request(hive_pid_t actor, uint32_t op, int64_t timeout_ms)
+{
+    if (op == SYS_STOP)
+        return -EINVAL; /* hive_actor_stop: it waits for the end, not a reply */
+    return sys_call(actor, op, timeout_ms, NULL);
+}
+
+static bool is_down_of(const hive_msg_t *m, void *ctx)
+{
+    hive_down_info_t d;
+    return hive_down_info(m, &d) == 0 && d.ref == *(const hive_ref_t *)ctx;
+}
+
+HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t timeout_ms)
+{
+    hive__proc_enter();
+    if (!hive__proc_self())
+        return -EPERM;
+    if (!hive_is_alive(actor))
+        return -ESRCH;
+    hive_ref_t ref;
+    int rc = hive_monitor(actor, &ref);
+    if (rc)
+        return rc;
+    sys_req_t req = {.op = SYS_STOP, .reason = reason};
+    hive_msg_t *m = hive__msg_new_bytes(HIVE__TAG_SYSTEM, hive_self(), &req, sizeof req);
+    if (!m) {
+        hive_demonitor(ref, HIVE_DEMONITOR_FLUSH);
+        return -ENOMEM;
+    }
+    hive__send_msg(actor, m); /* if it is gone already, the DOWN says so */
+    const uint64_t tag = HIVE_TAG_DOWN;
+    hive_msg_t *down;
+    rc = hive__receive(&tag, 1, is_down_of, &ref, timeout_ms, &down);
+    if (rc) {
+        hive_demonitor(ref, HIVE_DEMONITOR_FLUSH);
+        return rc;
+    }
+    hive_down_info_t d;
+    hive_down_info(down, &d);
+    hive_msg_free(down);
+    return d.reason.kind == HIVE_EXIT_NOPROC ? -ESRCH : 0;
+}
+
+/* ---- the actor process -------------------------------------------------- */
+
+static void ack(actor_t *a, int rc, const hive_reason_t *reason)
+{
+    ack_t k = {.rc = rc, .subject_tag = a->subject_tag};
+    if (reason)
+        k.reason = *reason;
+    hive_send(a->starter, a->ack_alias, &k, sizeof k);
+}
+
+/* Init failed cleanly: tell the starter, then end without taking it along. */
+static _Noreturn void fail_start(actor_t *a, int rc, const hive_reason_t *reason)
+{
+    if (a->link)
+        hive_unlink(a->starter);
+    ack(a, rc, reason);
+    hive_exit(*reason);
+    __builtin_unreachable();
+}
+
+static void start_up(actor_t *a)
+{
+    hive_subject_t s;
+    hive_subject_new(&s);
+    a->subject_tag = s.tag;
+    if (a->trap_exits)
+        hive_trap_exits(true);
+    if (a->name[0]) {
+        int rc = hive_register(a->name, hive_self());
+        if (rc) {
+            hive_reason_t r = hive_reason_user(rc, "name taken");
+            fail_start(a, rc, &r);
+        }
+    }
+    if (a->init) {
+        hive_reason_t fail = {.kind = HIVE_EXIT_USER, .code = 0};
+        int rc = a->init(a->arg, &a->state, &fail);
+        if (rc) {
+            if (fail.kind == HIVE_EXIT_USER && fail.code == 0 && !fail.text[0])
+                fail.code = rc;
+            fail_start(a, -HIVE_EINIT, &fail);
+        }
+    } else {
+        a->state = a->arg;
+    }
+    a->running = true;
+    ack(a, 0, NULL);
+}
+
+/* An EXIT from the linked starter (parent) of a trapping actor ends it. */
+static void check_parent_exit(actor_t *a, hive_msg_t *m)
+{
+    hive_exit_info_t e;
+    if (!a->trap_exits || !a->link || hive_exit_info(m, &e) != 0 || e.from != a->starter)
+        return;
+    hive_msg_free(m);
+    actor_end(a, &e.reason);
+}
+
+static void actor_main(void *arg)
+{
+    actor_t *a = arg;
+    if (!a->running)
+        start_up(a);
+    static const uint64_t sys_tag = HIVE__TAG_SYSTEM;
+    for (;;) {
+        hive_msg_t *m = a->suspended ? hive__receive_or_release(&sys_tag, 1)
+                                     : hive__receive_or_release(NULL, 0);
+        if (m->tag == HIVE__TAG_SYSTEM) {
+            sys_handle(a, m);
+            continue;
+        }
+        if (m->tag == HIVE_TAG_EXIT)
+            check_parent_exit(a, m);
+        a->handled++;
+        hive_next_t next = a->handle(a->state, m);
+        hive_msg_free(m);
+        if (next.action == HIVE_NEXT_STOP) {
+            hive_reason_t r = a->stopping ? a->stop_reason : hive_reason_normal();
+            actor_end(a, &r);
+        }
+        a->state = next.state;
+    }
+}
+
+/* ---- starting --------------------------------------------------------- */
+
+typedef struct start_wait {
+    uint64_t alias;
+    hive_ref_t ref;
+} start_wait_t;
+
+static bool is_ack_or_down(const hive_msg_t *m, void *ctx)
+{
+    const start_wait_t *w = ctx;
+    if (m->tag == w->alias)
+        return true;
+    hive_down_info_t d;
+    return hive_down_info(m, &d) == 0 && d.ref == w->ref;
+}
+
+HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_subject_t *subject,
+                              hive_reason_t *why)
+{
+    hive__proc_enter();
+    if (!spec || !spec->handle || (spec->name && (!spec->name[0] || strlen(spec->name) >= 64)))
+        return -EINVAL;
+    hive__proc_t *self = hive__proc_self();
+    if (!self)
+        return -EPERM;
+    actor_t *a = hive__zalloc(sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    a->init = spec->init;
+    a->handle = spec->handle;
+    a->terminate = spec->terminate;
+    a->arg = arg;
+    a->starter = self->pid;
+    a->trap_exits = spec->trap_exits;
+    a->link = spec->link;
+    if (spec->name)
+        snprintf(a->name, sizeof a->name, "%s", spec->name);
+    start_wait_t w = {.alias = hive__alias_new(self)};
+    if (!w.alias) {
+        actor_free(a);
+        return -ENOMEM;
+    }
+    a->ack_alias = w.alias;
+    hive_spawn_opts_t opts = spec->spawn ? *spec->spawn : (hive_spawn_opts_t){.worker = -1};
+    opts.link = spec->link;
+    opts.monitor = true;
+    opts.monitor_ref = &w.ref;
+    hive_pid_t pid;
+    int rc = hive__spawn_attached(actor_main, a, &opts, a, actor_free, &pid);
+    if (rc) {
+        hive__alias_drop(self, w.alias);
+        actor_free(a);
+        return rc;
+    }
+    /* From here a belongs to the actor process (freed when it ends). */
+    int64_t timeout = spec->init_timeout_ms ? spec->init_timeout_ms : DEFAULT_INIT_TIMEOUT_MS;
+    const uint64_t tags[2] = {w.alias, HIVE_TAG_DOWN};
+    hive_msg_t *m;
+    rc = hive__receive(tags, 2, is_ack_or_down, &w, timeout, &m);
+    if (rc == -ETIMEDOUT) {
+        /* Half-started: unlink first so that the kill does not reach us. */
+        if (spec->link)
+            hive_unlink(pid);
+        hive_kill(pid);
+        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
+        hive__alias_drop(self, w.alias);
+        if (why)
+            *why = (hive_reason_t){.kind = HIVE_EXIT_KILLED};
+        return -ETIMEDOUT;
+    }
+    if (rc) {
+        hive_kill(pid);
+        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
+        hive__alias_drop(self, w.alias);
+        return rc;
+    }
+    if (m->tag == w.alias) {
+        ack_t k = {.rc = -EPROTO};
+        if (hive_msg_size(m) == sizeof k)
+            memcpy(&k, hive_msg_data(m), sizeof k);
+        hive_msg_free(m);
+        hive__alias_drop(self, w.alias);
+        if (k.rc == 0) {
+            hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
+            if (subject)
+                *subject = hive_subject(pid, k.subject_tag);
+            return 0;
+        }
+        /* Failed: wait for the end, so that a name it took is free again
+         * and a restart right away does not find it still alive. */
+        const uint64_t down = HIVE_TAG_DOWN;
+        if (hive__receive(&down, 1, is_down_of, &w.ref, HIVE_INFINITY, &m) == 0)
+            hive_msg_free(m);
+        if (why)
+            *why = k.reason;
+        return k.rc;
+    }
+    /* DOWN: it died during init (crashed, or was killed). */
+    hive_down_info_t d;
+    hive_down_info(m, &d);
+    hive_msg_free(m);
+    hive__alias_drop(self, w.alias);
+    if (why)
+        *why = d.reason;
+    return -HIVE_EINIT;
+}

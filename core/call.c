@@ -1,0 +1,317 @@
+/* call.c - subjects, calls and replies, selectors (hive/subject.h).
+ *
+ * A subject is {pid, tag}; fresh subject tags and reply aliases come from
+ * per-process counters (process.h): they need only be unique among the tags
+ * of the one process they address, so making one costs no shared write.
+ *
+ * A call (Erlang's gen:call with an alias):
+ *   1. take a fresh alias (active in the caller's alias set) and monitor the
+ *      callee;
+ *   2. send the request, carrying the alias in the message's reply field;
+ *   3. receive the oldest message that is the reply (tag = alias) or the
+ *      DOWN of that monitor, with the timeout;
+ *   4. drop the alias and the monitor (flushing a DOWN already queued).
+ * A reply sent after step 4 reaches a process whose alias set no longer holds
+ * the tag, and the receiving side frees it when it pops it (process.c's
+ * stale_reply): a late reply never shows up in the caller's mailbox. The
+ * monitor is what turns "the callee died" into an error instead of a hang.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/call.h"
+#include "core/process.h"
+#include "mailbox/alloc.h"
+#include "mailbox/message.h"
+#include <hive/link.h>
+#include <hive/subject.h>
+
+/* ---- subjects ------------------------------------------------------- */
+
+HIVE_API int hive_subject_new(hive_subject_t *out)
+{
+    if (!out)
+        return -EINVAL;
+    hive__proc_t *p = hive__proc_self();
+    if (!p)
+        return -EPERM;
+    out->pid = p->pid;
+    out->tag = HIVE_TAG_SUBJECT_BASE + ++p->next_subject;
+    return 0;
+}
+
+HIVE_API int hive_subject_send(hive_subject_t s, const void *data, size_t len)
+{
+    return hive_send(s.pid, s.tag, data, len);
+}
+
+HIVE_API int hive_subject_send_ptr(hive_subject_t s, void *ptr, void (*dtor)(void *))
+{
+    return hive_send_ptr(s.pid, s.tag, ptr, dtor);
+}
+
+HIVE_API int hive_subject_receive(hive_subject_t s, int64_t timeout_ms, hive_msg_t **out)
+{
+    if (!out)
+        return -EINVAL;
+    if (s.pid != hive_self() || s.pid == HIVE_PID_NONE)
+        return -EPERM;
+    return hive_receive_tag(s.tag, timeout_ms, out);
+}
+
+static int copy_out(hive_msg_t *m, void *out, size_t size)
+{
+    int rc = 0;
+    if (hive_msg_size(m) != size)
+        rc = -EMSGSIZE;
+    else if (size)
+        memcpy(out, hive_msg_data(m), size);
+    hive_msg_free(m);
+    return rc;
+}
+
+HIVE_API int hive_subject_receive_copy(hive_subject_t s, void *out, size_t size,
+                                       int64_t timeout_ms)
+{
+    if (!out && size)
+        return -EINVAL;
+    hive_msg_t *m;
+    int rc = hive_subject_receive(s, timeout_ms, &m);
+    return rc ? rc : copy_out(m, out, size);
+}
+
+/* ---- calls ------------------------------------------------------------ */
+
+typedef struct call_wait {
+    uint64_t alias;
+    hive_ref_t ref;
+} call_wait_t;
+
+/* The reply, or the DOWN of our monitor (the tags let only those two by). */
+static bool is_ours(const hive_msg_t *m, void *ctx)
+{
+    const call_wait_t *w = ctx;
+    if (m->tag == w->alias)
+        return true;
+    hive_down_info_t d;
+    return hive_down_info(m, &d) == 0 && d.ref == w->ref;
+}
+
+int hive__call_msg(hive_subject_t s, hive_msg_t *m, int64_t timeout_ms, hive_msg_t **reply,
+                   hive_reason_t *why)
+{
+    hive__proc_t *p = hive__proc_self();
+    if (!p) {
+        hive__msg_discard(m);
+        return -EPERM;
+    }
+    call_wait_t w = {.alias = hive__alias_new(p)};
+    if (!w.alias) {
+        hive__msg_discard(m);
+        return -ENOMEM;
+    }
+    int rc = hive_monitor(s.pid, &w.ref);
+    if (rc) {
+        hive__alias_drop(p, w.alias);
+        hive__msg_discard(m);
+        return rc;
+    }
+    m->reply = w.alias;
+    if (hive__send_msg(s.pid, m) == -ESRCH) {
+        /* Gone before the request got there: the monitor has queued DOWN
+         * noproc; no need to wait for it. */
+        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
+        hive__alias_drop(p, w.alias);
+        if (why)
+            *why = (hive_reason_t){.kind = HIVE_EXIT_NOPROC};
+        return -ESRCH;
+    }
+    const uint64_t tags[2] = {w.alias, HIVE_TAG_DOWN};
+    hive_msg_t *got;
+    rc = hive__receive(tags, 2, is_ours, &w, timeout_ms, &got);
+    if (rc == 0 && got->tag == w.alias) {
+        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
+        *reply = got;
+    } else if (rc == 0) {
+        /* DOWN: the monitor is used up. */
+        hive_down_info_t d;
+        hive_down_info(got, &d);
+        hive_msg_free(got);
+        if (why)
+            *why = d.reason;
+        rc = d.reason.kind == HIVE_EXIT_NOPROC ? -ESRCH : -ECONNRESET;
+    } else {
+        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
+    }
+    hive__alias_drop(p, w.alias);
+    return rc;
+}
+
+static int check_call(size_t len, const void *req, hive_msg_t **reply)
+{
+    if (!reply || (len && !req))
+        return -EINVAL;
+    *reply = NULL;
+    if (len > (size_t)hive__proc_max_message_size())
+        return -EMSGSIZE;
+    return hive__proc_self() ? 0 : -EPERM;
+}
+
+HIVE_API int hive_call(hive_subject_t s, const void *req, size_t len, int64_t timeout_ms,
+                       hive_msg_t **reply, hive_reason_t *why)
+{
+    hive__proc_enter();
+    int rc = check_call(len, req, reply);
+    if (rc)
+        return rc;
+    if (s.tag >= HIVE_TAG_RESERVED)
+        return -EINVAL;
+    hive_msg_t *m = hive__msg_new_bytes(s.tag, hive_self(), req, len);
+    return m ? hive__call_msg(s, m, timeout_ms, reply, why) : -ENOMEM;
+}
+
+HIVE_API int hive_call_ptr(hive_subject_t s, void *req, void (*dtor)(void *),
+                           int64_t timeout_ms, hive_msg_t **reply, hive_reason_t *why)
+{
+    hive__proc_enter();
+    int rc = check_call(0, NULL, reply);
+    if (rc)
+        return rc;
+    if (s.tag >= HIVE_TAG_RESERVED)
+        return -EINVAL;
+    hive_msg_t *m = hive__msg_new_ptr(s.tag, hive_self(), req, dtor);
+    return m ? hive__call_msg(s, m, timeout_ms, reply, why) : -ENOMEM;
+}
+
+HIVE_API int hive_call_copy(hive_subject_t s, const void *req, size_t len, void *reply_out,
+                            size_t reply_size, int64_t timeout_ms, hive_reason_t *why)
+{
+    if (!reply_out && reply_size)
+        return -EINVAL;
+    hive_msg_t *r;
+    int rc = hive_call(s, req, len, timeout_ms, &r, why);
+    return rc ? rc : copy_out(r, reply_out, reply_size);
+}
+
+HIVE_API bool hive_msg_is_call(const hive_msg_t *m) { return m && m->reply != 0; }
+
+HIVE_API int hive_reply_subject(const hive_msg_t *request, hive_subject_t *out)
+{
+    if (!request || !request->reply || !out)
+        return -EINVAL;
+    *out = hive_subject(request->from, request->reply);
+    return 0;
+}
+
+HIVE_API int hive_reply(const hive_msg_t *request, const void *data, size_t len)
+{
+    if (!request || !request->reply)
+        return -EINVAL;
+    return hive_send(request->from, request->reply, data, len);
+}
+
+HIVE_API int hive_reply_ptr(const hive_msg_t *request, void *ptr, void (*dtor)(void *))
+{
+    if (!request || !request->reply)
+        return -EINVAL;
+    return hive_send_ptr(request->from, request->reply, ptr, dtor);
+}
+
+/* ---- selectors -------------------------------------------------------- */
+
+typedef struct entry {
+    hive_select_fn_t fn;
+    void *ctx;
+} entry_t;
+
+struct hive_selector {
+    size_t n, cap;
+    uint64_t *tags;
+    entry_t *entries;
+};
+
+HIVE_API int hive_selector_new(hive_selector_t **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = hive__zalloc(sizeof **out);
+    return *out ? 0 : -ENOMEM;
+}
+
+HIVE_API void hive_selector_free(hive_selector_t *sel)
+{
+    if (!sel)
+        return;
+    hive__free(sel->tags, sel->cap * sizeof *sel->tags);
+    hive__free(sel->entries, sel->cap * sizeof *sel->entries);
+    hive__free(sel, sizeof *sel);
+}
+
+HIVE_API int hive_selector_add_tag(hive_selector_t *sel, uint64_t tag, hive_select_fn_t fn,
+                                   void *ctx)
+{
+    if (!sel)
+        return -EINVAL;
+    for (size_t i = 0; i < sel->n; i++)
+        if (sel->tags[i] == tag)
+            return -EINVAL; /* one entry per tag: which would get it? */
+    if (sel->n == sel->cap) {
+        size_t cap = sel->cap ? sel->cap * 2 : 4;
+        uint64_t *tags = hive__alloc(cap * sizeof *tags);
+        entry_t *entries = hive__alloc(cap * sizeof *entries);
+        if (!tags || !entries) {
+            hive__free(tags, cap * sizeof *tags);
+            hive__free(entries, cap * sizeof *entries);
+            return -ENOMEM;
+        }
+        if (sel->n) {
+            memcpy(tags, sel->tags, sel->n * sizeof *tags);
+            memcpy(entries, sel->entries, sel->n * sizeof *entries);
+        }
+        hive__free(sel->tags, sel->cap * sizeof *sel->tags);
+        hive__free(sel->entries, sel->cap * sizeof *sel->entries);
+        sel->tags = tags;
+        sel->entries = entries;
+        sel->cap = cap;
+    }
+    sel->tags[sel->n] = tag;
+    sel->entries[sel->n] = (entry_t){fn, ctx};
+    return (int)sel->n++;
+}
+
+HIVE_API int hive_selector_add(hive_selector_t *sel, hive_subject_t s, hive_select_fn_t fn,
+                               void *ctx)
+{
+    if (!sel)
+        return -EINVAL;
+    if (s.pid != hive_self() || s.pid == HIVE_PID_NONE)
+        return -EPERM; /* only the owner receives from a subject */
+    return hive_selector_add_tag(sel, s.tag, fn, ctx);
+}
+
+HIVE_API int hive_select(hive_selector_t *sel, int64_t timeout_ms, hive_msg_t **out)
+{
+    if (out)
+        *out = NULL;
+    if (!sel || sel->n == 0)
+        return -EINVAL;
+    if (!out)
+        for (size_t i = 0; i < sel->n; i++)
+            if (!sel->entries[i].fn)
+                return -EINVAL; /* nowhere to put a message for that entry */
+    hive_msg_t *m;
+    int rc = hive__receive(sel->tags, sel->n, NULL, NULL, timeout_ms, &m);
+    if (rc)
+        return rc;
+    size_t i = 0;
+    while (sel->tags[i] != m->tag)
+        i++;
+    const entry_t *e = &sel->entries[i];
+    if (e->fn) {
+        if (!e->fn(e->ctx, m))
+            hive_msg_free(m);
+    } else {
+        *out = m;
+    }
+    return (int)i;
+}

@@ -1,0 +1,16 @@
+/* call.h - the call machinery shared by actors, tasks and system messages. */
+#ifndef HIVE_CORE_CALL_H
+#define HIVE_CORE_CALL_H
+
+#include <hive/subject.h>
+
+/* System messages to actors (core/actor.c): a reserved tag, so no user send
+ * can forge one and a process that is not an actor simply never reads it. */
+#define HIVE__TAG_SYSTEM (HIVE_TAG_RESERVED + 3)
+
+/* Call s with the message m (built by the caller, tag = s.tag; ownership
+ * moves here whatever happens): hive_call's steps and results. */
+int hive__call_msg(hive_subject_t s, hive_msg_t *m, int64_t timeout_ms, hive_msg_t **reply,
+                   hive_reason_t *why);
+
+#endif
