@@ -33,6 +33,7 @@
 
 #include "core/call.h"
 #include "core/process.h"
+#include "core/registry.h"
 #include "mailbox/alloc.h"
 #include "mailbox/message.h"
 #include <hive/actor.h>
@@ -43,28 +44,34 @@
 
 enum { SYS_GET_STATE = 1, SYS_GET_STATUS, SYS_SUSPEND, SYS_RESUME, SYS_STOP };
 
+/* Lives in the actor's process allocation (hive__proc_attach), so an idle
+ * actor is one block: keep it small (72 bytes: with the 376-byte process,
+ * 448, a jemalloc size class). */
 typedef struct actor {
     hive_actor_init_fn init;
     hive_actor_handle_fn handle;
     hive_actor_terminate_fn terminate;
-    void *arg;
-    void *state;
+    union {
+        void *arg;   /* until init */
+        void *state; /* from init on */
+    };
     hive_pid_t starter;
     uint64_t ack_alias;
-    uint64_t subject_tag;
     uint64_t handled;
-    bool running;   /* init done: the loop is all that is left */
+    const char *name; /* spec->name: valid until the ack (the starter waits) */
+    bool running;     /* init done: the loop is all that is left */
     bool suspended;
     bool trap_exits;
     bool link;
-    bool stopping;  /* hive_stop_abnormal() was called by the handler */
-    hive_reason_t stop_reason;
-    char name[64];
 } actor_t;
+
+_Static_assert(sizeof(actor_t) <= 72, "an idle actor should stay in one 448-byte block");
+
+/* The actor's subject: the first one its process makes (start_up). */
+#define ACTOR_SUBJECT_TAG (HIVE_TAG_SUBJECT_BASE + 1)
 
 typedef struct ack {
     int rc;
-    uint64_t subject_tag;
     hive_reason_t reason;
 } ack_t;
 
@@ -78,22 +85,27 @@ typedef struct sys_reply {
     hive_actor_status_t status;
 } sys_reply_t;
 
-static void actor_free(void *a) { hive__free(a, sizeof(actor_t)); }
+static void actor_main(void *arg);
+
+/* hive_stop_abnormal's mark in hive_next_t.state: the reason is set. */
+static const char abnormal_marker;
 
 static actor_t *self_actor(void)
 {
     hive__proc_t *p = hive__proc_self();
-    return p && p->attach_free == actor_free ? p->attach : NULL;
+    return p && p->fn == actor_main ? hive__proc_attach(p) : NULL;
 }
 
 HIVE_API hive_next_t hive_stop_abnormal(hive_reason_t reason)
 {
-    actor_t *a = self_actor();
-    if (a) {
-        a->stopping = true;
-        a->stop_reason = reason;
-    }
-    return hive_stop();
+    /* The reason waits in the process's own exit reason until the loop
+     * ends the actor (at once, when the handler returns). */
+    hive__proc_t *p = hive__proc_self();
+    if (self_actor())
+        hive__proc_set_reason(p, &reason);
+    hive_next_t n = hive_stop();
+    n.state = (void *)&abnormal_marker;
+    return n;
 }
 
 static _Noreturn void actor_end(actor_t *a, const hive_reason_t *reason)
@@ -119,7 +131,7 @@ static void sys_handle(actor_t *a, hive_msg_t *m)
         break;
     case SYS_GET_STATUS:
         r.status.pid = hive_self();
-        snprintf(r.status.name, sizeof r.status.name, "%s", a->name);
+        hive__registry_name_of(hive__proc_self(), r.status.name, sizeof r.status.name);
         r.status.suspended = a->suspended;
         r.status.handled = a->handled;
         r.status.state = a->state;
@@ -243,7 +255,7 @@ HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t tim
 
 static void ack(actor_t *a, int rc, const hive_reason_t *reason)
 {
-    ack_t k = {.rc = rc, .subject_tag = a->subject_tag};
+    ack_t k = {.rc = rc};
     if (reason)
         k.reason = *reason;
     hive_send(a->starter, a->ack_alias, &k, sizeof k);
@@ -262,12 +274,12 @@ static _Noreturn void fail_start(actor_t *a, int rc, const hive_reason_t *reason
 static void start_up(actor_t *a)
 {
     hive_subject_t s;
-    hive_subject_new(&s);
-    a->subject_tag = s.tag;
+    hive_subject_new(&s); /* the first: ACTOR_SUBJECT_TAG */
     if (a->trap_exits)
         hive_trap_exits(true);
-    if (a->name[0]) {
+    if (a->name) {
         int rc = hive_register(a->name, hive_self());
+        a->name = NULL; /* the starter's string: not ours to keep */
         if (rc) {
             hive_reason_t r = hive_reason_user(rc, "name taken");
             fail_start(a, rc, &r);
@@ -275,15 +287,14 @@ static void start_up(actor_t *a)
     }
     if (a->init) {
         hive_reason_t fail = {.kind = HIVE_EXIT_USER, .code = 0};
-        int rc = a->init(a->arg, &a->state, &fail);
+        void *arg = a->arg;
+        int rc = a->init(arg, &a->state, &fail);
         if (rc) {
             if (fail.kind == HIVE_EXIT_USER && fail.code == 0 && !fail.text[0])
                 fail.code = rc;
             fail_start(a, -HIVE_EINIT, &fail);
         }
-    } else {
-        a->state = a->arg;
-    }
+    } /* else the state is arg (the same field) */
     a->running = true;
     ack(a, 0, NULL);
 }
@@ -317,7 +328,9 @@ static void actor_main(void *arg)
         hive_next_t next = a->handle(a->state, m);
         hive_msg_free(m);
         if (next.action == HIVE_NEXT_STOP) {
-            hive_reason_t r = a->stopping ? a->stop_reason : hive_reason_normal();
+            hive_reason_t r = next.state == (void *)&abnormal_marker
+                                  ? *hive__proc_reason(hive__proc_self())
+                                  : hive_reason_normal();
             actor_end(a, &r);
         }
         a->state = next.state;
@@ -344,41 +357,35 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
                               hive_reason_t *why)
 {
     hive__proc_enter();
-    if (!spec || !spec->handle || (spec->name && (!spec->name[0] || strlen(spec->name) >= 64)))
+    if (!spec || !spec->handle || (spec->name && !spec->name[0]))
         return -EINVAL;
     hive__proc_t *self = hive__proc_self();
     if (!self)
         return -EPERM;
-    actor_t *a = hive__zalloc(sizeof *a);
-    if (!a)
-        return -ENOMEM;
-    a->init = spec->init;
-    a->handle = spec->handle;
-    a->terminate = spec->terminate;
-    a->arg = arg;
-    a->starter = self->pid;
-    a->trap_exits = spec->trap_exits;
-    a->link = spec->link;
-    if (spec->name)
-        snprintf(a->name, sizeof a->name, "%s", spec->name);
+    actor_t a = {
+        .init = spec->init,
+        .handle = spec->handle,
+        .terminate = spec->terminate,
+        .arg = arg,
+        .starter = self->pid,
+        .trap_exits = spec->trap_exits,
+        .link = spec->link,
+        .name = spec->name,
+    };
     start_wait_t w = {.alias = hive__alias_new(self)};
-    if (!w.alias) {
-        actor_free(a);
+    if (!w.alias)
         return -ENOMEM;
-    }
-    a->ack_alias = w.alias;
+    a.ack_alias = w.alias;
     hive_spawn_opts_t opts = spec->spawn ? *spec->spawn : (hive_spawn_opts_t){.worker = -1};
     opts.link = spec->link;
     opts.monitor = true;
     opts.monitor_ref = &w.ref;
     hive_pid_t pid;
-    int rc = hive__spawn_attached(actor_main, a, &opts, a, actor_free, &pid);
+    int rc = hive__spawn_attached(actor_main, &opts, &a, sizeof a, &pid);
     if (rc) {
         hive__alias_drop(self, w.alias);
-        actor_free(a);
         return rc;
     }
-    /* From here a belongs to the actor process (freed when it ends). */
     int64_t timeout = spec->init_timeout_ms ? spec->init_timeout_ms : DEFAULT_INIT_TIMEOUT_MS;
     const uint64_t tags[2] = {w.alias, HIVE_TAG_DOWN};
     hive_msg_t *m;
@@ -409,7 +416,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         if (k.rc == 0) {
             hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
             if (subject)
-                *subject = hive_subject(pid, k.subject_tag);
+                *subject = hive_subject(pid, ACTOR_SUBJECT_TAG);
             return 0;
         }
         /* Failed: wait for the end, so that a name it took is free again

@@ -9,6 +9,19 @@
 #define EMPTY 0
 #define GONE UINT64_MAX
 
+/* The table: keys[cap] then vals[cap], one allocation. */
+struct hive__idmap_block {
+    uint32_t cap; /* a power of two */
+    uint32_t n;   /* live entries */
+    uint32_t used; /* live + deleted */
+    uint32_t pad_;
+    uint64_t kv[]; /* keys: kv[0..cap), values: kv[cap..2cap) */
+};
+
+static size_t block_size(uint32_t cap) { return sizeof(hive__idmap_block_t) + 2 * cap * sizeof(uint64_t); }
+static uint64_t *keys(const hive__idmap_block_t *b) { return (uint64_t *)b->kv; }
+static uint64_t *vals(const hive__idmap_block_t *b) { return (uint64_t *)b->kv + b->cap; }
+
 static uint32_t slot_of(uint64_t key, uint32_t cap)
 {
     key ^= key >> 33; /* spread slot and generation bits */
@@ -19,42 +32,40 @@ static uint32_t slot_of(uint64_t key, uint32_t cap)
 
 static int grow(hive__idmap_t *m)
 {
-    uint32_t ncap = m->cap ? (m->n * 2 + 2 > m->cap ? m->cap * 2 : m->cap) : 8;
-    uint64_t *nk = hive__zalloc(ncap * sizeof *nk);
-    uint64_t *nv = hive__alloc(ncap * sizeof *nv);
-    if (!nk || !nv) {
-        hive__free(nk, ncap * sizeof *nk);
-        hive__free(nv, ncap * sizeof *nv);
+    hive__idmap_block_t *o = m->b;
+    uint32_t ncap = o ? (o->n * 2 + 2 > o->cap ? o->cap * 2 : o->cap) : 4;
+    hive__idmap_block_t *b = hive__zalloc(block_size(ncap));
+    if (!b)
         return -ENOMEM;
-    }
-    for (uint32_t i = 0; i < m->cap; i++) {
-        uint64_t k = m->keys[i];
+    b->cap = ncap;
+    uint64_t *nk = keys(b), *nv = vals(b);
+    for (uint32_t i = 0; o && i < o->cap; i++) {
+        uint64_t k = keys(o)[i];
         if (k == EMPTY || k == GONE)
             continue;
         uint32_t s = slot_of(k, ncap);
         while (nk[s] != EMPTY)
             s = (s + 1) & (ncap - 1);
         nk[s] = k;
-        nv[s] = m->vals[i];
+        nv[s] = vals(o)[i];
+        b->n++;
     }
-    uint32_t n = m->n; /* hive__idmap_free() zeroes *m, counts included */
+    b->used = b->n;
     hive__idmap_free(m);
-    m->keys = nk;
-    m->vals = nv;
-    m->cap = ncap;
-    m->n = n;
-    m->used = n;
+    m->b = b;
     return 0;
 }
 
 static int64_t find(const hive__idmap_t *m, uint64_t key)
 {
-    if (!m->cap)
+    const hive__idmap_block_t *b = m->b;
+    if (!b)
         return -1;
-    for (uint32_t s = slot_of(key, m->cap);; s = (s + 1) & (m->cap - 1)) {
-        if (m->keys[s] == key)
+    const uint64_t *k = keys(b);
+    for (uint32_t s = slot_of(key, b->cap);; s = (s + 1) & (b->cap - 1)) {
+        if (k[s] == key)
             return s;
-        if (m->keys[s] == EMPTY)
+        if (k[s] == EMPTY)
             return -1;
     }
 }
@@ -63,22 +74,24 @@ int hive__idmap_put(hive__idmap_t *m, uint64_t key, uint64_t val)
 {
     int64_t at = find(m, key);
     if (at >= 0) {
-        m->vals[at] = val;
+        vals(m->b)[at] = val;
         return 0;
     }
-    if ((m->used + 1) * 4 > m->cap * 3) {
+    if (!m->b || (m->b->used + 1) * 4 > m->b->cap * 3) {
         int rc = grow(m);
         if (rc)
             return rc;
     }
-    uint32_t s = slot_of(key, m->cap);
-    while (m->keys[s] != EMPTY && m->keys[s] != GONE)
-        s = (s + 1) & (m->cap - 1);
-    if (m->keys[s] == EMPTY)
-        m->used++;
-    m->keys[s] = key;
-    m->vals[s] = val;
-    m->n++;
+    hive__idmap_block_t *b = m->b;
+    uint64_t *k = keys(b);
+    uint32_t s = slot_of(key, b->cap);
+    while (k[s] != EMPTY && k[s] != GONE)
+        s = (s + 1) & (b->cap - 1);
+    if (k[s] == EMPTY)
+        b->used++;
+    k[s] = key;
+    vals(b)[s] = val;
+    b->n++;
     return 0;
 }
 
@@ -87,12 +100,13 @@ bool hive__idmap_del(hive__idmap_t *m, uint64_t key, uint64_t *val)
     int64_t at = find(m, key);
     if (at < 0)
         return false;
+    hive__idmap_block_t *b = m->b;
     if (val)
-        *val = m->vals[at];
-    m->keys[at] = GONE;
-    m->n--;
-    if (m->n == 0) /* reset tombstones for free */
-        memset(m->keys, 0, m->cap * sizeof *m->keys), m->used = 0;
+        *val = vals(b)[at];
+    keys(b)[at] = GONE;
+    b->n--;
+    if (b->n == 0) /* reset tombstones for free */
+        memset(keys(b), 0, b->cap * sizeof(uint64_t)), b->used = 0;
     return true;
 }
 
@@ -100,25 +114,26 @@ bool hive__idmap_get(const hive__idmap_t *m, uint64_t key, uint64_t *val)
 {
     int64_t at = find(m, key);
     if (at >= 0 && val)
-        *val = m->vals[at];
+        *val = vals(m->b)[at];
     return at >= 0;
 }
 
 hive__idmap_t hive__idmap_take(hive__idmap_t *m)
 {
     hive__idmap_t t = *m;
-    memset(m, 0, sizeof *m);
+    m->b = NULL;
     return t;
 }
 
 bool hive__idmap_next(const hive__idmap_t *m, uint32_t *pos, uint64_t *key, uint64_t *val)
 {
-    for (; *pos < m->cap; (*pos)++) {
-        uint64_t k = m->keys[*pos];
+    const hive__idmap_block_t *b = m->b;
+    for (; b && *pos < b->cap; (*pos)++) {
+        uint64_t k = keys(b)[*pos];
         if (k != EMPTY && k != GONE) {
             *key = k;
             if (val)
-                *val = m->vals[*pos];
+                *val = vals(b)[*pos];
             (*pos)++;
             return true;
         }
@@ -128,9 +143,15 @@ bool hive__idmap_next(const hive__idmap_t *m, uint32_t *pos, uint64_t *key, uint
 
 void hive__idmap_free(hive__idmap_t *m)
 {
-    if (m->cap) {
-        hive__free(m->keys, m->cap * sizeof *m->keys);
-        hive__free(m->vals, m->cap * sizeof *m->vals);
-    }
-    memset(m, 0, sizeof *m);
+    if (m->b)
+        hive__free(m->b, block_size(m->b->cap));
+    m->b = NULL;
 }
+
+void hive__idmap_trim(hive__idmap_t *m)
+{
+    if (m->b && m->b->n == 0)
+        hive__idmap_free(m);
+}
+
+uint32_t hive__idmap_count(const hive__idmap_t *m) { return m->b ? m->b->n : 0; }

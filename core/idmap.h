@@ -13,17 +13,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+typedef struct hive__idmap_block hive__idmap_block_t;
+/* One pointer: a process carries four of these, and a million processes
+ * should not pay for four empty tables each. */
 typedef struct hive__idmap {
-    uint64_t *keys;
-    uint64_t *vals;
-    uint32_t cap;  /* 0 or a power of two */
-    uint32_t n;    /* live entries */
-    uint32_t used; /* live + deleted */
+    hive__idmap_block_t *b; /* NULL when the map has never held anything */
 } hive__idmap_t;
 
 /* Insert or overwrite. 0 or -ENOMEM (the map is unchanged then). */
 int hive__idmap_put(hive__idmap_t *m, uint64_t key, uint64_t val);
-/* Remove key; true if it was there (its value to *val if val). */
+/* Remove key; true if it was there (its value to *val if val). The table
+ * stays allocated when the map empties (hot maps churn); see trim. */
 bool hive__idmap_del(hive__idmap_t *m, uint64_t key, uint64_t *val);
 bool hive__idmap_get(const hive__idmap_t *m, uint64_t key, uint64_t *val);
 /* Take the whole map out of *m (which becomes empty): the caller walks the
@@ -32,5 +32,8 @@ hive__idmap_t hive__idmap_take(hive__idmap_t *m);
 /* Iterate: start with *pos = 0; false at the end. */
 bool hive__idmap_next(const hive__idmap_t *m, uint32_t *pos, uint64_t *key, uint64_t *val);
 void hive__idmap_free(hive__idmap_t *m);
+/* Free the table if the map is empty (maps that rarely refill). */
+void hive__idmap_trim(hive__idmap_t *m);
+uint32_t hive__idmap_count(const hive__idmap_t *m);
 
 #endif

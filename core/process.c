@@ -192,7 +192,8 @@ static void proc_free_rcu(struct rcu_head *h)
     hive__idmap_free(&p->monitored_by);
     hive__idmap_free(&p->monitoring);
     hive__idmap_free(&p->aliases);
-    hive__free(p, sizeof *p);
+    hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_NORMAL});
+    hive__free(p, sizeof *p + p->attach_size);
 }
 
 /* Dead processes are freed after a grace period in batches: one call_rcu
@@ -251,10 +252,6 @@ static void proc_end(hive__proc_t *p)
     /* Cleanup handlers, the name, then dead (under sig_lock), links and
      * monitors fired: signal.c. */
     hive__signal_exit(p);
-    if (p->attach_free) {
-        p->attach_free(p->attach);
-        p->attach_free = NULL;
-    }
     if (p->timeout) {
         hive__timer_cancel(p->timeout);
         hive__timer_put(p->timeout);
@@ -277,7 +274,7 @@ void hive__proc_enter(void)
      * point, rather than let a fault hit inside the runtime. */
     hive__proc_t *p = hive__proc_self();
     if (p && !p->is_thread) {
-        p->reason = (hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW};
+        hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW});
         hive__fiber_exit(&p->task.fiber);
     }
 }
@@ -285,7 +282,8 @@ void hive__proc_enter(void)
 /* A reply to an alias no longer active (its call gave up): dropped. */
 static bool stale_reply(hive__proc_t *p, hive_msg_t *m)
 {
-    if (!hive__is_alias(m->tag) || hive__idmap_get(&p->aliases, m->tag, NULL))
+    if (!hive__is_alias(m->tag) || m->tag == p->alias_one ||
+        hive__idmap_get(&p->aliases, m->tag, NULL))
         return false;
     hive_msg_free(m);
     return true;
@@ -312,11 +310,11 @@ static void proc_on_exit(hive__task_t *t)
     bool finished = t->fiber.done;
     hive__task_release_stack(t);
     if (t->start_error)
-        p->reason = (hive_reason_t){.kind = HIVE_EXIT_NOMEM};
+        hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_NOMEM});
     else if (t->overflowed)
-        p->reason = (hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW};
+        hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW});
     else if (!finished)
-        p->reason = (hive_reason_t){.kind = HIVE_EXIT_SHUTDOWN}; /* runtime stop */
+        hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_SHUTDOWN}); /* runtime stop */
     proc_end(p);
 }
 
@@ -328,20 +326,21 @@ static void proc_main(void *arg)
 }
 
 /* A process struct in a free slot, not yet visible. NULL with *err set. */
-static hive__proc_t *proc_new(int *err)
+static hive__proc_t *proc_new(int *err, size_t attach_size)
 {
     if (!T.slots || !hive__sched_running()) {
         *err = -EPERM;
         return NULL;
     }
-    hive__proc_t *p = hive__zalloc(sizeof *p);
+    hive__proc_t *p = hive__zalloc(sizeof *p + attach_size);
     if (!p) {
         *err = -ENOMEM;
         return NULL;
     }
+    p->attach_size = (uint16_t)attach_size;
     uint32_t slot = slot_alloc();
     if (slot == UINT32_MAX) {
-        hive__free(p, sizeof *p);
+        hive__free(p, sizeof *p + attach_size);
         *err = -EAGAIN;
         return NULL;
     }
@@ -365,7 +364,8 @@ static void proc_unspawn(hive__proc_t *p)
     hive__idmap_free(&p->links);
     hive__idmap_free(&p->monitored_by);
     hive__idmap_free(&p->aliases);
-    hive__free(p, sizeof *p);
+    hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_NORMAL});
+    hive__free(p, sizeof *p + p->attach_size);
 }
 
 static void proc_publish(hive__proc_t *p)
@@ -375,14 +375,25 @@ static void proc_publish(hive__proc_t *p)
     atomic_store_explicit(&T.slots[(uint32_t)p->pid - 1], p, memory_order_release);
 }
 
+static int spawn(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts, const void *init,
+                 size_t size, hive_pid_t *pid);
+
 HIVE_API int hive_spawn_opts(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts,
                              hive_pid_t *pid)
 {
-    return hive__spawn_attached(fn, arg, opts, NULL, NULL, pid);
+    return spawn(fn, arg, opts, NULL, 0, pid);
 }
 
-int hive__spawn_attached(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts, void *attach,
-                         void (*attach_free)(void *), hive_pid_t *pid)
+int hive__spawn_attached(hive_fn_t fn, const hive_spawn_opts_t *opts, const void *init,
+                         size_t size, hive_pid_t *pid)
+{
+    if (!init || size == 0 || size > UINT16_MAX)
+        return -EINVAL;
+    return spawn(fn, NULL, opts, init, size, pid);
+}
+
+static int spawn(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts, const void *init,
+                 size_t size, hive_pid_t *pid)
 {
     hive__proc_enter();
     size_t stack = opts ? opts->stack_size : 0;
@@ -391,13 +402,15 @@ int hive__spawn_attached(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts,
         (worker >= 0 && worker >= hive__sched_nworkers()))
         return hive__sched_running() || !fn || stack > MAX_STACK ? -EINVAL : -EPERM;
     int err;
-    hive__proc_t *p = proc_new(&err);
+    hive__proc_t *p = proc_new(&err, size);
     if (!p)
         return err;
     p->fn = fn;
     p->arg = arg;
-    p->attach = attach;
-    p->attach_free = attach_free;
+    if (size) {
+        memcpy(hive__proc_attach(p), init, size);
+        p->arg = hive__proc_attach(p);
+    }
     hive__task_init(&p->task, proc_main, p, stack);
     if (opts && opts->pinned)
         p->task.pinned = worker;
@@ -441,7 +454,7 @@ HIVE_API int hive_exit(hive_reason_t reason)
     hive__proc_t *p = hive__proc_self();
     if (!p || p->is_thread)
         return -EPERM;
-    p->reason = reason;
+    hive__proc_set_reason(p, &reason);
     hive__fiber_exit(&p->task.fiber);
 }
 
@@ -820,12 +833,18 @@ hive_msg_t *hive__receive_or_release(const uint64_t *tags, size_t ntags)
 uint64_t hive__alias_new(hive__proc_t *p)
 {
     uint64_t a = HIVE_TAG_ALIAS_BASE + ++p->next_alias;
+    if (!p->alias_one) {
+        p->alias_one = a;
+        return a;
+    }
     return hive__idmap_put(&p->aliases, a, 1) == 0 ? a : 0;
 }
 
 void hive__alias_drop(hive__proc_t *p, uint64_t alias)
 {
-    if (!hive__idmap_del(&p->aliases, alias, NULL))
+    if (p->alias_one == alias)
+        p->alias_one = 0;
+    else if (!hive__idmap_del(&p->aliases, alias, NULL))
         return;
     hive_msg_t *prev = NULL;
     for (hive_msg_t *m = p->saved_head; m;) {
@@ -921,7 +940,7 @@ HIVE_API int hive_thread_attach(hive_pid_t *pid)
     if (hive__proc_self())
         return -EALREADY;
     int err;
-    hive__proc_t *p = proc_new(&err);
+    hive__proc_t *p = proc_new(&err, 0);
     if (!p)
         return err;
     p->is_thread = true;
@@ -957,7 +976,7 @@ void hive__proc_table_shutdown(void)
             continue;
         if (!p->is_thread) {
             hive__task_release_stack(&p->task);
-            p->reason = (hive_reason_t){.kind = HIVE_EXIT_SHUTDOWN};
+            hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_SHUTDOWN});
         }
         proc_end(p);
     }
@@ -969,6 +988,44 @@ void hive__proc_table_shutdown(void)
 }
 
 /* ---- reasons -------------------------------------------------------- */
+
+static const hive_reason_t fallback[] = {
+    {.kind = HIVE_EXIT_NORMAL},   {.kind = HIVE_EXIT_SHUTDOWN},
+    {.kind = HIVE_EXIT_KILLED},   {.kind = HIVE_EXIT_NOPROC},
+    {.kind = HIVE_EXIT_STACK_OVERFLOW}, {.kind = HIVE_EXIT_PANIC},
+    {.kind = HIVE_EXIT_USER},     {.kind = HIVE_EXIT_NOMEM},
+};
+
+void hive__proc_set_reason(hive__proc_t *p, const hive_reason_t *r)
+{
+    bool plain = r->kind == HIVE_EXIT_NORMAL && r->code == 0 && !r->text[0];
+    if (p->reason && !p->reason_static && plain) {
+        hive__free(p->reason, sizeof *p->reason);
+        p->reason = NULL;
+        return;
+    }
+    if (plain) {
+        p->reason = NULL;
+        return;
+    }
+    if (!p->reason || p->reason_static) {
+        p->reason = hive__alloc(sizeof *p->reason);
+        p->reason_static = p->reason == NULL;
+        if (!p->reason) {
+            /* No memory for the text: the kind (and no text) must do. */
+            unsigned k = (unsigned)r->kind;
+            p->reason = (hive_reason_t *)&fallback[k < sizeof fallback / sizeof fallback[0]
+                                                       ? k : HIVE_EXIT_USER];
+            return;
+        }
+    }
+    *p->reason = *r;
+}
+
+const hive_reason_t *hive__proc_reason(const hive__proc_t *p)
+{
+    return p->reason ? p->reason : &fallback[HIVE_EXIT_NORMAL];
+}
 
 HIVE_API hive_reason_t hive_reason_normal(void) { return (hive_reason_t){.kind = HIVE_EXIT_NORMAL}; }
 

@@ -40,12 +40,16 @@ typedef struct hive__proc {
     hive__task_t task;          /* unused (no fiber) for attached threads */
     hive__mpsc_t mbox;
     hive_pid_t pid;
-    _Atomic bool alive;
-    bool is_thread;             /* an attached foreign thread */
-    _Atomic uint32_t thread_word; /* attached threads: 1 = woken */
-    hive_fn_t fn;
-    void *arg;
-    hive_reason_t reason;
+    /* The entry (read at every start: an actor restarts from it after
+     * releasing its stack); once the process is dead, the RCU head. */
+    union {
+        struct {
+            hive_fn_t fn;
+            void *arg;
+        };
+        struct rcu_head rcu;
+    };
+    hive_reason_t *reason;      /* why it ended; NULL = normal (hive__proc_set_reason) */
     /* Receiver-only state: messages taken from mbox but skipped by a
      * selective receive, oldest first; the pending receive timeout. */
     hive_msg_t *saved_head, *saved_tail;
@@ -55,30 +59,37 @@ typedef struct hive__proc {
     _Atomic uint32_t wait_mode;
     _Atomic uint32_t wait_ntags;
     _Atomic uint64_t wait_tags[HIVE__WAIT_TAGS_MAX];
-    _Atomic uint64_t wakeups;   /* times a blocked receive was woken (tests) */
     _Atomic(hive__name_t *) name; /* registry.c; HIVE__NAME_GONE once exited */
     /* Links and monitors (signal.c). sig_lock guards links, monitored_by
      * and the alive flag's one transition to false, so a link or monitor
      * set up concurrently with the exit either is seen by the exit or sees
      * the process dead. */
-    _Atomic int sig_lock;
     hive__idmap_t links;        /* linked pids (value unused); sig_lock */
     hive__idmap_t monitored_by; /* ref -> watching pid; sig_lock */
     hive__idmap_t monitoring;   /* ref -> watched pid; owner only */
-    bool trap_exit;             /* owner only */
     hive__cleanup_t *cleanups;  /* hive_on_exit handlers, newest first; owner */
     /* Calls (core/call.c), owner only: reply aliases now active (a message
      * with an alias tag not in here is dropped when popped), and counters
      * for fresh alias and subject tags (unique per process is enough: an
      * alias or subject only ever addresses this process). */
-    hive__idmap_t aliases;
-    uint64_t next_alias, next_subject;
-    /* An actor's or a task's own state (core/actor.c, core/task.c), freed
-     * by attach_free when the process ends, whatever the path. */
-    void *attach;
-    void (*attach_free)(void *attach);
-    struct rcu_head rcu;
+    uint64_t alias_one;         /* the common case: one active alias, no table */
+    hive__idmap_t aliases;      /* any further ones */
+    uint64_t next_alias;
+    uint32_t next_subject;
+    /* Small fields, packed (a million idle actors pay for every byte). */
+    _Atomic int sig_lock;
+    _Atomic uint32_t thread_word; /* attached threads: 1 = woken */
+    _Atomic uint32_t wakeups;   /* times a blocked receive was woken (tests) */
+    uint16_t attach_size;       /* bytes of attachment after the struct */
+    _Atomic bool alive;
+    bool is_thread;             /* an attached foreign thread */
+    bool reason_static;         /* reason points at a static fallback (no memory) */
+    bool trap_exit;             /* owner only */
 } hive__proc_t;
+
+/* An actor's or a task's own state (core/actor.c, core/task.c) lives right
+ * after its process struct, in the same allocation: one block per actor. */
+static inline void *hive__proc_attach(hive__proc_t *p) { return p->attach_size ? p + 1 : NULL; }
 
 int hive__proc_table_init(long max_processes, long max_message_size);
 /* Runtime stop, after the scheduler stopped: end every process left. */
@@ -112,10 +123,11 @@ int hive__receive(const uint64_t *tags, size_t ntags, hive_match_fn_t fn, void *
  * nothing matches the process releases its stack (hive__task_park_release)
  * and later starts over from its entry function. Returns only a message. */
 hive_msg_t *hive__receive_or_release(const uint64_t *tags, size_t ntags);
-/* hive_spawn_opts, with `attach` given to the process before it can run
- * (freed with attach_free when it ends; on failure the caller keeps it). */
-int hive__spawn_attached(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts, void *attach,
-                         void (*attach_free)(void *), hive_pid_t *pid);
+/* hive_spawn_opts for a process that carries `size` bytes of its own
+ * (copied from `init` into the process's allocation, see hive__proc_attach);
+ * fn gets the attachment's address as its argument. */
+int hive__spawn_attached(hive_fn_t fn, const hive_spawn_opts_t *opts, const void *init,
+                         size_t size, hive_pid_t *pid);
 /* Deliver m (any tag) to `to`; on failure m is discarded and -ESRCH
  * returned (a pointer message's pointer stays the caller's). */
 int hive__send_msg(hive_pid_t to, hive_msg_t *m);
@@ -128,6 +140,11 @@ static inline bool hive__is_alias(uint64_t tag)
 {
     return tag >= HIVE_TAG_ALIAS_BASE && tag < HIVE_TAG_RESERVED;
 }
+
+/* Set why p ends (its own code, or a signal acting on it); a plain normal
+ * reason costs no memory. */
+void hive__proc_set_reason(hive__proc_t *p, const hive_reason_t *r);
+const hive_reason_t *hive__proc_reason(const hive__proc_t *p);
 
 /* signal.c */
 void hive__sig_lock(hive__proc_t *p);

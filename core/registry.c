@@ -3,6 +3,7 @@
 #include "core/registry.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
@@ -92,6 +93,21 @@ void hive__registry_drop(hive__proc_t *p)
     hive__name_t *e = atomic_exchange_explicit(&p->name, HIVE__NAME_GONE, memory_order_acq_rel);
     if (e && e != HIVE__NAME_GONE && cds_lfht_del(names, &e->node) == 0)
         call_rcu(&e->rcu, free_name_rcu);
+}
+
+size_t hive__registry_name_of(hive__proc_t *p, char *buf, size_t len)
+{
+    if (len == 0)
+        return 0;
+    buf[0] = 0;
+    hive__rcu_enter();
+    /* acquire: pairs with hive_register's publishing CAS; RCU keeps the
+     * entry readable even if it is dropped meanwhile. */
+    hive__name_t *e = atomic_load_explicit(&p->name, memory_order_acquire);
+    if (e && e != HIVE__NAME_GONE)
+        snprintf(buf, len, "%.*s", (int)e->len, e->name);
+    hive__rcu_leave();
+    return strlen(buf);
 }
 
 static int check_name(const char *name, size_t *len)

@@ -16,5 +16,7 @@ int hive__registry_init(void);
 void hive__registry_shutdown(void);
 /* p is exiting: drop its name, if any. Inside a read-side section. */
 void hive__registry_drop(hive__proc_t *p);
+/* p's registered name into buf ("" when none); its length. */
+size_t hive__registry_name_of(hive__proc_t *p, char *buf, size_t len);
 
 #endif

@@ -103,7 +103,7 @@ static const hive_reason_t noproc = {.kind = HIVE_EXIT_NOPROC};
 
 static _Noreturn void die(hive__proc_t *p, hive_msg_t *m, const hive_reason_t *r)
 {
-    p->reason = *r;
+    hive__proc_set_reason(p, r);
     hive__msg_discard(m);
     hive__fiber_exit(&p->task.fiber);
 }
@@ -152,7 +152,7 @@ void hive__signal_exit(hive__proc_t *p)
     while (p->cleanups) {
         cleanup_t *c = p->cleanups;
         p->cleanups = c->next;
-        c->fn(c->arg, &p->reason);
+        c->fn(c->arg, hive__proc_reason(p));
         hive__free(c, sizeof *c);
     }
     /* Messages it held, before anyone hears of the death (a DOWN must not
@@ -172,10 +172,10 @@ void hive__signal_exit(hive__proc_t *p)
     uint32_t pos = 0;
     uint64_t key, val;
     while (hive__idmap_next(&links, &pos, &key, NULL))
-        exit_signal(key, HIVE__MSG_SIG_LINK_EXIT, p->pid, &p->reason);
+        exit_signal(key, HIVE__MSG_SIG_LINK_EXIT, p->pid, hive__proc_reason(p));
     pos = 0;
     while (hive__idmap_next(&mons, &pos, &key, &val))
-        down_signal(val, key, p->pid, &p->reason);
+        down_signal(val, key, p->pid, hive__proc_reason(p));
     /* Monitors we hold: remove them from their targets, which would
      * otherwise keep them until they end. */
     pos = 0;
@@ -252,12 +252,14 @@ HIVE_API int hive_unlink(hive_pid_t pid)
         return -EPERM;
     hive__sig_lock(p);
     hive__idmap_del(&p->links, pid, NULL);
+    hive__idmap_trim(&p->links);
     hive__sig_unlock(p);
     hive__rcu_enter();
     hive__proc_t *t = hive__proc_lookup(pid);
     if (t) {
         hive__sig_lock(t);
         hive__idmap_del(&t->links, p->pid, NULL);
+        hive__idmap_trim(&t->links); /* an idle process keeps no empty table */
         hive__sig_unlock(t);
     }
     hive__rcu_leave();
@@ -351,6 +353,7 @@ HIVE_API int hive_demonitor(hive_ref_t ref, int flags)
         if (t) {
             hive__sig_lock(t);
             hive__idmap_del(&t->monitored_by, ref, NULL);
+            hive__idmap_trim(&t->monitored_by); /* an idle actor keeps no empty table */
             hive__sig_unlock(t);
         }
         hive__rcu_leave();

@@ -27,8 +27,6 @@ typedef struct task_start {
     uint64_t alias;
 } task_start_t;
 
-static void start_free(void *s) { hive__free(s, sizeof(task_start_t)); }
-
 static void task_main(void *arg)
 {
     task_start_t *s = arg;
@@ -47,20 +45,14 @@ HIVE_API int hive_task_async(hive_task_fn_t fn, void *arg, hive_task_t *task)
     hive__proc_t *self = hive__proc_self();
     if (!self)
         return -EPERM;
-    task_start_t *s = hive__alloc(sizeof *s);
-    if (!s)
+    task_start_t s = {.fn = fn, .arg = arg, .owner = self->pid, .alias = hive__alias_new(self)};
+    if (!s.alias)
         return -ENOMEM;
-    *s = (task_start_t){.fn = fn, .arg = arg, .owner = self->pid, .alias = hive__alias_new(self)};
-    if (!s->alias) {
-        start_free(s);
-        return -ENOMEM;
-    }
-    hive_task_t t = {.owner = self->pid, .alias = s->alias};
+    hive_task_t t = {.owner = self->pid, .alias = s.alias};
     hive_spawn_opts_t opts = {.worker = -1, .link = true, .monitor = true, .monitor_ref = &t.ref};
-    int rc = hive__spawn_attached(task_main, s, &opts, s, start_free, &t.pid);
+    int rc = hive__spawn_attached(task_main, &opts, &s, sizeof s, &t.pid);
     if (rc) {
         hive__alias_drop(self, t.alias);
-        start_free(s);
         return rc;
     }
     *task = t;

@@ -26,9 +26,13 @@ typedef struct hive__mpsc_node {
     _Atomic(struct hive__mpsc_node *) next;
 } hive__mpsc_node_t;
 
+/* Not padded to cache lines: every process has one, and a million idle
+ * processes should not pay two cache lines each for it. Producers and the
+ * consumer of one mailbox share a line (as Pony's per-actor queues do); the
+ * cost falls only on a mailbox that is busy from both sides at once. */
 typedef struct hive__mpsc {
-    _Alignas(64) _Atomic(hive__mpsc_node_t *) head; /* producers */
-    _Alignas(64) hive__mpsc_node_t *tail;           /* the consumer */
+    _Atomic(hive__mpsc_node_t *) head; /* producers */
+    hive__mpsc_node_t *tail;           /* the consumer */
     hive__mpsc_node_t stub;
 } hive__mpsc_t;
 
