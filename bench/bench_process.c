@@ -53,12 +53,6 @@
 #include "bench/bench_rt.h"
 #include "bench/harness.h"
 
-#if defined(__has_include)
-#if __has_include(<jemalloc/jemalloc.h>)
-#include <jemalloc/jemalloc.h>
-#define BENCH_HAVE_JEMALLOC 1
-#endif
-#endif
 
 
 /* ---- shared: runtime around the clock ------------------------------- */
@@ -651,32 +645,6 @@ static void idle_stopper(void *arg)
         hive_send(d->pids[i], IDLE_STOP, NULL, 0);
 }
 
-/* VmRSS in bytes, or -1. */
-static long vm_rss(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb < 0 ? -1 : kb * 1024;
-}
-
-/* Give the allocator's cached free pages back, so that a repetition does not
- * reuse the previous one's pages unseen and report too little. */
-static void purge_allocator(void)
-{
-#ifdef BENCH_HAVE_JEMALLOC
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
-    mallctl(cmd, NULL, NULL, NULL, 0);
-#endif
-}
-
 static int bench_idle(long ops, hive_bench_t *b)
 {
     static idle_t d;
@@ -690,8 +658,8 @@ static int bench_idle(long ops, hive_bench_t *b)
     atomic_store_explicit(&d.left, ops, memory_order_relaxed);
     if (bench_rt_start(b, IDLE_MAX_PROCESSES, &d.sink) != 0)
         return -1;
-    purge_allocator();
-    long rss0 = vm_rss();
+    bench_purge_allocator();
+    long rss0 = bench_vm_rss();
     clock_on(b, &mt);
 
     long spawned = -1;
@@ -702,7 +670,7 @@ static int bench_idle(long ops, hive_bench_t *b)
         rc = bench_collect(IDLE_READY, NULL, 0);
 
     clock_off(b, &mt);
-    long rss1 = vm_rss();
+    long rss1 = bench_vm_rss();
     long alive = hive_process_count() - 1; /* less the attached thread */
     clock_on(b, &mt);
 

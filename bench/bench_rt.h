@@ -11,7 +11,16 @@
 #include <sched.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include <hive/hive.h>
+
+#if defined(__has_include)
+#if __has_include(<jemalloc/jemalloc.h>)
+#include <jemalloc/jemalloc.h>
+#define BENCH_HAVE_JEMALLOC 1
+#endif
+#endif
 
 #include "bench/harness.h"
 
@@ -67,5 +76,32 @@ static inline int bench_collect(uint64_t tag, void *out, size_t len)
     hive_msg_free(m);
     return rc;
 }
+
+/* VmRSS in bytes, or -1. */
+static inline long bench_vm_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
+/* Give the allocator's cached free pages back, so that a repetition does not
+ * reuse the previous one's pages unseen and report too little. */
+static inline void bench_purge_allocator(void)
+{
+#ifdef BENCH_HAVE_JEMALLOC
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
+    mallctl(cmd, NULL, NULL, NULL, 0);
+#endif
+}
+
 
 #endif
