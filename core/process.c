@@ -247,6 +247,7 @@ static void defer_free(hive__proc_t *p)
 static void proc_end(hive__proc_t *p)
 {
     hive__rcu_enter();
+    hive__io_proc_exit(p); /* an fd it waited for leaves its worker's set */
     /* Cleanup handlers, the name, then dead (under sig_lock), links and
      * monitors fired: signal.c. */
     hive__signal_exit(p);
@@ -290,11 +291,20 @@ void hive__proc_checkpoint(hive__proc_t *p)
     }
 }
 
+/* Release a fiber process's stack, unless a blocking call it made is still
+ * running on the pool with an argument that may live on that stack: the
+ * call then takes the stack over and frees it when it returns. */
+static void proc_release_stack(hive__proc_t *p)
+{
+    hive__blocking_proc_exit(p);
+    hive__task_release_stack(&p->task);
+}
+
 static void proc_on_exit(hive__task_t *t)
 {
     hive__proc_t *p = t->upper;
     bool finished = t->fiber.done;
-    hive__task_release_stack(t);
+    proc_release_stack(p);
     if (t->start_error)
         p->reason = (hive_reason_t){.kind = HIVE_EXIT_NOMEM};
     else if (t->overflowed)
@@ -337,6 +347,8 @@ static hive__proc_t *proc_new(int *err)
     atomic_init(&p->name, NULL);
     atomic_init(&p->thread_word, 0);
     atomic_init(&p->sig_lock, 0);
+    atomic_init(&p->io_state, HIVE__IO_IDLE);
+    p->io_fd = p->io_regfd = p->io_worker = -1;
     atomic_fetch_add_explicit(&T.count, 1, memory_order_relaxed); /* a count */
     return p;
 }
@@ -546,6 +558,20 @@ static hive__timer_t *arm(hive__task_t *task, uint64_t deadline)
         return NULL;
     }
     return &wt->t;
+}
+
+hive__timer_t *hive__proc_arm_timeout(hive__proc_t *p, uint64_t deadline)
+{
+    return p->timeout = arm(&p->task, deadline);
+}
+
+void hive__proc_disarm_timeout(hive__proc_t *p, hive__timer_t *tm)
+{
+    p->timeout = NULL;
+    if (tm) {
+        hive__timer_cancel(tm);
+        hive__timer_put(tm);
+    }
 }
 
 static uint64_t deadline_of(int64_t ms)
@@ -877,7 +903,7 @@ void hive__proc_table_shutdown(void)
         if (!p)
             continue;
         if (!p->is_thread) {
-            hive__task_release_stack(&p->task);
+            proc_release_stack(p);
             p->reason = (hive_reason_t){.kind = HIVE_EXIT_SHUTDOWN};
         }
         proc_end(p);

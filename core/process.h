@@ -29,6 +29,10 @@
 #include "sched/worker.h"
 
 typedef struct hive__name hive__name_t;
+typedef struct hive__job hive__job_t;
+
+/* A process's I/O wait (io.c): p->io_state. */
+enum { HIVE__IO_IDLE = 0, HIVE__IO_WAITING = 1 }; /* or READY_BIT | events */
 typedef struct hive__cleanup hive__cleanup_t;
 
 /* What a process blocked in receive waits for: senders wake it only for a
@@ -67,6 +71,12 @@ typedef struct hive__proc {
     hive__idmap_t monitoring;   /* ref -> watched pid; owner only */
     bool trap_exit;             /* owner only */
     hive__cleanup_t *cleanups;  /* hive_on_exit handlers, newest first; owner */
+    /* hive_io_wait (io.c): the fd being waited for and where it is
+     * registered (io_worker -1: nowhere); owner only. io_state is set by
+     * the owner and CASed by the worker that harvests the event. */
+    _Atomic uint32_t io_state;
+    int io_fd, io_regfd, io_worker;
+    hive__job_t *job;           /* hive_blocking call in flight (blocking.c); owner */
     struct rcu_head rcu;
 } hive__proc_t;
 
@@ -92,6 +102,24 @@ void hive__proc_idle_hook(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
 void hive__proc_checkpoint(hive__proc_t *p);
+
+/* A timer that unparks p at `deadline` (kept in p->timeout, so that the
+ * exit path cancels it), or NULL without memory: the caller then re-checks
+ * the clock on every wake-up. disarm cancels and drops it (tm may be NULL). */
+hive__timer_t *hive__proc_arm_timeout(hive__proc_t *p, uint64_t deadline);
+void hive__proc_disarm_timeout(hive__proc_t *p, hive__timer_t *tm);
+
+/* io.c: the poller's ready callback (a worker, inside a read section); the
+ * exit path's cleanup of a wait in progress. */
+void hive__io_ready(uint64_t token, uint32_t events);
+void hive__io_proc_exit(hive__proc_t *p);
+
+/* blocking.c: the pool's lifecycle (runtime start/stop), and the exit
+ * path's abandonment of a call in progress (before p's stack is released:
+ * it may take the stack over until the call returns). */
+int hive__blocking_start(int nthreads);
+void hive__blocking_stop(void);
+void hive__blocking_proc_exit(hive__proc_t *p);
 
 /* signal.c */
 void hive__sig_lock(hive__proc_t *p);

@@ -10,7 +10,10 @@
  *     next so that request/response pairs stay on one core (stealable, and
  *     limited to HIVE__LIFO_STREAK runs in a row so it cannot starve the
  *     deque);
- *   - the scheduler loop's own context and a stack cache (stack.c).
+ *   - the scheduler loop's own context and a stack cache (stack.c);
+ *   - an I/O poller (poll.h): an epoll set harvested every
+ *     HIVE__POLL_INTERVAL dispatches and when local work runs out, and
+ *     slept in instead of the futex while fds are registered.
  * Shared by all workers: the injection queue (work from foreign threads,
  * checked every HIVE__INJECT_INTERVAL dispatches and whenever local work runs
  * out) and the idle bookkeeping (park.c).
@@ -38,6 +41,7 @@
 #include "sched/fiber.h"
 #include "sched/inject.h"
 #include "sched/park.h"
+#include "sched/poll.h"
 #include "sched/timer.h"
 #include "sched/topology.h"
 
@@ -81,6 +85,7 @@ typedef struct hive__worker_stats {
     uint64_t lifo_runs;   /* dispatches from the LIFO slot */
     uint64_t injected;    /* tasks taken from the injection queue */
     uint64_t parks;       /* times the worker went to sleep */
+    uint64_t polls;       /* epoll harvests that found fd events */
 } hive__worker_stats_t;
 
 /* Called by each worker on its own thread before it parks and before it
@@ -95,6 +100,7 @@ typedef struct hive__sched_params {
     int idle_spin;                      /* search rounds before parking */
     size_t stack_size;                  /* default stack size */
     hive__idle_hook_t idle_hook;        /* may be NULL */
+    hive__poll_ready_fn io_ready;       /* fd events; NULL = no registrations */
 } hive__sched_params_t;
 
 /* Start / stop the workers (the runtime's owner thread). stop drops tasks
@@ -114,6 +120,9 @@ int hive__task_new(void (*fn)(void *), void *arg, size_t stack_size, hive__task_
 void hive__task_init(hive__task_t *t, void (*fn)(void *), void *arg, size_t stack_size);
 /* Release what running gave the task (fiber, stack), not its memory. */
 void hive__task_release_stack(hive__task_t *t);
+/* Like release_stack, but hand the stack to the caller instead of freeing
+ * it (someone still uses memory on it). False when the task had none. */
+bool hive__task_take_stack(hive__task_t *t, hive__stack_t *out);
 /* Free a task made by hive__task_new whose fiber is not running. */
 void hive__task_free(hive__task_t *t);
 /* Make it runnable for the first time. Any thread. */
@@ -146,6 +155,16 @@ hive__timer_heap_t *hive__worker_timers(hive__worker_t *w);
 hive__worker_t *hive__worker_by_id(int id);
 /* Wake worker `id` if it is parked (its timers changed). Any thread. */
 void hive__sched_wake_worker(int id);
+
+/* Register fd in the calling worker's poller (EPOLLONESHOT); the worker's
+ * id goes to *worker (for the del). 0, -EPERM (not on a worker), or the
+ * poller's errors (-EEXIST, -EPERM for a regular file, -EBADF, ...). */
+int hive__worker_poll_add(int fd, uint32_t events, uint64_t token, int *worker);
+/* Remove fd from worker `id`'s poller. Any thread; 0, or -ENOENT, -EBADF,
+ * -ESRCH (no such worker: the runtime stopped, its sets are gone). */
+int hive__worker_poll_del(int id, int fd);
+/* fds registered in every worker's poller (tests). */
+long hive__sched_poll_registered(void);
 
 /* Statistics of worker `id` (approximate while running). */
 void hive__worker_stats(int id, hive__worker_stats_t *out);

@@ -12,5 +12,6 @@
 #include <hive/registry.h>
 #include <hive/thread.h>
 #include <hive/link.h>
+#include <hive/io.h>
 
 #endif
