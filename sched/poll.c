@@ -4,8 +4,8 @@
  * wait and one epoll_wait per batch of events, both cheap and available on
  * every kernel hive targets; io_uring's poll_add would save the epoll_ctl but
  * needs a ring per worker and a newer kernel, and is often disabled in
- * containers. Measured here: the HTTP benchmark (bench/compare.sh http) is
- * bound by the socket syscalls, not by the poller.
+ * containers. io_uring has not been measured against it yet (the HTTP
+ * benchmark, bench/compare.sh http, is where to do it).
  *
  * EPOLLONESHOT: an event disarms its registration, so one readiness wakes one
  * waiter once, even if two workers harvest concurrently (a searching worker
