@@ -68,11 +68,14 @@ int hive__poll_add(hive__poller_t *p, int fd, uint32_t events, uint64_t token)
 
 int hive__poll_del(hive__poller_t *p, int fd)
 {
-    if (epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) != 0)
-        return -errno;
-    /* relaxed: a count (see hive__poll_registered). */
+    int rc = epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) != 0 ? -errno : 0;
+    /* Counted out even when the DEL fails: the caller removes its own add,
+     * and -EBADF / -ENOENT mean the fd was closed (the kernel dropped the
+     * entry, or keeps it for a dup we cannot name any more; its events
+     * then carry a token no waiter matches). relaxed: a count (see
+     * hive__poll_registered). */
     atomic_fetch_sub_explicit(&p->registered, 1, memory_order_relaxed);
-    return 0;
+    return rc;
 }
 
 int hive__poll_wait(hive__poller_t *p, int timeout_ms, void *out)

@@ -52,7 +52,8 @@ void hive__poll_destroy(hive__poller_t *p);
  * 0, or a negative errno from epoll_ctl: -EEXIST (fd already in this set),
  * -EPERM (fd does not support polling, e.g. a regular file), -EBADF. */
 int hive__poll_add(hive__poller_t *p, int fd, uint32_t events, uint64_t token);
-/* Stop watching fd. 0 or a negative errno (-ENOENT: it was not there). */
+/* Stop watching fd, which the caller added. 0 or a negative errno
+ * (-EBADF: closed meanwhile); either way it no longer counts. */
 int hive__poll_del(hive__poller_t *p, int fd);
 
 /* Wait up to timeout_ms (0 = just look, -1 = for ever) and call ready() for

@@ -164,6 +164,25 @@ static void io_wait_times_out(void **state)
     assert_int_equal(hive_runtime_stop(), 0);
 }
 
+/* Closing an fd while a process waits on it does not wake it (epoll drops
+ * the entry silently): the wait ends at its timeout, and the registration
+ * no longer counts. */
+static void fd_closed_during_wait_ends_at_timeout(void **state)
+{
+    assert_int_equal(start(2, 0), 0);
+    assert_int_equal(pipe2(pipe_fds, O_NONBLOCK), 0);
+    latch_init(&done, 1);
+    assert_int_equal(hive_spawn(wait_read_proc, (void *)(intptr_t)200, NULL), 0);
+    long one = 1, zero = 0;
+    assert_true(eventually(registered_is, &one));
+    close(pipe_fds[0]);
+    assert_true(latch_wait(&done, WAIT_S));
+    assert_int_equal(atomic_load(&proc_rc[0]), -ETIMEDOUT);
+    assert_true(eventually(registered_is, &zero));
+    close(pipe_fds[1]);
+    assert_int_equal(hive_runtime_stop(), 0);
+}
+
 static void regular_file_is_always_ready(void **state)
 {
     assert_int_equal(start(1, 0), 0);
@@ -465,6 +484,7 @@ int main(void)
         cmocka_unit_test(bad_input_returns_codes),
         cmocka_unit_test(io_wait_wakes_on_readiness_not_on_messages),
         cmocka_unit_test(io_wait_times_out),
+        cmocka_unit_test(fd_closed_during_wait_ends_at_timeout),
         cmocka_unit_test(regular_file_is_always_ready),
         cmocka_unit_test(two_waiters_one_fd_one_worker),
         cmocka_unit_test(many_processes_on_many_sockets),

@@ -46,7 +46,9 @@ extern "C" {
  * signals still end the process while it waits; ordinary messages do not
  * interrupt the wait. Readiness is a hint, as with epoll: the next
  * non-blocking call may still say EAGAIN (wait again). One process should
- * wait on a given fd at a time. Any thread. */
+ * wait on a given fd at a time. Closing the fd does not wake a process
+ * waiting on it (epoll forgets the fd): the wait ends at its timeout, or
+ * end the waiter with an exit signal. Any thread. */
 HIVE_API int hive_io_wait(int fd, unsigned events, int64_t timeout_ms);
 
 /* hive_io_set_nonblocking - set O_NONBLOCK on fd. 0 or -EBADF. Any thread. */
