@@ -61,8 +61,10 @@ int hive__poll_add(hive__poller_t *p, int fd, uint32_t events, uint64_t token)
     struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.u64 = token};
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
         return -errno;
-    /* relaxed: a count (see hive__poll_registered). */
-    atomic_fetch_add_explicit(&p->registered, 1, memory_order_relaxed);
+    /* release: pairs with the acquire load in hive__poll_registered(), so
+     * a thread that sees the count also sees the registration done (tests
+     * close a waited-on fd after seeing it). */
+    atomic_fetch_add_explicit(&p->registered, 1, memory_order_release);
     return 0;
 }
 

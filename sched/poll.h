@@ -71,9 +71,10 @@ void hive__poll_kick(hive__poller_t *p);
 
 static inline int hive__poll_registered(hive__poller_t *p)
 {
-    /* relaxed: a hint for the owner (its own adds are sequenced before its
-     * read); dels from other threads only make it conservative. */
-    return atomic_load_explicit(&p->registered, memory_order_relaxed);
+    /* acquire: pairs with the release add in hive__poll_add() (the epoll_ctl
+     * is done). For the owner a hint: its own adds are sequenced before its
+     * read, dels from other threads only make it conservative. */
+    return atomic_load_explicit(&p->registered, memory_order_acquire);
 }
 
 #endif
