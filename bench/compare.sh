@@ -19,6 +19,13 @@
 #   PEER_TIMEOUT=60   seconds one peer run may take; a timeout is reported and
 #                     that peer skips the workload's remaining rounds
 #   CAF_FLAGS=...     extra CAF options, e.g. --scheduler.policy=sharing
+#   HTTP_DURATION=5 HTTP_CONNS=64 WRK_THREADS=2   the `http` workload: wrk on
+#                     loopback against examples/http_server (hive) and
+#                     bench/peers/go/http (Go net/http), each server started
+#                     fresh per round with WORKERS threads; ns_per_op = 1e9 /
+#                     requests per second, plus p50_us and p99_us (wrk's
+#                     latency percentiles). Skipped, with a message, without
+#                     wrk (Debian package wrk, installed by `.ci/deps peers`).
 #   HIVE_CMAKE_FLAGS  extra cmake flags for hive's release build
 #   HIVE_BENCH_BIN    a hive-bench to use instead of building one
 #   SKIP_DEPS=1       do not run .ci/deps peers
@@ -36,7 +43,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 
 MODE=${1:-compare}
-ALL="pingpong counting threadring fjcreate fjthrput fib chameneos big skynet idle_processes"
+ALL="pingpong counting threadring fjcreate fjthrput fib chameneos big skynet idle_processes http"
+HTTP_DURATION=${HTTP_DURATION:-5}
+HTTP_CONNS=${HTTP_CONNS:-64}
+WRK_THREADS=${WRK_THREADS:-2}
 REPS=${REPS:-3}
 NPROC=$(nproc 2>/dev/null || echo 1)
 WORKERS=${WORKERS:-$NPROC}
@@ -67,7 +77,7 @@ build_hive() {
     # shellcheck disable=SC2086
     cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DHIVE_BUILD_TESTS=OFF \
         ${HIVE_CMAKE_FLAGS:-} >/dev/null || die "cmake configure failed"
-    cmake --build build/release -j"$NPROC" --target hive-bench >"$OUT/hive-build.log" 2>&1 ||
+    cmake --build build/release -j"$NPROC" --target hive-bench http_server >"$OUT/hive-build.log" 2>&1 ||
         { tail -20 "$OUT/hive-build.log" >&2; die "building hive-bench failed (log: $OUT/hive-build.log)"; }
 }
 
@@ -99,7 +109,8 @@ build_peers() {
                 set_state go "not installed (golang-go)"
             elif mkdir -p "$PEERS_OUT/go" && (cd bench/peers/go &&
                 GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$PEERS_OUT/go/cache" GOPATH="$PEERS_OUT/go/path" \
-                    go build -o "$PEERS_OUT/go/hivebench-go" .) >"$OUT/go-build.log" 2>&1; then
+                    go build -o "$PEERS_OUT/go/hivebench-go" . &&
+                    go build -o "$PEERS_OUT/go/hivebench-go-http" ./http) >"$OUT/go-build.log" 2>&1; then
                 set_state go ok
             else
                 set_state go "build failed ($OUT/go-build.log)"
@@ -188,10 +199,61 @@ run_peer() { # peer workload round
     fi
 }
 
+# ---- http: wrk against a fresh server per round ------------------------------
+# wrk's "50%  1.23ms" -> microseconds.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") print n; else if (u == "ms") print n * 1000; else if (u == "s") print n * 1e6
+        else print "-" }'
+}
+
+run_http() { # runtime round
+    rt=$1 round=$2 log=$OUT/http-$1-$2
+    case "$rt" in
+    hive) set -- env HIVE_WORKERS="$WORKERS" "$ROOT/build/release/examples/http_server" --port 0 ;;
+    go) set -- env GOMAXPROCS="$WORKERS" "$PEERS_OUT/go/hivebench-go-http" ;;
+    *) echo "http $rt $round - - - - no-http-peer" >>"$RESULTS"; return ;;
+    esac
+    "$@" >"$log.server" 2>&1 &
+    spid=$!
+    port="" tries=0
+    while [ -z "$port" ] && [ $tries -lt 100 ]; do
+        port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log.server" 2>/dev/null | head -1)
+        [ -n "$port" ] || { sleep 0.1; tries=$((tries + 1)); }
+    done
+    if [ -z "$port" ]; then
+        kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+        echo "http $rt $round - - - - error:no-server" >>"$RESULTS"
+        tail -3 "$log.server" | sed "s/^/    $rt: /" >&2
+        return
+    fi
+    timeout $((HTTP_DURATION + 30)) wrk -t"$WRK_THREADS" -c"$HTTP_CONNS" -d"${HTTP_DURATION}s" \
+        --latency "http://127.0.0.1:$port/" >"$log.wrk" 2>&1
+    rc=$?
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$log.wrk")
+    reqs=$(awk '/requests in/ {print $1}' "$log.wrk")
+    p50=$(to_us "$(awk '$1 == "50%" {print $2}' "$log.wrk")")
+    p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$log.wrk")")
+    bad=$(awk '/Non-2xx|Socket errors/ {print}' "$log.wrk")
+    if [ $rc -ne 0 ] || [ -z "$rps" ]; then
+        echo "http $rt $round - - - - error:$rc" >>"$RESULTS"
+        tail -3 "$log.wrk" | sed "s/^/    wrk: /" >&2
+        return
+    fi
+    st=ok
+    [ -z "$bad" ] || { st=FAIL; note "$rt: $bad"; }
+    ns=$(awk -v r="$rps" 'BEGIN { printf "%.1f", 1e9 / r }')
+    echo "http $rt $round $ns $ns $ns $reqs $st p50_us=$p50 p99_us=$p99 rps=$rps" >>"$RESULTS"
+}
+
 # ---- the table and the JSON -----------------------------------------------
 report() {
     awk -v peers="$PEERS" -v workloads="$SELECTED" -v reps="$REPS" -v workers="$WORKERS" \
-        -v json="$BENCH_JSON" -v out="$OUT" -v states="$PEER_STATES" -v tmo="$PEER_TIMEOUT" '
+        -v json="$BENCH_JSON" -v out="$OUT" -v states="$PEER_STATES" -v tmo="$PEER_TIMEOUT" \
+        -v wrk_t="$WRK_THREADS" -v http_c="$HTTP_CONNS" -v http_d="$HTTP_DURATION" '
     function sort(a, n,   i, j, t) {
         for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
     }
@@ -204,6 +266,12 @@ report() {
     function xmedian(k,   n, i, a) {
         n = xcnt[k]; if (n == 0) return ""
         for (i = 1; i <= n; i++) a[i] = xval[k, i]
+        sort(a, n)
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function emedian(k, name,   kk, n, i, a) {
+        kk = k SUBSEP name; n = ecnt[kk]; if (n == 0) return ""
+        for (i = 1; i <= n; i++) a[i] = eval_[kk, i]
         sort(a, n)
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
@@ -229,6 +297,8 @@ report() {
             ops[k] = $7
             for (i = 9; i <= NF; i++) if ($i ~ /^bytes_per_process=/) {
                 split($i, kv, "="); xcnt[k]++; xval[k, xcnt[k]] = kv[2]
+            } else if ($i ~ /^(p50_us|p99_us|rps)=/) {
+                split($i, kv, "="); kk = k SUBSEP kv[1]; ecnt[kk]++; eval_[kk, ecnt[kk]] = kv[2]
             }
         } else if (!(k in err)) err[k] = $8
     }
@@ -253,9 +323,11 @@ report() {
                 else {
                     cell = fmt(pm) " (" fmt(lo[pk]) ".." fmt(hi[pk]) ")"
                     if (hm != "" && hm > 0) {
-                        r = (pm * ops[pk]) / (hm * ops[hk]); ratio[pk] = r
+                        # http: ops is how many requests fit in the duration
+                        if (w == "http") r = pm / hm; else r = (pm * ops[pk]) / (hm * ops[hk])
+                        ratio[pk] = r
                         cell = cell sprintf(" %.2fx", r)
-                        if (ops[pk] != ops[hk]) cell = cell "?ops"
+                        if (ops[pk] != ops[hk] && w != "http") cell = cell "?ops"
                         if (r < 1) behind[++nb] = sprintf("%s: %s %.2fx (hive %s ns/op, %s %s)", w, P[p], r, fmt(hm), P[p], fmt(pm))
                     }
                     if (failed[pk]) cell = cell " FAIL"
@@ -276,6 +348,15 @@ report() {
             for (p = 1; p <= np; p++) { v = xmedian("idle_processes" SUBSEP P[p]); if (v != "") mem = mem ", " P[p] " " v }
         }
         if (mem != "") print mem
+        for (i = 1; i <= nw; i++) if (W[i] == "http") {
+            line = ""
+            split("hive " peers, R, " ")
+            for (p = 1; p <= np + 1; p++) {
+                k = "http" SUBSEP R[p]; v = emedian(k, "rps"); if (v == "") continue
+                line = line (line == "" ? "" : "; ") sprintf("%s %.0f req/s, p50 %s us, p99 %s us", R[p], v, emedian(k, "p50_us"), emedian(k, "p99_us"))
+            }
+            if (line != "") print "http (wrk, loopback, medians): " line
+        }
         if (nb) { print ""; print "where hive is not ahead:"; for (i = 1; i <= nb; i++) print "  " behind[i] }
 
         if (json == "") exit 0
@@ -286,6 +367,7 @@ report() {
             if (rt == "hive") { pf = out "/params-" w; if ((getline params < pf) > 0) close(pf); wk = workers
                                 wf = pf ".workers"; if ((getline wk < wf) > 0) close(wf) }
             else { params = "bench/peers " rt ", same workload as hive"; wk = workers }
+            if (w == "http") params = sprintf("wrk -t%s -c%s -d%ss --latency, loopback, %s", wrk_t, http_c, http_d, rt == "hive" ? "examples/http_server" : "bench/peers/go/http (net/http)")
             m = median(k)
             printf "  {\"name\": %s, \"runtime\": %s, \"params\": %s, \"workers\": %d, \"ns_per_op\": %s, \"min_ns_per_op\": %s, \"max_ns_per_op\": %s, \"ops_per_sec\": %s, \"ops\": %d, \"repetitions\": %d, \"ok\": %s", \
                 jstr(w), jstr(rt), (rt == "hive" ? "\"" params "\"" : jstr(params)), wk, jnum(m), jnum(lo[k]), jnum(hi[k]), \
@@ -293,6 +375,8 @@ report() {
             if (failed[k]) printf ", \"fail\": \"did not verify\"" > json
             else if (cnt[k] < runs[k]) printf ", \"fail\": %s", jstr(err[k] " in " runs[k] - cnt[k] " of " runs[k] " runs") > json
             x = xmedian(k); if (x != "") printf ", \"bytes_per_process\": %s", jnum(x) > json
+            x = emedian(k, "p50_us"); if (x != "") printf ", \"p50_us\": %s", jnum(x) > json
+            x = emedian(k, "p99_us"); if (x != "") printf ", \"p99_us\": %s", jnum(x) > json
             if (rt != "hive" && (k in ratio)) printf ", \"ratio_vs_hive\": %s", jnum(ratio[k]) > json
             printf "}%s\n", (j < nj ? "," : "") > json
         }
@@ -383,7 +467,14 @@ PEER_STATES=""
 for p in $PEERS; do PEER_STATES="$PEER_STATES|$p=$(state "$p")"; done
 
 # A workload hive-bench does not have (yet) is reported and skipped.
-KNOWN=$("$HIVE_BENCH" --list | cut -f1 | tr '\n' ' ')
+KNOWN="$("$HIVE_BENCH" --list | cut -f1 | tr '\n' ' ') http"
+case " $SELECTED " in
+*" http "*)
+    if ! command -v wrk >/dev/null; then
+        note "wrk is not installed (Debian package wrk; \`.ci/deps peers\` installs it as root): the http workload is skipped"
+        SELECTED=$(echo " $SELECTED " | sed 's/ http / /')
+    fi ;;
+esac
 start=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 nsel=$(echo "$SELECTED" | wc -w)
@@ -398,14 +489,22 @@ for w in $SELECTED; do
     r=1
     while [ $r -le "$REPS" ]; do
         printf '[%d/%d] %s round %d/%d:' "$i" "$nsel" "$w" "$r" "$REPS" >&2
-        if [ $have_hive = 1 ]; then
+        if [ "$w" = http ]; then
+            run_http hive "$r"
+            printf ' hive %s' "$(tail -1 "$RESULTS" | awk '{print $8 ~ /^ok/ ? sprintf("%.1f", $4) : $8}')" >&2
+        elif [ $have_hive = 1 ]; then
             run_hive "$w" "$r"
             printf ' hive %s' "$(tail -1 "$RESULTS" | awk '{print $8 ~ /^ok/ ? sprintf("%.1f", $4) : $8}')" >&2
         fi
         for p in $PEERS; do
             [ "$(state "$p")" = ok ] || continue
             case " $skip " in *" $p "*) continue ;; esac
-            run_peer "$p" "$w" "$r"
+            if [ "$w" = http ]; then
+                [ "$p" = go ] || continue # only Go has an http peer
+                run_http "$p" "$r"
+            else
+                run_peer "$p" "$w" "$r"
+            fi
             st=$(tail -1 "$RESULTS" | awk '{print $8}')
             printf ' %s %s' "$p" "$(tail -1 "$RESULTS" | awk '{print $8 ~ /^ok/ ? sprintf("%.1f", $4) : $8}')" >&2
             case "$st" in ok*) ;; *) skip="$skip $p" ;; esac # no more rounds for it

@@ -66,6 +66,10 @@ typedef struct actor {
 } actor_t;
 
 _Static_assert(sizeof(actor_t) <= 72, "an idle actor should stay in one 448-byte block");
+#if !HIVE_ASAN && !HIVE_TSAN && defined(__LP64__)
+_Static_assert(sizeof(hive__proc_t) + sizeof(actor_t) <= 448,
+               "an idle actor should stay in one 448-byte block (bench idle_actors)");
+#endif
 
 /* The actor's subject: the first one its process makes (start_up). */
 #define ACTOR_SUBJECT_TAG (HIVE_TAG_SUBJECT_BASE + 1)

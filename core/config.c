@@ -43,6 +43,7 @@
 #define IDLE_SPIN_MAX 1000000
 #define MAX_PROCESSES_MAX (1L << 28) /* the pid's slot field */
 #define MAX_MESSAGE_MAX (1L << 30)
+#define BLOCKING_THREADS_MAX 1024
 
 #define DEFAULT_PIN HIVE_PIN_COMPACT
 #define DEFAULT_STACK_SIZE 65536L
@@ -50,6 +51,7 @@
 #define DEFAULT_IDLE_SPIN 64
 #define DEFAULT_MAX_PROCESSES (1L << 22)
 #define DEFAULT_MAX_MESSAGE_SIZE (64L << 20)
+#define DEFAULT_BLOCKING_THREADS 16 /* Erlang's dirty I/O schedulers: 10 */
 
 typedef char reason_t[256];
 
@@ -65,6 +67,7 @@ static const struct key_info {
     [HIVE__KEY_IDLE_SPIN] = {"idle_spin", "HIVE_IDLE_SPIN"},
     [HIVE__KEY_MAX_PROCESSES] = {"max_processes", "HIVE_MAX_PROCESSES"},
     [HIVE__KEY_MAX_MESSAGE_SIZE] = {"max_message_size", "HIVE_MAX_MESSAGE_SIZE"},
+    [HIVE__KEY_BLOCKING_THREADS] = {"blocking_threads", "HIVE_BLOCKING_THREADS"},
 };
 
 /* One source's settings. */
@@ -106,6 +109,7 @@ HIVE_API void hive_config_init(hive_config_t *cfg)
     cfg->idle_spin = HIVE_CONFIG_UNSET;
     cfg->max_processes = HIVE_CONFIG_UNSET;
     cfg->max_message_size = HIVE_CONFIG_UNSET;
+    cfg->blocking_threads = HIVE_CONFIG_UNSET;
 }
 
 static int fail(hive_diag_t *diag, int code, const char *fmt, ...)
@@ -278,6 +282,12 @@ static int set_from_text(struct layer *l, hive__config_key_t key, const char *te
             return rc;
         l->v.max_message_size = v;
         break;
+    case HIVE__KEY_BLOCKING_THREADS:
+        if ((rc = parse_number(text, false, &v, reason)) != 0 ||
+            (rc = check_range(v, 1, BLOCKING_THREADS_MAX, reason)) != 0)
+            return rc;
+        l->v.blocking_threads = (int)v;
+        break;
     default:
         return -EINVAL;
     }
@@ -352,6 +362,13 @@ static int read_struct(const hive_config_t *in, struct layer *l, hive_diag_t *di
         if (check_range(in->max_message_size, 1, MAX_MESSAGE_MAX, reason) != 0)
             goto bad;
         l->v.max_message_size = in->max_message_size;
+        l->set[k] = true;
+    }
+    if (in->blocking_threads != HIVE_CONFIG_UNSET) {
+        k = HIVE__KEY_BLOCKING_THREADS;
+        if (check_range(in->blocking_threads, 1, BLOCKING_THREADS_MAX, reason) != 0)
+            goto bad;
+        l->v.blocking_threads = in->blocking_threads;
         l->set[k] = true;
     }
     return 0;
@@ -433,7 +450,8 @@ static int file_handler(void *user, const char *section, const char *name,
         k++;
     if (k == HIVE__KEY_COUNT) {
         file_error(c, "key '%s': unknown key (known: workers, cpus, pin, stack_size, "
-                      "steal_batch, idle_spin, max_processes, max_message_size)", name);
+                      "steal_batch, idle_spin, max_processes, max_message_size, "
+                      "blocking_threads)", name);
         return 0;
     }
     if (c->l->set[k]) {
@@ -543,6 +561,7 @@ int hive__config_resolve_ex(const hive_config_t *in, hive_config_t *out,
     PICK(idle_spin, HIVE__KEY_IDLE_SPIN, DEFAULT_IDLE_SPIN);
     PICK(max_processes, HIVE__KEY_MAX_PROCESSES, DEFAULT_MAX_PROCESSES);
     PICK(max_message_size, HIVE__KEY_MAX_MESSAGE_SIZE, DEFAULT_MAX_MESSAGE_SIZE);
+    PICK(blocking_threads, HIVE__KEY_BLOCKING_THREADS, DEFAULT_BLOCKING_THREADS);
 #undef PICK
 
     /* cpus and the default workers need the machine. */

@@ -159,6 +159,9 @@ static void print_config(const hive_config_t *c, const hive__config_origin_t *o)
         case HIVE__KEY_MAX_MESSAGE_SIZE:
             snprintf(value, sizeof value, "%ld", c->max_message_size);
             break;
+        case HIVE__KEY_BLOCKING_THREADS:
+            snprintf(value, sizeof value, "%d", c->blocking_threads);
+            break;
         default: value[0] = '\0'; break;
         }
         printf("  %-16s %-12s ", hive__config_key_name((hive__config_key_t)k), value);

@@ -158,7 +158,7 @@ hive__proc_t *hive__proc_self(void)
 {
     hive__task_t *t = hive__task_self();
     if (t)
-        return t->upper;
+        return hive__task_upper(t);
     /* relaxed: the epoch only tells a stale attachment from a live one. */
     if (thread_proc && thread_epoch == atomic_load_explicit(&T.epoch, memory_order_relaxed))
         return thread_proc;
@@ -249,6 +249,7 @@ static void defer_free(hive__proc_t *p)
 static void proc_end(hive__proc_t *p)
 {
     hive__rcu_enter();
+    hive__io_proc_exit(p); /* an fd it waited for leaves its worker's set */
     /* Cleanup handlers, the name, then dead (under sig_lock), links and
      * monitors fired: signal.c. */
     hive__signal_exit(p);
@@ -304,11 +305,20 @@ void hive__proc_checkpoint(hive__proc_t *p)
     }
 }
 
+/* Release a fiber process's stack, unless a blocking call it made is still
+ * running on the pool with an argument that may live on that stack: the
+ * call then takes the stack over and frees it when it returns. */
+static void proc_release_stack(hive__proc_t *p)
+{
+    hive__blocking_proc_exit(p);
+    hive__task_release_stack(&p->task);
+}
+
 static void proc_on_exit(hive__task_t *t)
 {
-    hive__proc_t *p = t->upper;
+    hive__proc_t *p = hive__task_upper(t);
     bool finished = t->fiber.done;
-    hive__task_release_stack(t);
+    proc_release_stack(p);
     if (t->start_error)
         hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_NOMEM});
     else if (t->overflowed)
@@ -352,6 +362,8 @@ static hive__proc_t *proc_new(int *err, size_t attach_size)
     atomic_init(&p->name, NULL);
     atomic_init(&p->thread_word, 0);
     atomic_init(&p->sig_lock, 0);
+    atomic_init(&p->io_state, HIVE__IO_IDLE);
+    p->io_fd = p->io_regfd = p->io_worker = -1;
     atomic_fetch_add_explicit(&T.count, 1, memory_order_relaxed); /* a count */
     return p;
 }
@@ -414,7 +426,7 @@ static int spawn(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts, const v
     hive__task_init(&p->task, proc_main, p, stack);
     if (opts && opts->pinned)
         p->task.pinned = worker;
-    p->task.upper = p;
+    p->task.embedded = true; /* task is p's first member */
     p->task.on_exit = proc_on_exit;
     if (opts && (opts->link || opts->monitor)) {
         hive__proc_t *parent = hive__proc_self();
@@ -586,6 +598,20 @@ static hive__timer_t *arm(hive__task_t *task, uint64_t deadline)
     return &wt->t;
 }
 
+hive__timer_t *hive__proc_arm_timeout(hive__proc_t *p, uint64_t deadline)
+{
+    return p->timeout = arm(&p->task, deadline);
+}
+
+void hive__proc_disarm_timeout(hive__proc_t *p, hive__timer_t *tm)
+{
+    p->timeout = NULL;
+    if (tm) {
+        hive__timer_cancel(tm);
+        hive__timer_put(tm);
+    }
+}
+
 static uint64_t deadline_of(int64_t ms)
 {
     return ms < 0 ? UINT64_MAX : hive__now_ns() + (uint64_t)ms * 1000000u;
@@ -605,7 +631,7 @@ HIVE_API int hive_sleep(int64_t ms)
     }
     uint64_t deadline = deadline_of(ms);
     hive__timer_t *tm = arm(t, deadline);
-    hive__proc_t *p = t->upper;
+    hive__proc_t *p = hive__task_upper(t);
     if (p)
         p->timeout = tm;
     while (hive__now_ns() < deadline) {
@@ -639,12 +665,12 @@ static void publish_wait(hive__proc_t *p, const matcher_t *mt)
         /* relaxed: published by the fence below with the mode. */
         for (size_t i = 0; i < mt->ntags; i++)
             atomic_store_explicit(&p->wait_tags[i], mt->tags[i], memory_order_relaxed);
-        atomic_store_explicit(&p->wait_ntags, (uint32_t)mt->ntags, memory_order_relaxed);
+        atomic_store_explicit(&p->wait_ntags, (uint8_t)mt->ntags, memory_order_relaxed);
         mode = HIVE__WAIT_TAGS;
     }
     /* (R1) relaxed + (R2) seq_cst fence: pairs with (S2) in
      * hive__proc_deliver(). */
-    atomic_store_explicit(&p->wait_mode, mode, memory_order_relaxed);
+    atomic_store_explicit(&p->wait_mode, (uint8_t)mode, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
 }
 
@@ -975,7 +1001,7 @@ void hive__proc_table_shutdown(void)
         if (!p)
             continue;
         if (!p->is_thread) {
-            hive__task_release_stack(&p->task);
+            proc_release_stack(p);
             hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_SHUTDOWN});
         }
         proc_end(p);

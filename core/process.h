@@ -29,6 +29,10 @@
 #include "sched/worker.h"
 
 typedef struct hive__name hive__name_t;
+typedef struct hive__job hive__job_t;
+
+/* A process's I/O wait (io.c): p->io_state. */
+enum { HIVE__IO_IDLE = 0, HIVE__IO_WAITING = 1 }; /* or READY_BIT | events */
 typedef struct hive__cleanup hive__cleanup_t;
 
 /* What a process blocked in receive waits for: senders wake it only for a
@@ -37,7 +41,7 @@ enum { HIVE__WAIT_NONE = 0, HIVE__WAIT_ANY, HIVE__WAIT_TAGS };
 #define HIVE__WAIT_TAGS_MAX 4
 
 typedef struct hive__proc {
-    hive__task_t task;          /* unused (no fiber) for attached threads */
+    hive__task_t task;          /* first (hive__task_upper); unused (no fiber) for attached threads */
     hive__mpsc_t mbox;
     hive_pid_t pid;
     /* The entry (read at every start: an actor restarts from it after
@@ -55,9 +59,8 @@ typedef struct hive__proc {
     hive_msg_t *saved_head, *saved_tail;
     hive__msg_list_t held;      /* received, not yet freed (fibers only) */
     hive__timer_t *timeout;
-    /* Written by the receiver, read by senders. */
-    _Atomic uint32_t wait_mode;
-    _Atomic uint32_t wait_ntags;
+    /* Written by the receiver, read by senders (with wait_mode and
+     * wait_ntags, below). */
     _Atomic uint64_t wait_tags[HIVE__WAIT_TAGS_MAX];
     _Atomic(hive__name_t *) name; /* registry.c; HIVE__NAME_GONE once exited */
     /* Links and monitors (signal.c). sig_lock guards links, monitored_by
@@ -76,15 +79,24 @@ typedef struct hive__proc {
     hive__idmap_t aliases;      /* any further ones */
     uint64_t next_alias;
     uint32_t next_subject;
+    /* hive_io_wait (io.c): the fd being waited for and where it is
+     * registered (io_worker -1: nowhere); owner only. */
+    int io_fd, io_regfd, io_worker;
+    hive__job_t *job;           /* hive_blocking call in flight (blocking.c); owner */
     /* Small fields, packed (a million idle actors pay for every byte). */
     _Atomic int sig_lock;
     _Atomic uint32_t thread_word; /* attached threads: 1 = woken */
     _Atomic uint32_t wakeups;   /* times a blocked receive was woken (tests) */
+    /* hive_io_wait (io.c): set by the owner, CASed by the worker that
+     * harvests the event. */
+    _Atomic uint32_t io_state;
     uint16_t attach_size;       /* bytes of attachment after the struct */
     _Atomic bool alive;
     bool is_thread;             /* an attached foreign thread */
     bool reason_static;         /* reason points at a static fallback (no memory) */
     bool trap_exit;             /* owner only */
+    _Atomic uint8_t wait_mode;  /* HIVE__WAIT_*: what a blocked receive waits for */
+    _Atomic uint8_t wait_ntags; /* wait_tags in use (<= HIVE__WAIT_TAGS_MAX) */
 } hive__proc_t;
 
 /* An actor's or a task's own state (core/actor.c, core/task.c) lives right
@@ -145,6 +157,23 @@ static inline bool hive__is_alias(uint64_t tag)
  * reason costs no memory. */
 void hive__proc_set_reason(hive__proc_t *p, const hive_reason_t *r);
 const hive_reason_t *hive__proc_reason(const hive__proc_t *p);
+/* A timer that unparks p at `deadline` (kept in p->timeout, so that the
+ * exit path cancels it), or NULL without memory: the caller then re-checks
+ * the clock on every wake-up. disarm cancels and drops it (tm may be NULL). */
+hive__timer_t *hive__proc_arm_timeout(hive__proc_t *p, uint64_t deadline);
+void hive__proc_disarm_timeout(hive__proc_t *p, hive__timer_t *tm);
+
+/* io.c: the poller's ready callback (a worker, inside a read section); the
+ * exit path's cleanup of a wait in progress. */
+void hive__io_ready(uint64_t token, uint32_t events);
+void hive__io_proc_exit(hive__proc_t *p);
+
+/* blocking.c: the pool's lifecycle (runtime start/stop), and the exit
+ * path's abandonment of a call in progress (before p's stack is released:
+ * it may take the stack over until the call returns). */
+int hive__blocking_start(int nthreads);
+void hive__blocking_stop(void);
+void hive__blocking_proc_exit(hive__proc_t *p);
 
 /* signal.c */
 void hive__sig_lock(hive__proc_t *p);

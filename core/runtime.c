@@ -77,10 +77,14 @@ HIVE_API int hive_runtime_start(const hive_config_t *cfg, hive_diag_t *diag)
         .idle_spin = resolved.idle_spin,
         .stack_size = (size_t)resolved.stack_size,
         .idle_hook = hive__proc_idle_hook,
+        .io_ready = hive__io_ready,
     };
     if ((rc = hive__proc_table_init(resolved.max_processes, resolved.max_message_size)) != 0 ||
         (rc = hive__registry_init()) != 0 || (rc = hive__timers_init()) != 0 ||
-        (rc = hive__sched_start(&p)) != 0) {
+        (rc = hive__sched_start(&p)) != 0 ||
+        (rc = hive__blocking_start(resolved.blocking_threads)) != 0) {
+        if (hive__sched_running())
+            hive__sched_stop();
         snprintf(err, sizeof err, "cannot start %d workers: %s", resolved.workers,
                  hive_strerror(rc));
         fail(diag, rc, err);
@@ -103,6 +107,10 @@ HIVE_API int hive_runtime_stop(void)
     if (hive__worker_self())
         return -EPERM;
     pthread_mutex_lock(&owner_lock);
+    /* The blocking pool first, while the scheduler can still take the
+     * wake-ups of calls that finish meanwhile (blocking.c). */
+    if (hive__sched_running())
+        hive__blocking_stop();
     long r = hive__sched_stop();
     if (r >= 0) {
         /* Queued processes ended as the scheduler drained; end the parked

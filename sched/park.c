@@ -14,6 +14,18 @@
  * itself park through K1-K3 after P1, and then see it. Sleepers wait on a
  * per-worker futex word that the waker sets before FUTEX_WAKE, so a wake
  * that comes before the wait is not lost either (the wait returns at once).
+ *
+ * A worker with fds registered sleeps in epoll_wait on its poller instead
+ * (hive__idle_park_poll). It says so (p->in_poll) under idle->lock in the
+ * same critical section that puts it on the sleepers list, and a waker reads
+ * in_poll under that lock when it takes it off the list, so the waker knows
+ * which of the two sleeps this episode uses. The waker sets the token (under
+ * the lock) and then writes the poller's eventfd; the sleeper looks at the
+ * token before every epoll_wait. An eventfd keeps its count until read, so
+ * a kick that lands before the epoll_wait makes it return at once, exactly
+ * as the futex word does for FUTEX_WAIT. A kick that lands after the sleeper
+ * already left leaves a count behind: the next poll sleep returns once,
+ * reads it and loops (spurious, never lost).
  */
 #include "sched/park.h"
 
@@ -26,6 +38,7 @@
 #include <unistd.h>
 
 #include "mailbox/alloc.h"
+#include "sched/poll.h"
 
 #define SEARCHING_ONE ((uint64_t)1 << 32)
 #define UNPARKED_ONE ((uint64_t)1)
@@ -48,8 +61,9 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Wait on *w while it holds val, until the backstop or `deadline`. */
-static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t deadline)
+/* How long one sleep may last: the backstop or `deadline`, whichever is
+ * first (ns; UINT64_MAX = no limit). */
+static uint64_t wait_ns(uint64_t deadline)
 {
     int ms = atomic_load_explicit(&backstop_ms, memory_order_relaxed); /* see backstop_ms */
     uint64_t wait = ms > 0 ? (uint64_t)ms * 1000000u : UINT64_MAX;
@@ -59,6 +73,13 @@ static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t deadline)
         if (left < wait)
             wait = left;
     }
+    return wait;
+}
+
+/* Wait on *w while it holds val, until the backstop or `deadline`. */
+static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t deadline)
+{
+    uint64_t wait = wait_ns(deadline);
     if (wait == 0)
         return;
     struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
@@ -69,6 +90,16 @@ static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t deadline)
 static void futex_wake(_Atomic uint32_t *w)
 {
     syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Wake a sleeper whose token is set: through its poller if it sleeps there
+ * (via_poll, read under idle->lock), else its futex. */
+static void kick(hive__parker_t *p, bool via_poll)
+{
+    if (via_poll)
+        hive__poll_kick(p->poller);
+    else
+        futex_wake(&p->word);
 }
 
 int hive__idle_init(hive__idle_t *idle, int nworkers, hive__parker_t **parkers)
@@ -108,7 +139,7 @@ bool hive__idle_to_searching(hive__idle_t *idle, hive__parker_t *p)
 
 /* Under idle->lock: pop a sleeper, count it unparked and searching, and set
  * its token. The caller wakes it after unlocking. */
-static hive__parker_t *pop_sleeper_locked(hive__idle_t *idle)
+static hive__parker_t *pop_sleeper_locked(hive__idle_t *idle, bool *via_poll)
 {
     if (idle->nsleepers == 0)
         return NULL;
@@ -117,6 +148,7 @@ static hive__parker_t *pop_sleeper_locked(hive__idle_t *idle)
      * that see it searching rely on it (file comment). */
     atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE, memory_order_seq_cst);
     p->searching = true; /* handed over with the token below */
+    *via_poll = p->in_poll;
     /* release: the token publishes p->searching and the state above to the
      * woken worker; pairs with the acquire load of word in
      * hive__idle_park(). */
@@ -130,12 +162,13 @@ static void wake_one(hive__idle_t *idle)
     /* relaxed: under the lock; the seq_cst fence/RMW before us ordered it. */
     uint64_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
     hive__parker_t *p = NULL;
+    bool via_poll = false;
     if (n_searching(s) == 0)
-        p = pop_sleeper_locked(idle);
+        p = pop_sleeper_locked(idle, &via_poll);
     pthread_mutex_unlock(&idle->lock);
     if (p) {
         atomic_fetch_add_explicit(&idle->wakeups, 1, memory_order_relaxed); /* stats */
-        futex_wake(&p->word);
+        kick(p, via_poll);
     }
 }
 
@@ -166,6 +199,7 @@ void hive__idle_notify(hive__idle_t *idle)
 void hive__idle_wake_worker(hive__idle_t *idle, int id)
 {
     hive__parker_t *p = NULL;
+    bool via_poll = false;
     pthread_mutex_lock(&idle->lock);
     for (int i = 0; i < idle->nsleepers; i++) {
         if (idle->sleepers[i] == id) {
@@ -175,6 +209,7 @@ void hive__idle_wake_worker(hive__idle_t *idle, int id)
             atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE,
                                       memory_order_seq_cst);
             p->searching = true;
+            via_poll = p->in_poll;
             /* release: pairs with the acquire load of word in hive__idle_park(). */
             atomic_store_explicit(&p->word, 1, memory_order_release);
             break;
@@ -182,18 +217,19 @@ void hive__idle_wake_worker(hive__idle_t *idle, int id)
     }
     pthread_mutex_unlock(&idle->lock);
     if (p)
-        futex_wake(&p->word);
+        kick(p, via_poll);
 }
 
 void hive__idle_wake_all(hive__idle_t *idle)
 {
     for (;;) {
+        bool via_poll = false;
         pthread_mutex_lock(&idle->lock);
-        hive__parker_t *p = pop_sleeper_locked(idle);
+        hive__parker_t *p = pop_sleeper_locked(idle, &via_poll);
         pthread_mutex_unlock(&idle->lock);
         if (!p)
             return;
-        futex_wake(&p->word);
+        kick(p, via_poll);
     }
 }
 
@@ -221,8 +257,16 @@ static bool unregister_self(hive__idle_t *idle, int id)
 void hive__idle_park(hive__idle_t *idle, int id, uint64_t deadline, bool (*has_work)(void *),
                      void *ctx)
 {
+    hive__idle_park_poll(idle, id, deadline, has_work, ctx, NULL, NULL);
+}
+
+void hive__idle_park_poll(hive__idle_t *idle, int id, uint64_t deadline,
+                          bool (*has_work)(void *), void *ctx,
+                          int (*block)(void *ctx, uint64_t wait_ns), void *block_ctx)
+{
     hive__parker_t *p = idle->parkers[id];
     pthread_mutex_lock(&idle->lock);
+    p->in_poll = block != NULL && p->poller != NULL; /* read by wakers under the lock */
     /* (K1) seq_cst: no longer unparked (nor searching). */
     atomic_fetch_sub_explicit(&idle->state, UNPARKED_ONE | (p->searching ? SEARCHING_ONE : 0),
                               memory_order_seq_cst);
@@ -241,7 +285,13 @@ void hive__idle_park(hive__idle_t *idle, int id, uint64_t deadline, bool (*has_w
         if ((has_work(ctx) || (deadline != UINT64_MAX && now_ns() >= deadline)) &&
             unregister_self(idle, id))
             return;
-        futex_wait(&p->word, 0, deadline);
+        if (p->in_poll) {
+            uint64_t wait = wait_ns(deadline);
+            if (wait != 0 && block(block_ctx, wait) > 0 && unregister_self(idle, id))
+                return; /* it made a process runnable here: run it */
+        } else {
+            futex_wait(&p->word, 0, deadline);
+        }
     }
     /* relaxed: only this worker clears its token, after seeing it set. */
     atomic_store_explicit(&p->word, 0, memory_order_relaxed);

@@ -27,9 +27,16 @@
 
 #define HIVE__PARK_BACKSTOP_MS 10
 
+struct hive__poller;
+
 typedef struct hive__parker {
     _Alignas(64) _Atomic uint32_t word; /* 1 = woken (a token), 0 = none */
     bool searching;                     /* owned by the worker */
+    /* A worker with fds to watch sleeps in its poller's epoll_wait instead
+     * of the futex; wakers then kick the poller's eventfd. in_poll is
+     * written by the parker and read by wakers, both under idle->lock. */
+    struct hive__poller *poller;        /* NULL: always the futex */
+    bool in_poll;
 } hive__parker_t;
 
 typedef struct hive__idle {
@@ -71,6 +78,13 @@ void hive__idle_wake_all(hive__idle_t *idle);
  * Returns with the worker unparked and searching (p->searching). */
 void hive__idle_park(hive__idle_t *idle, int id, uint64_t deadline, bool (*has_work)(void *),
                      void *ctx);
+/* The same, sleeping in block(ctx, wait_ns) instead of the futex (wait_ns:
+ * how long at most, UINT64_MAX = no limit); block returns > 0 when it made
+ * work runnable (the worker then returns as for has_work). The parker's
+ * poller is kicked, not the futex, by whoever wakes it meanwhile. */
+void hive__idle_park_poll(hive__idle_t *idle, int id, uint64_t deadline,
+                          bool (*has_work)(void *), void *ctx,
+                          int (*block)(void *ctx, uint64_t wait_ns), void *block_ctx);
 /* Wake worker `id` if it sleeps (its timers changed). Any thread. */
 void hive__idle_wake_worker(hive__idle_t *idle, int id);
 

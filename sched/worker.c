@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <urcu-qsbr.h>
 
 #include "mailbox/alloc.h"
@@ -37,6 +38,9 @@ struct hive__worker {
     hive__parker_t parker;
     hive__timer_heap_t timers;
     hive__inject_t inbox; /* tasks started on this worker by others */
+    hive__poller_t poller;
+    uint32_t poll_tick;   /* dispatches since the last zero-timeout poll */
+    struct epoll_event events[HIVE__POLL_BATCH];
     int id;
     int cpu;
     pthread_t thread;
@@ -50,7 +54,7 @@ struct hive__worker {
     const int *steal_order;
     /* Statistics and task counts: written by this worker only (relaxed
      * load + store, no RMW), read approximately by anyone. */
-    _Atomic uint64_t runs, steals, stolen, lifo_runs, injected, parks;
+    _Atomic uint64_t runs, steals, stolen, lifo_runs, injected, parks, polls;
     _Atomic uint64_t spawned, exited;
 };
 
@@ -64,6 +68,7 @@ static struct {
     int idle_spin;
     hive__topology_t *topology;
     hive__idle_hook_t idle_hook;
+    hive__poll_ready_fn io_ready;
     _Atomic bool stopping;
     _Atomic bool running;
     _Atomic uint64_t foreign_spawned;
@@ -357,7 +362,7 @@ void hive__task_init(hive__task_t *t, void (*fn)(void *), void *arg, size_t stac
     memset(t, 0, sizeof *t);
     t->fn = fn;
     t->arg = arg;
-    t->stack_size = stack_size;
+    t->stack_size = (uint32_t)stack_size;
     t->on_exit = hive__task_free;
     t->pinned = -1;
     atomic_init(&t->park_state, HIVE__PARK_EMPTY);
@@ -384,6 +389,16 @@ void hive__task_release_stack(hive__task_t *t)
         hive__stack_free(&t->fiber.stack);
         t->has_stack = false;
     }
+}
+
+bool hive__task_take_stack(hive__task_t *t, hive__stack_t *out)
+{
+    if (!t->has_stack)
+        return false;
+    *out = t->fiber.stack;
+    hive__fiber_destroy(&t->fiber);
+    t->has_stack = false;
+    return true;
 }
 
 void hive__task_free(hive__task_t *t)
@@ -576,13 +591,48 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
     }
 }
 
+/* Harvest w's poller (timeout_ms: 0 = just look). Its events make processes
+ * runnable here (the ready callback unparks them onto our LIFO slot). */
+static int poll_once(hive__worker_t *w, int timeout_ms)
+{
+    int n = hive__poll_harvest(&w->poller, timeout_ms, S.io_ready, w->events);
+    if (n > 0)
+        bump(&w->polls, 1);
+    return n;
+}
+
+/* park.c's block: sleep in epoll_wait for at most wait_ns. The worker is
+ * offline (RCU) while it sleeps and comes online to hand out events, whose
+ * callback looks processes up. */
+static int poll_block(void *ctx, uint64_t wait_ns)
+{
+    hive__worker_t *w = ctx;
+    int ms = -1;
+    if (wait_ns != UINT64_MAX)
+        ms = wait_ns >= (uint64_t)INT32_MAX * 1000000u ? INT32_MAX
+                                                       : (int)((wait_ns + 999999u) / 1000000u);
+    int got = hive__poll_wait(&w->poller, ms, w->events);
+    if (got == 0)
+        return 0;
+    hive__rcu_online();
+    int n = hive__poll_dispatch(&w->poller, w->events, got, S.io_ready);
+    hive__rcu_offline();
+    if (n > 0)
+        bump(&w->polls, 1);
+    return n;
+}
+
 static void worker_park(hive__worker_t *w)
 {
     bump(&w->parks, 1);
     if (S.idle_hook)
         S.idle_hook();
     hive__rcu_offline(); /* a sleeping reader must not hold up grace periods */
-    hive__idle_park(&S.idle, w->id, hive__timer_heap_next(&w->timers), any_work, NULL);
+    uint64_t deadline = hive__timer_heap_next(&w->timers);
+    if (S.io_ready && hive__poll_registered(&w->poller) > 0)
+        hive__idle_park_poll(&S.idle, w->id, deadline, any_work, NULL, poll_block, w);
+    else
+        hive__idle_park(&S.idle, w->id, deadline, any_work, NULL);
     hive__rcu_online();
 }
 
@@ -611,7 +661,14 @@ static void *worker_main(void *arg)
     while (!stopping()) {
         if (hive__timer_heap_busy(&w->timers))
             hive__timer_heap_run(&w->timers, w->id, hive__now_ns());
+        bool io = S.io_ready && hive__poll_registered(&w->poller) > 0;
+        if (io && ++w->poll_tick >= HIVE__POLL_INTERVAL) {
+            w->poll_tick = 0;
+            poll_once(w, 0);
+        }
         hive__task_t *t = find_local(w);
+        if (!t && io && poll_once(w, 0) > 0)
+            t = find_local(w);
         if (!t)
             t = search(w);
         if (t) {
@@ -638,6 +695,7 @@ static void free_workers(int ninit)
         hive__free(S.workers[i].seen_tick, (size_t)S.n * sizeof *S.workers[i].seen_tick);
         hive__deque_destroy(&S.workers[i].deque);
         hive__timer_heap_destroy(&S.workers[i].timers);
+        hive__poll_destroy(&S.workers[i].poller);
     }
     hive__free(S.workers, (size_t)S.n * sizeof *S.workers);
     hive__free(S.parkers, (size_t)S.n * sizeof *S.parkers);
@@ -689,6 +747,7 @@ int hive__sched_start(const hive__sched_params_t *p)
     S.idle_spin = p->idle_spin;
     S.topology = p->topology;
     S.idle_hook = p->idle_hook;
+    S.io_ready = p->io_ready;
     atomic_store_explicit(&S.stopping, false, memory_order_relaxed); /* no workers yet */
     atomic_store_explicit(&S.foreign_spawned, 0, memory_order_relaxed);
     hive__stack_set_default_size(p->stack_size ? p->stack_size : HIVE__STACK_DEFAULT_SIZE);
@@ -711,6 +770,12 @@ int hive__sched_start(const hive__sched_params_t *p)
             hive__deque_destroy(&w->deque);
             break;
         }
+        if (hive__poll_init(&w->poller) != 0) {
+            hive__free(w->seen_tick, (size_t)S.n * sizeof *w->seen_tick);
+            hive__deque_destroy(&w->deque);
+            break;
+        }
+        w->parker.poller = &w->poller;
         hive__timer_heap_init(&w->timers);
         hive__inject_init(&w->inbox);
         S.parkers[ninit] = &w->parker;
@@ -786,6 +851,32 @@ void hive__worker_stats(int id, hive__worker_stats_t *out)
     out->lifo_runs = atomic_load_explicit(&w->lifo_runs, memory_order_relaxed);
     out->injected = atomic_load_explicit(&w->injected, memory_order_relaxed);
     out->parks = atomic_load_explicit(&w->parks, memory_order_relaxed);
+    out->polls = atomic_load_explicit(&w->polls, memory_order_relaxed); /* statistics */
+}
+
+int hive__worker_poll_add(int fd, uint32_t events, uint64_t token, int *worker)
+{
+    hive__worker_t *w = hive__worker_self();
+    if (!w || !S.io_ready)
+        return -EPERM;
+    int rc = hive__poll_add(&w->poller, fd, events, token);
+    if (rc == 0)
+        *worker = w->id;
+    return rc;
+}
+
+int hive__worker_poll_del(int id, int fd)
+{
+    hive__worker_t *w = hive__worker_by_id(id);
+    return w ? hive__poll_del(&w->poller, fd) : -ESRCH;
+}
+
+long hive__sched_poll_registered(void)
+{
+    long n = 0;
+    for (int i = 0; i < hive__sched_nworkers(); i++)
+        n += hive__poll_registered(&S.workers[i].poller);
+    return n;
 }
 
 int hive__sched_sleeping(void)

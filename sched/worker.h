@@ -10,7 +10,10 @@
  *     next so that request/response pairs stay on one core (stealable, and
  *     limited to HIVE__LIFO_STREAK runs in a row so it cannot starve the
  *     deque);
- *   - the scheduler loop's own context and a stack cache (stack.c).
+ *   - the scheduler loop's own context and a stack cache (stack.c);
+ *   - an I/O poller (poll.h): an epoll set harvested every
+ *     HIVE__POLL_INTERVAL dispatches and when local work runs out, and
+ *     slept in instead of the futex while fds are registered.
  * Shared by all workers: the injection queue (work from foreign threads,
  * checked every HIVE__INJECT_INTERVAL dispatches and whenever local work runs
  * out) and the idle bookkeeping (park.c).
@@ -38,6 +41,7 @@
 #include "sched/fiber.h"
 #include "sched/inject.h"
 #include "sched/park.h"
+#include "sched/poll.h"
 #include "sched/timer.h"
 #include "sched/topology.h"
 
@@ -58,23 +62,29 @@ enum { HIVE__PARK_EMPTY = 0, HIVE__PARK_PARKED, HIVE__PARK_NOTIFIED };
 struct hive__task {
     hive__fiber_t fiber;
     hive__inject_node_t inject;  /* link in the injection queue */
-    _Atomic int park_state;      /* HIVE__PARK_* */
-    int suspend_reason;          /* set by the task before it suspends */
     hive__worker_t *worker;      /* the worker running it, while it runs */
-    size_t stack_size;           /* requested; 0 = the default */
-    bool has_stack;              /* the fiber and its stack exist (first run) */
-    bool restarted;              /* released its stack while parked: the next
-                                    run starts fn afresh (hive__task_park_release) */
-    int start_error;             /* no stack could be had: fn never ran */
-    bool overflowed;             /* ended by touching its guard page (fault.c) */
-    int pinned;                  /* runs only on this worker; -1 = anywhere */
     void (*fn)(void *);
     void *arg;
-    void *upper;                 /* the layer above's object (a process), or NULL */
     /* Called on the scheduler's stack after fn returned and the fiber is
      * gone; must free the task (default: hive__task_free). */
     void (*on_exit)(hive__task_t *t);
+    /* Small fields, packed: a process embeds its task, and a million idle
+     * actors pay for every byte. */
+    _Atomic int park_state;      /* HIVE__PARK_* */
+    uint32_t stack_size;         /* requested; 0 = the default (<= 1 GiB) */
+    int16_t start_error;         /* no stack could be had: fn never ran */
+    int16_t pinned;              /* runs only on this worker; -1 = anywhere */
+    uint8_t suspend_reason;      /* set by the task before it suspends */
+    bool has_stack;              /* the fiber and its stack exist (first run) */
+    bool restarted;              /* released its stack while parked: the next
+                                    run starts fn afresh (hive__task_park_release) */
+    bool overflowed;             /* ended by touching its guard page (fault.c) */
+    bool embedded;               /* first member of the layer above's object
+                                    (a process): hive__task_upper() */
 };
+
+/* The layer above's object around t (a process), or NULL for a bare task. */
+static inline void *hive__task_upper(hive__task_t *t) { return t->embedded ? (void *)t : NULL; }
 
 typedef struct hive__worker_stats {
     uint64_t runs;        /* dispatches */
@@ -83,6 +93,7 @@ typedef struct hive__worker_stats {
     uint64_t lifo_runs;   /* dispatches from the LIFO slot */
     uint64_t injected;    /* tasks taken from the injection queue */
     uint64_t parks;       /* times the worker went to sleep */
+    uint64_t polls;       /* epoll harvests that found fd events */
 } hive__worker_stats_t;
 
 /* Called by each worker on its own thread before it parks and before it
@@ -97,6 +108,7 @@ typedef struct hive__sched_params {
     int idle_spin;                      /* search rounds before parking */
     size_t stack_size;                  /* default stack size */
     hive__idle_hook_t idle_hook;        /* may be NULL */
+    hive__poll_ready_fn io_ready;       /* fd events; NULL = no registrations */
 } hive__sched_params_t;
 
 /* Start / stop the workers (the runtime's owner thread). stop drops tasks
@@ -116,6 +128,9 @@ int hive__task_new(void (*fn)(void *), void *arg, size_t stack_size, hive__task_
 void hive__task_init(hive__task_t *t, void (*fn)(void *), void *arg, size_t stack_size);
 /* Release what running gave the task (fiber, stack), not its memory. */
 void hive__task_release_stack(hive__task_t *t);
+/* Like release_stack, but hand the stack to the caller instead of freeing
+ * it (someone still uses memory on it). False when the task had none. */
+bool hive__task_take_stack(hive__task_t *t, hive__stack_t *out);
 /* Free a task made by hive__task_new whose fiber is not running. */
 void hive__task_free(hive__task_t *t);
 /* Make it runnable for the first time. Any thread. */
@@ -155,6 +170,16 @@ hive__timer_heap_t *hive__worker_timers(hive__worker_t *w);
 hive__worker_t *hive__worker_by_id(int id);
 /* Wake worker `id` if it is parked (its timers changed). Any thread. */
 void hive__sched_wake_worker(int id);
+
+/* Register fd in the calling worker's poller (EPOLLONESHOT); the worker's
+ * id goes to *worker (for the del). 0, -EPERM (not on a worker), or the
+ * poller's errors (-EEXIST, -EPERM for a regular file, -EBADF, ...). */
+int hive__worker_poll_add(int fd, uint32_t events, uint64_t token, int *worker);
+/* Remove fd from worker `id`'s poller. Any thread; 0, or -ENOENT, -EBADF,
+ * -ESRCH (no such worker: the runtime stopped, its sets are gone). */
+int hive__worker_poll_del(int id, int fd);
+/* fds registered in every worker's poller (tests). */
+long hive__sched_poll_registered(void);
 
 /* Statistics of worker `id` (approximate while running). */
 void hive__worker_stats(int id, hive__worker_stats_t *out);

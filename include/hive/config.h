@@ -18,6 +18,7 @@
  *   idle_spin    HIVE_IDLE_SPIN   idle_spin     64 (steal rounds before parking)
  *   max_processes HIVE_MAX_PROCESSES max_processes 4194304 (live processes)
  *   max_message_size HIVE_MAX_MESSAGE_SIZE max_message_size 64M (bytes)
+ *   blocking_threads HIVE_BLOCKING_THREADS blocking_threads 16 (hive_blocking pool)
  *
  * A malformed or impossible value (unknown key, bad number, zero workers, a
  * CPU that does not exist or is not allowed) is refused with -EINVAL and a
@@ -61,6 +62,7 @@ typedef struct hive_config {
     int idle_spin;                   /* >= 0; HIVE_CONFIG_UNSET */
     long max_processes;              /* spawn limit, like BEAM's +P; UNSET */
     long max_message_size;           /* bytes a message may carry; UNSET */
+    int blocking_threads;            /* hive_blocking's OS threads, >= 1; UNSET */
 } hive_config_t;
 
 /* hive_config_init - mark every field of *cfg unset. Any thread. */

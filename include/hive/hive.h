@@ -15,5 +15,6 @@
 #include <hive/subject.h>
 #include <hive/actor.h>
 #include <hive/task.h>
+#include <hive/io.h>
 
 #endif
