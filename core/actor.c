@@ -71,8 +71,7 @@ _Static_assert(sizeof(hive__proc_t) + sizeof(actor_t) <= 448,
                "an idle actor should stay in one 448-byte block (bench idle_actors)");
 #endif
 
-/* The actor's subject: the first one its process makes (start_up). */
-#define ACTOR_SUBJECT_TAG (HIVE_TAG_SUBJECT_BASE + 1)
+#define ACTOR_SUBJECT_TAG HIVE__ACTOR_SUBJECT_TAG
 
 typedef struct ack {
     int rc;

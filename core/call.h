@@ -8,6 +8,9 @@
  * can forge one and a process that is not an actor simply never reads it. */
 #define HIVE__TAG_SYSTEM (HIVE_TAG_RESERVED + 3)
 
+/* An actor's subject: the first subject its process makes (actor.c). */
+#define HIVE__ACTOR_SUBJECT_TAG (HIVE_TAG_SUBJECT_BASE + 1)
+
 /* Call s with the message m (built by the caller, tag = s.tag; ownership
  * moves here whatever happens): hive_call's steps and results. */
 int hive__call_msg(hive_subject_t s, hive_msg_t *m, int64_t timeout_ms, hive_msg_t **reply,

@@ -15,6 +15,7 @@
 #include <hive/subject.h>
 #include <hive/actor.h>
 #include <hive/task.h>
+#include <hive/supervisor.h>
 #include <hive/io.h>
 
 #endif
