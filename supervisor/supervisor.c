@@ -75,8 +75,8 @@ typedef struct sup {
     child_t *kids;
     size_t n, cap;
     hive__idmap_t by_pid;   /* pid -> index in kids */
-    uint64_t *restarts;     /* times (ns) of the restarts within the period */
-    size_t nrestarts, restarts_cap;
+    uint64_t *restarts;     /* ring: times (ns) of the restarts within the period */
+    size_t rhead, nrestarts, restarts_cap;
     bool retry_pending;
 } sup_t;
 
@@ -340,15 +340,16 @@ static bool should_restart(const child_t *c, const hive_reason_t *r)
     }
 }
 
-/* Count a restart; false when it goes over the intensity. */
+/* Count a restart; false when it goes over the intensity. The times sit in
+ * a ring, oldest first: expired ones leave from the front, so a restart
+ * costs O(1) amortised however high the intensity. */
 static bool add_restart(sup_t *s)
 {
     uint64_t now = now_ns(), period = (uint64_t)s->period_s * 1000000000u;
-    size_t keep = 0;
-    for (size_t i = 0; i < s->nrestarts; i++)
-        if (now - s->restarts[i] <= period)
-            s->restarts[keep++] = s->restarts[i];
-    s->nrestarts = keep;
+    while (s->nrestarts && now - s->restarts[s->rhead] > period) {
+        s->rhead = (s->rhead + 1) % s->restarts_cap;
+        s->nrestarts--;
+    }
     if (s->nrestarts + 1 > (size_t)s->intensity)
         return false; /* this one would be restart intensity + 1 */
     if (s->nrestarts == s->restarts_cap) {
@@ -356,13 +357,14 @@ static bool add_restart(sup_t *s)
         uint64_t *r = hive__alloc(cap * sizeof *r);
         if (!r)
             return false; /* cannot keep count: stop rather than loop blindly */
-        if (s->nrestarts)
-            memcpy(r, s->restarts, s->nrestarts * sizeof *r);
+        for (size_t i = 0; i < s->nrestarts; i++)
+            r[i] = s->restarts[(s->rhead + i) % s->restarts_cap];
         hive__free(s->restarts, s->restarts_cap * sizeof *s->restarts);
         s->restarts = r;
         s->restarts_cap = cap;
+        s->rhead = 0;
     }
-    s->restarts[s->nrestarts++] = now;
+    s->restarts[(s->rhead + s->nrestarts++) % s->restarts_cap] = now;
     return true;
 }
 
