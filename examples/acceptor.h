@@ -2,20 +2,25 @@
  * socket, an acceptor process that starts one process per connection, and a
  * main() body that runs the runtime until SIGINT or SIGTERM.
  *
- * Structure (Erlang's "acceptor + one process per connection"):
- *   - the acceptor waits for connections with hive_io_accept (its worker
- *     runs other processes meanwhile) and spawns a handler per connection,
- *     linked to it;
- *   - the acceptor traps exits: a handler that crashes (hive_panic, a stack
- *     overflow, a kill) reaches it as an EXIT message, which it logs and
- *     drops; no other connection notices. Each handler closes its socket in
- *     a hive_on_exit handler, so a crash never leaks the fd.
+ * Structure (Erlang's "acceptor + one process per connection", under a
+ * supervision tree):
  *
- * SUPERVISOR(issue 9): when supervisors land, the acceptor becomes the
- * child of a static supervisor (restart: permanent) and the handlers the
- * children of a dynamic supervisor (restart: temporary, shutdown:
- * brutal_kill); `serve()` below is where that tree gets started, and
- * reap_exits() goes away (the supervisor traps the exits instead).
+ *     server (supervisor, rest_for_one)
+ *       |-- connections (dynamic supervisor: a temporary handler per
+ *       |                connection, stopped with brutal_kill)
+ *       `-- acceptor    (permanent worker)
+ *
+ *   - the acceptor waits for connections with hive_io_accept (its worker
+ *     runs other processes meanwhile) and asks `connections` to start a
+ *     handler for each;
+ *   - a handler that crashes (hive_panic, a stack overflow, a kill) ends
+ *     only its connection: `connections` forgets it (temporary) and no other
+ *     connection notices. Each handler closes its socket in a hive_on_exit
+ *     handler, which also logs an abnormal end, so a crash never leaks the
+ *     fd;
+ *   - if the acceptor itself crashes, `server` restarts it (the listening
+ *     socket stays open); if `connections` fails, rest_for_one restarts it
+ *     and then the acceptor, which looks it up by name again.
  */
 #ifndef HIVE_EXAMPLES_ACCEPTOR_H
 #define HIVE_EXAMPLES_ACCEPTOR_H
@@ -49,10 +54,18 @@ typedef struct server_opts {
 static server_opts_t opts;
 static _Atomic long connections, crashes;
 
+static int listen_fd = -1;
+
 static void close_fd(void *arg, const hive_reason_t *reason)
 {
-    (void)reason;
     close((int)(intptr_t)arg);
+    if (reason->kind != HIVE_EXIT_NORMAL && reason->kind != HIVE_EXIT_SHUTDOWN &&
+        reason->kind != HIVE_EXIT_KILLED) {
+        char why[160];
+        atomic_fetch_add_explicit(&crashes, 1, memory_order_relaxed);
+        fprintf(stderr, "%s: a connection handler ended: %s\n", opts.name,
+                hive_reason_format(reason, why, sizeof why));
+    }
 }
 
 /* A handler's first call: its socket is closed however it ends. */
@@ -64,41 +77,66 @@ static void own_socket(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/* Drop the EXIT messages of ended handlers; log the crashed ones. */
-static void reap_exits(void)
+/* The connections supervisor's template: one handler per accepted fd. */
+static int start_handler(void *fd, hive_pid_t *pid)
 {
-    hive_msg_t *m;
-    while (hive_receive_tag(HIVE_TAG_EXIT, 0, &m) == 0) {
-        hive_exit_info_t e;
-        if (hive_exit_info(m, &e) == 0 && e.reason.kind != HIVE_EXIT_NORMAL) {
-            char why[160];
-            atomic_fetch_add_explicit(&crashes, 1, memory_order_relaxed);
-            fprintf(stderr, "%s: handler %llx ended: %s\n", opts.name,
-                    (unsigned long long)e.from, hive_reason_format(&e.reason, why, sizeof why));
-        }
-        hive_msg_free(m);
-    }
+    return hive_spawn_link(opts.handler, fd, pid);
 }
 
 static void acceptor(void *arg)
 {
-    int lfd = (int)(intptr_t)arg;
-    hive_trap_exits(true);
+    int lfd = listen_fd;
+    hive_pid_t conns = hive_whereis("connections");
     for (;;) {
-        /* Wake at least once a second to reap exits even when idle. */
-        int c = hive_io_accept(lfd, NULL, NULL, 1000);
+        int c = hive_io_accept(lfd, NULL, NULL, HIVE_INFINITY);
         if (c >= 0) {
             atomic_fetch_add_explicit(&connections, 1, memory_order_relaxed);
-            if (hive_spawn_link(opts.handler, (void *)(intptr_t)c, NULL) != 0)
-                close(c); /* at the process limit: refuse this one */
+            int rc = hive_supervisor_start_child(conns, (void *)(intptr_t)c, NULL, 5000);
+            if (rc != 0) {
+                close(c); /* at the process limit, or connections is restarting */
+                if (rc == -ESRCH || rc == -ECONNRESET)
+                    hive_panic("connections supervisor gone"); /* rest_for_one restarts us */
+            }
         } else if (c == -EMFILE || c == -ENFILE || c == -ENOBUFS || c == -ENOMEM) {
             hive_sleep(10); /* out of fds: let handlers finish, then retry */
-        } else if (c != -ETIMEDOUT) {
+        } else {
             fprintf(stderr, "%s: accept: %s\n", opts.name, hive_strerror(c));
             hive_sleep(10);
         }
-        reap_exits();
     }
+}
+
+static int start_acceptor(void *arg, hive_pid_t *pid)
+{
+    return hive_spawn_link(acceptor, arg, pid);
+}
+
+/* The tree (see the top of this file). */
+static const hive_sup_spec_t connections_spec = {
+    .dynamic = true,
+    .template_ = {.id = "handler", .start = start_handler, .restart = HIVE_TEMPORARY,
+                  .shutdown_ms = HIVE_SHUTDOWN_BRUTAL_KILL},
+    .intensity = 1000, .period_s = 1, /* temporary children never restart anyway */
+    .name = "connections",
+};
+
+static int start_server_tree(hive_pid_t *root)
+{
+    static hive_child_spec_t kids[2];
+    kids[0] = hive_supervisor_child("connections", &connections_spec);
+    kids[1] = (hive_child_spec_t){.id = "acceptor", .start = start_acceptor,
+                                  .restart = HIVE_PERMANENT,
+                                  .shutdown_ms = HIVE_SHUTDOWN_BRUTAL_KILL};
+    hive_sup_spec_t spec = {.strategy = HIVE_REST_FOR_ONE, .intensity = 10, .period_s = 10,
+                            .children = kids, .nchildren = 2, .name = "server"};
+    hive_reason_t why;
+    int rc = hive_supervisor_start(&spec, root, &why);
+    if (rc) {
+        char buf[160];
+        fprintf(stderr, "%s: cannot start the supervision tree: %s (%s)\n", opts.name,
+                hive_strerror(rc), hive_reason_format(&why, buf, sizeof buf));
+    }
+    return rc;
 }
 
 static int listen_tcp(const char *host, int port)
@@ -180,16 +218,20 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", opts.name, diag.message);
         return 1;
     }
-    /* SUPERVISOR(issue 9): start the supervision tree here instead. */
-    if ((rc = hive_spawn(acceptor, (void *)(intptr_t)lfd, NULL)) != 0) {
-        fprintf(stderr, "%s: cannot start the acceptor: %s\n", opts.name, hive_strerror(rc));
+    listen_fd = lfd;
+    hive_pid_t root;
+    hive_thread_attach(NULL); /* this thread starts and stops the tree */
+    if (start_server_tree(&root) != 0)
         return 1;
-    }
     printf("%s: listening on %s:%d\n", opts.name, opts.host, bound_port(lfd));
     fflush(stdout);
     int sig;
     sigwait(&set, &sig);
-    hive_runtime_stop(); /* ends every handler: their on-exit handlers close the sockets */
+    /* The tree stops in order: the acceptor first, then every handler
+     * (their on-exit handlers close the sockets), then the supervisors. */
+    hive_supervisor_stop(root, 10000);
+    hive_thread_detach();
+    hive_runtime_stop();
     close(lfd);
     fprintf(stderr, "%s: stopped by signal %d after %ld connections, %ld handler crashes\n",
             opts.name, sig, atomic_load_explicit(&connections, memory_order_relaxed),
