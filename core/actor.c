@@ -418,6 +418,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         hive__alias_drop(self, w.alias);
         if (k.rc == 0) {
             hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
+            hive__sig_trim(pid); /* an idle actor keeps no empty monitor table */
             if (subject)
                 *subject = hive_subject(pid, ACTOR_SUBJECT_TAG);
             return 0;

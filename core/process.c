@@ -267,17 +267,22 @@ static void proc_end(hive__proc_t *p)
     hive__rcu_leave();
 }
 
-void hive__proc_enter(void)
+hive__proc_t *hive__proc_enter(void)
 {
-    if (!hive__stack_low())
-        return;
-    /* Too little stack left for the runtime: end the caller here, at a safe
-     * point, rather than let a fault hit inside the runtime. */
-    hive__proc_t *p = hive__proc_self();
-    if (p && !p->is_thread) {
-        hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW});
-        hive__fiber_exit(&p->task.fiber);
+    hive__task_t *t = hive__task_self();
+    if (!t)
+        return hive__proc_self(); /* an attached thread, or nobody */
+    char here;
+    if (t->has_stack && (uintptr_t)&here < (uintptr_t)t->fiber.stack.lo + HIVE__STACK_RESERVE) {
+        /* Too little stack left for the runtime: end the caller here, at a
+         * safe point, rather than let a fault hit inside the runtime. */
+        hive__proc_t *p = hive__task_upper(t);
+        if (p) {
+            hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW});
+            hive__fiber_exit(&p->task.fiber);
+        }
     }
+    return hive__task_upper(t);
 }
 
 /* A reply to an alias no longer active (its call gave up): dropped. */
@@ -744,11 +749,10 @@ static hive_msg_t *hold(hive__proc_t *p, hive_msg_t *m)
 
 static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
 {
-    hive__proc_enter();
+    hive__proc_t *p = hive__proc_enter();
     if (!out)
         return -EINVAL;
     *out = NULL;
-    hive__proc_t *p = hive__proc_self();
     if (!p)
         return -EPERM;
     hive__task_charge(1);
@@ -757,7 +761,10 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
         *out = hold(p, m);
         return 0;
     }
-    uint64_t deadline = timeout_ms > 0 ? deadline_of(timeout_ms) : UINT64_MAX;
+    /* The clock is read only when a wait starts and after it is woken: a
+     * call whose reply is already there never reads it. */
+    uint64_t deadline = UINT64_MAX;
+    bool waited = false;
     hive__timer_t *tm = NULL;
     int rc = -ETIMEDOUT;
     bool published = false;
@@ -769,8 +776,13 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             rc = 0;
             break;
         }
-        if (timeout_ms == 0 || (deadline != UINT64_MAX && hive__now_ns() >= deadline))
+        if (timeout_ms == 0)
             break;
+        if (timeout_ms > 0 && deadline == UINT64_MAX)
+            deadline = deadline_of(timeout_ms);
+        else if (waited && deadline != UINT64_MAX && hive__now_ns() >= deadline)
+            break;
+        waited = false;
         if (!published) {
             publish_wait(p, mt);
             published = true;
@@ -786,6 +798,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
                 sched_yield();
             else
                 hive__task_yield();
+            waited = true;
             continue;
         }
         /* relaxed: a statistic for tests. */
@@ -796,6 +809,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             /* acquire: as above; a delivery after our exchange shows here. */
             if (atomic_load_explicit(&p->thread_word, memory_order_acquire) == 0)
                 futex_wait_word(&p->thread_word, deadline);
+            waited = true;
             continue;
         }
         if (deadline != UINT64_MAX && !tm)
@@ -804,6 +818,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             hive__task_park_release(); /* may not return: see hive__receive_or_release */
         else
             hive__task_park();
+        waited = true;
     }
     if (published) /* relaxed: a late sender's wake-up is only spurious */
         atomic_store_explicit(&p->wait_mode, HIVE__WAIT_NONE, memory_order_relaxed);
@@ -903,7 +918,9 @@ HIVE_API int hive_receive_match(hive_match_fn_t match, void *ctx, int64_t timeou
 
 /* Deliver m to `to`; on failure m is discarded (a pointer message's
  * pointer stays the caller's). */
-int hive__send_msg(hive_pid_t to, hive_msg_t *m)
+/* The sending side of a delivery; self is the caller's process (NULL for a
+ * plain thread), whose own signals are looked at after the send. */
+static int send_from(hive__proc_t *self, hive_pid_t to, hive_msg_t *m)
 {
     hive__rcu_enter();
     hive__proc_t *p = hive__proc_lookup(to);
@@ -915,8 +932,13 @@ int hive__send_msg(hive_pid_t to, hive_msg_t *m)
         return -ESRCH;
     }
     hive__task_charge(1);
-    hive__proc_checkpoint(hive__proc_self());
+    hive__proc_checkpoint(self);
     return 0;
+}
+
+int hive__send_msg(hive_pid_t to, hive_msg_t *m)
+{
+    return send_from(hive__proc_self(), to, m);
 }
 
 static int check_send(size_t len, const void *data)
@@ -935,26 +957,26 @@ static bool user_tag(uint64_t tag) { return tag < HIVE_TAG_RESERVED; }
 
 HIVE_API int hive_send(hive_pid_t to, uint64_t tag, const void *data, size_t len)
 {
-    hive__proc_enter();
+    hive__proc_t *self = hive__proc_enter();
     int rc = check_send(len, data);
     if (rc)
         return rc;
     if (!user_tag(tag))
         return -EINVAL;
-    hive_msg_t *m = hive__msg_new_bytes(tag, hive_self(), data, len);
-    return m ? hive__send_msg(to, m) : -ENOMEM;
+    hive_msg_t *m = hive__msg_new_bytes(tag, self ? self->pid : HIVE_PID_NONE, data, len);
+    return m ? send_from(self, to, m) : -ENOMEM;
 }
 
 HIVE_API int hive_send_ptr(hive_pid_t to, uint64_t tag, void *ptr, void (*dtor)(void *))
 {
-    hive__proc_enter();
+    hive__proc_t *self = hive__proc_enter();
     int rc = check_send(0, NULL);
     if (rc)
         return rc;
     if (!user_tag(tag))
         return -EINVAL;
-    hive_msg_t *m = hive__msg_new_ptr(tag, hive_self(), ptr, dtor);
-    return m ? hive__send_msg(to, m) : -ENOMEM;
+    hive_msg_t *m = hive__msg_new_ptr(tag, self ? self->pid : HIVE_PID_NONE, ptr, dtor);
+    return m ? send_from(self, to, m) : -ENOMEM;
 }
 
 /* ---- attached foreign threads ------------------------------------------ */

@@ -117,8 +117,9 @@ hive__proc_t *hive__proc_self(void);
 void hive__proc_deliver(hive__proc_t *p, hive_msg_t *m);
 long hive__proc_max_message_size(void);
 /* At the top of every API entry a process may call: ends the caller with
- * stack_overflow if the runtime would not have room to run (fault.h). */
-void hive__proc_enter(void);
+ * stack_overflow if the runtime would not have room to run (fault.h).
+ * Returns the calling process (hive__proc_self), found once for the call. */
+hive__proc_t *hive__proc_enter(void);
 /* The scheduler's idle hook: flush this worker's batch of dead processes
  * to RCU (before parking and at exit). */
 void hive__proc_idle_hook(void);
@@ -176,6 +177,9 @@ void hive__blocking_stop(void);
 void hive__blocking_proc_exit(hive__proc_t *p);
 
 /* signal.c */
+/* Free pid's empty link and monitor tables (they stay allocated when they
+ * empty, as hot maps churn): for a process about to sit idle (an actor). */
+void hive__sig_trim(hive_pid_t pid);
 void hive__sig_lock(hive__proc_t *p);
 void hive__sig_unlock(hive__proc_t *p);
 /* Handle a signal popped from p's mailbox (p running): returns m turned

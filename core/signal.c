@@ -230,8 +230,7 @@ static int link_to(hive__proc_t *p, hive_pid_t pid)
 
 HIVE_API int hive_link(hive_pid_t pid)
 {
-    hive__proc_enter();
-    hive__proc_t *p = hive__proc_self();
+    hive__proc_t *p = hive__proc_enter();
     if (!p)
         return -EPERM;
     if (pid == p->pid)
@@ -246,8 +245,7 @@ HIVE_API int hive_link(hive_pid_t pid)
 
 HIVE_API int hive_unlink(hive_pid_t pid)
 {
-    hive__proc_enter();
-    hive__proc_t *p = hive__proc_self();
+    hive__proc_t *p = hive__proc_enter();
     if (!p)
         return -EPERM;
     hive__sig_lock(p);
@@ -307,8 +305,7 @@ int hive__signal_spawn_opts(hive__proc_t *parent, hive__proc_t *child, bool link
 
 HIVE_API int hive_monitor(hive_pid_t pid, hive_ref_t *ref)
 {
-    hive__proc_enter();
-    hive__proc_t *p = hive__proc_self();
+    hive__proc_t *p = hive__proc_enter();
     if (!p)
         return -EPERM;
     if (!ref)
@@ -342,8 +339,7 @@ HIVE_API int hive_monitor(hive_pid_t pid, hive_ref_t *ref)
 
 HIVE_API int hive_demonitor(hive_ref_t ref, int flags)
 {
-    hive__proc_enter();
-    hive__proc_t *p = hive__proc_self();
+    hive__proc_t *p = hive__proc_enter();
     if (!p)
         return -EPERM;
     uint64_t pid;
@@ -353,7 +349,6 @@ HIVE_API int hive_demonitor(hive_ref_t ref, int flags)
         if (t) {
             hive__sig_lock(t);
             hive__idmap_del(&t->monitored_by, ref, NULL);
-            hive__idmap_trim(&t->monitored_by); /* an idle actor keeps no empty table */
             hive__sig_unlock(t);
         }
         hive__rcu_leave();
@@ -363,6 +358,19 @@ HIVE_API int hive_demonitor(hive_ref_t ref, int flags)
     if (flags & HIVE_DEMONITOR_FLUSH)
         hive__proc_flush_down(p, ref);
     return 0;
+}
+
+void hive__sig_trim(hive_pid_t pid)
+{
+    hive__rcu_enter();
+    hive__proc_t *t = hive__proc_lookup(pid);
+    if (t) {
+        hive__sig_lock(t);
+        hive__idmap_trim(&t->monitored_by);
+        hive__idmap_trim(&t->links);
+        hive__sig_unlock(t);
+    }
+    hive__rcu_leave();
 }
 
 HIVE_API int hive_trap_exits(bool on)
@@ -377,8 +385,7 @@ HIVE_API int hive_trap_exits(bool on)
 
 HIVE_API int hive_send_exit(hive_pid_t pid, hive_reason_t reason)
 {
-    hive__proc_enter();
-    hive__proc_t *self = hive__proc_self();
+    hive__proc_t *self = hive__proc_enter();
     hive_pid_t from = self ? self->pid : HIVE_PID_NONE;
     hive__rcu_enter();
     hive_exit_info_t info = {.from = from, .reason = reason};

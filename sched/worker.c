@@ -40,6 +40,7 @@ struct hive__worker {
     hive__inject_t inbox; /* tasks started on this worker by others */
     hive__poller_t poller;
     uint32_t poll_tick;   /* dispatches since the last zero-timeout poll */
+    uint32_t timer_tick;  /* dispatches since the timers were last run */
     struct epoll_event events[HIVE__POLL_BATCH];
     int id;
     int cpu;
@@ -659,14 +660,24 @@ static void *worker_main(void *arg)
         err = hive__fault_thread_init();
     signal_started(err);
     while (!stopping()) {
-        if (hive__timer_heap_busy(&w->timers))
+        /* Timers: every HIVE__TIMER_INTERVAL dispatches, and whenever local
+         * work runs out (below): a clock read per dispatch would cost more
+         * than many dispatches, and a timer is late by at most a few. */
+        bool timers = hive__timer_heap_busy(&w->timers);
+        if (timers && ++w->timer_tick >= HIVE__TIMER_INTERVAL) {
+            w->timer_tick = 0;
             hive__timer_heap_run(&w->timers, w->id, hive__now_ns());
+        }
         bool io = S.io_ready && hive__poll_registered(&w->poller) > 0;
         if (io && ++w->poll_tick >= HIVE__POLL_INTERVAL) {
             w->poll_tick = 0;
             poll_once(w, 0);
         }
         hive__task_t *t = find_local(w);
+        if (!t && timers) {
+            hive__timer_heap_run(&w->timers, w->id, hive__now_ns());
+            t = find_local(w);
+        }
         if (!t && io && poll_once(w, 0) > 0)
             t = find_local(w);
         if (!t)

@@ -48,6 +48,7 @@
 #define HIVE__BUDGET 128
 #define HIVE__LIFO_STREAK 16
 #define HIVE__INJECT_INTERVAL 61
+#define HIVE__TIMER_INTERVAL 16
 
 typedef struct hive__task hive__task_t;
 typedef struct hive__worker hive__worker_t;
