@@ -272,8 +272,10 @@ hive__proc_t *hive__proc_enter(void)
     hive__task_t *t = hive__task_self();
     if (!t)
         return hive__proc_self(); /* an attached thread, or nobody */
-    char here;
-    if (t->has_stack && (uintptr_t)&here < (uintptr_t)t->fiber.stack.lo + HIVE__STACK_RESERVE) {
+    /* The frame's address, not a local's: under ASan's use-after-return
+     * checking locals live on a heap "fake stack" (see hive__stack_low). */
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (t->has_stack && sp < (uintptr_t)t->fiber.stack.lo + HIVE__STACK_RESERVE) {
         /* Too little stack left for the runtime: end the caller here, at a
          * safe point, rather than let a fault hit inside the runtime. */
         hive__proc_t *p = hive__task_upper(t);
