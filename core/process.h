@@ -180,6 +180,8 @@ void hive__blocking_proc_exit(hive__proc_t *p);
 /* Free pid's empty link and monitor tables (they stay allocated when they
  * empty, as hot maps churn): for a process about to sit idle (an actor). */
 void hive__sig_trim(hive_pid_t pid);
+/* p (the caller) holds a link to pid (which may have ended since). */
+bool hive__linked_to(hive__proc_t *p, hive_pid_t pid);
 void hive__sig_lock(hive__proc_t *p);
 void hive__sig_unlock(hive__proc_t *p);
 /* Handle a signal popped from p's mailbox (p running): returns m turned

@@ -360,6 +360,14 @@ HIVE_API int hive_demonitor(hive_ref_t ref, int flags)
     return 0;
 }
 
+bool hive__linked_to(hive__proc_t *p, hive_pid_t pid)
+{
+    hive__sig_lock(p);
+    bool linked = hive__idmap_get(&p->links, pid, NULL);
+    hive__sig_unlock(p);
+    return linked;
+}
+
 void hive__sig_trim(hive_pid_t pid)
 {
     hive__rcu_enter();

@@ -184,7 +184,10 @@ static int start_child(sup_t *s, size_t i)
         set_pid(s, i, HIVE_PID_NONE);
         return 0;
     }
-    hive_link(pid); /* idempotent; a child already gone sends EXIT noproc */
+    /* The start function should have linked it (spawn_link, an actor's
+     * .link); link if it did not (a child already gone sends EXIT noproc). */
+    if (!hive__linked_to(hive__proc_self(), pid))
+        hive_link(pid);
     set_pid(s, i, pid);
     return 0;
 }
@@ -658,6 +661,36 @@ static int check_child(const hive_child_spec_t *c, const hive_sup_spec_t *spec, 
     return -EINVAL;
 }
 
+static int cmp_ids(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Ids are unique: sorted, so that a wide supervisor is not quadratic. */
+static int check_unique_ids(const hive_sup_spec_t *spec, hive_reason_t *why)
+{
+    size_t n = spec->nchildren;
+    if (n < 2)
+        return 0;
+    const char **ids = malloc(n * sizeof *ids);
+    if (!ids)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = spec->children[i].id;
+    qsort(ids, n, sizeof *ids, cmp_ids);
+    int rc = 0;
+    for (size_t i = 1; i < n && rc == 0; i++)
+        if (strcmp(ids[i - 1], ids[i]) == 0) {
+            rc = -EINVAL;
+            if (why) {
+                *why = hive_reason_user(EINVAL, "");
+                snprintf(why->text, sizeof why->text, "two children have id %s", ids[i]);
+            }
+        }
+    free(ids);
+    return rc;
+}
+
 static int check_spec(const hive_sup_spec_t *spec, hive_reason_t *why)
 {
     if (!spec || (unsigned)spec->strategy > HIVE_REST_FOR_ONE || spec->intensity < 0 ||
@@ -680,16 +713,8 @@ static int check_spec(const hive_sup_spec_t *spec, hive_reason_t *why)
         int rc = check_child(c, spec, why, "child");
         if (rc)
             return rc;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(spec->children[j].id, c->id) == 0) {
-                if (why) {
-                    *why = hive_reason_user(EINVAL, "");
-                    snprintf(why->text, sizeof why->text, "two children have id %s", c->id);
-                }
-                return -EINVAL;
-            }
     }
-    return 0;
+    return check_unique_ids(spec, why);
 }
 
 HIVE_API int hive_supervisor_start(const hive_sup_spec_t *spec, hive_pid_t *pid,
