@@ -17,5 +17,6 @@
 #include <hive/task.h>
 #include <hive/supervisor.h>
 #include <hive/io.h>
+#include <hive/term.h>
 
 #endif
