@@ -18,5 +18,6 @@
 #include <hive/supervisor.h>
 #include <hive/io.h>
 #include <hive/term.h>
+#include <hive/node.h>
 
 #endif

@@ -1,0 +1,753 @@
+/* node.c - hive as a C node of an Erlang cluster, over erl_interface (ei).
+ *
+ * ei does the parts that are hard to get right and rarely run: the
+ * handshake (ei_accept_tmo, ei_connect_tmo) and epmd (ei_publish_tmo).
+ * Those block, so they run on the blocking pool (hive_blocking). After the
+ * handshake the connection is ours: its socket is made non-blocking and two
+ * hive processes own it, a reader that waits with hive_io_wait and parses
+ * frames (4-byte length; 0 is a tick; else 'p', control term, message term:
+ * ei negotiates no atom cache and no fragments, so that is every frame),
+ * and a writer that takes finished frames from its mailbox and writes them
+ * in order. Nothing from the socket is trusted: each frame is bounded
+ * (FRAME_MAX), each term is checked whole (hive__term_check) before any ei
+ * decoder reads it, and any error ends that connection only.
+ *
+ * Hive pids on the wire: a hive pid is generation << 32 | slot, sent as an
+ * Erlang pid {node, num = low 32 bits, serial = high 32 bits, creation}.
+ *
+ * The connection table is small and guarded by N.lock, a pthread mutex held
+ * only for table edits that never wait (no hive call blocks under it).
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ei.h>
+
+#include <hive/hive.h>
+#include <hive/node.h>
+
+#include "dist/term.h"
+#include "mailbox/message.h"
+#include "core/process.h"
+
+#define MAX_CONNS 64
+#define FRAME_MAX (64u << 20)
+#define PASS_THROUGH 'p'
+
+enum { C_FREE = 0, C_CONNECTING, C_UP };
+enum { OP_LINK = 1, OP_SEND = 2, OP_EXIT = 3, OP_UNLINK = 4, OP_REG_SEND = 6,
+       OP_EXIT2 = 8, OP_SEND_SENDER = 22 };
+
+typedef struct conn {
+    char node[MAXATOMLEN_UTF8];
+    int state; /* C_*; N.lock */
+    int fd;
+    hive_pid_t reader, writer;
+} conn_t;
+
+static struct {
+    pthread_mutex_t lock;
+    bool started;
+    ei_cnode ec;
+    char name[MAXATOMLEN_UTF8];
+    int lfd, port, epmd_fd;
+    unsigned tmo;
+    hive_pid_t acceptor;
+    conn_t conns[MAX_CONNS];
+} N = {.lock = PTHREAD_MUTEX_INITIALIZER, .lfd = -1, .epmd_fd = -1};
+
+/* The payload of a HIVE_TAG_DIST message: this header, then the term. */
+typedef struct dist_hdr {
+    uint32_t has_from;
+    uint32_t len;
+    hive_rpid_t from;
+} dist_hdr_t;
+
+/* A frame for a writer: bytes ready for the socket. */
+typedef struct frame {
+    size_t len;
+    char bytes[];
+} frame_t;
+
+/* ---- configuration ------------------------------------------------------- */
+
+void hive_node_config_init(hive_node_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->name = "hive";
+    cfg->publish = true;
+    cfg->timeout_ms = 5000;
+}
+
+static int fail(hive_diag_t *diag, int code, const char *fmt, const char *arg)
+{
+    if (diag) {
+        diag->code = code;
+        snprintf(diag->message, sizeof diag->message, fmt, arg ? arg : "");
+    }
+    return code;
+}
+
+static int read_cookie(const char *path, char *out, size_t cap)
+{
+    char def[4096];
+    if (!path) {
+        const char *home = getenv("HOME");
+        if (!home)
+            return -ENOENT;
+        snprintf(def, sizeof def, "%s/.erlang.cookie", home);
+        path = def;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -ENOENT;
+    size_t n = fread(out, 1, cap - 1, f);
+    fclose(f);
+    out[n] = 0;
+    while (n && isspace((unsigned char)out[n - 1]))
+        out[--n] = 0;
+    return n ? 0 : -EINVAL;
+}
+
+/* ---- pids ------------------------------------------------------------------ */
+
+int hive_node_pid(hive_pid_t pid, hive_rpid_t *out)
+{
+    if (!out || pid == HIVE_PID_NONE)
+        return -EINVAL;
+    if (!N.started)
+        return -EPERM;
+    memset(out, 0, sizeof *out);
+    memcpy(out->node, N.name, strlen(N.name) + 1); /* <= 255 bytes: hive_node_start */
+    out->num = (uint32_t)pid;
+    out->serial = (uint32_t)(pid >> 32);
+    out->creation = N.ec.creation;
+    return 0;
+}
+
+/* The hive pid an Erlang pid names, or HIVE_PID_NONE if not one of ours. */
+static hive_pid_t local_pid(const hive_rpid_t *p)
+{
+    if (strcmp(p->node, N.name) != 0)
+        return HIVE_PID_NONE;
+    return (hive_pid_t)p->serial << 32 | p->num;
+}
+
+/* ---- delivery -------------------------------------------------------------- */
+
+static int deliver(hive_pid_t to, const hive_rpid_t *from, const char *term, size_t len)
+{
+    if (to == HIVE_PID_NONE)
+        return -ESRCH;
+    size_t total = sizeof(dist_hdr_t) + len;
+    if (total > (size_t)hive__proc_max_message_size())
+        return -EMSGSIZE;
+    char *buf = malloc(total);
+    if (!buf)
+        return -ENOMEM;
+    dist_hdr_t h;
+    memset(&h, 0, sizeof h);
+    h.has_from = from != NULL;
+    h.len = (uint32_t)len;
+    if (from)
+        h.from = *from;
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, term, len);
+    hive_msg_t *m = hive__msg_new_bytes(HIVE_TAG_DIST, HIVE_PID_NONE, buf, total);
+    free(buf);
+    if (!m)
+        return -ENOMEM;
+    return hive__send_msg(to, m); /* it frees m when `to` is gone */
+}
+
+int hive_dist_msg(const hive_msg_t *m, hive_dist_msg_t *out)
+{
+    if (!m || !out || hive_msg_tag(m) != HIVE_TAG_DIST || hive_msg_size(m) < sizeof(dist_hdr_t))
+        return -EINVAL;
+    dist_hdr_t h;
+    memcpy(&h, hive_msg_data(m), sizeof h);
+    if (h.len != hive_msg_size(m) - sizeof h)
+        return -EINVAL;
+    out->has_from = h.has_from != 0;
+    out->from = h.from;
+    out->term = (const char *)hive_msg_data(m) + sizeof h;
+    out->len = h.len;
+    return 0;
+}
+
+/* An Erlang exit reason as a hive one. */
+static hive_reason_t reason_of(hive_term_reader_t *r)
+{
+    char text[sizeof(((hive_reason_t *)0)->text)];
+    hive_term_reader_t peek = *r;
+    if (hive_term_get_atom(&peek, text, sizeof text) == 0) {
+        if (!strcmp(text, "normal"))
+            return hive_reason_normal();
+        if (!strcmp(text, "kill")) {
+            hive_reason_t k = {.kind = HIVE_EXIT_KILLED};
+            return k;
+        }
+        if (!strcmp(text, "shutdown")) {
+            hive_reason_t s = {.kind = HIVE_EXIT_SHUTDOWN};
+            return s;
+        }
+    }
+    if (hive_term_format(r, text, sizeof text))
+        snprintf(text, sizeof text, "?");
+    return hive_reason_user(0, text);
+}
+
+/* One frame's payload (after the length). 0, or -EINVAL: drop the peer. */
+static int handle_frame(const char *p, size_t len)
+{
+    if (len < 3 || p[0] != PASS_THROUGH || (unsigned char)p[1] != 131)
+        return -EINVAL;
+    size_t end;
+    if (hive__term_check(p + 2, len - 2, &end))
+        return -EINVAL;
+    size_t ctrl_len = 1 + end; /* version byte + term */
+    const char *msg = p + 1 + ctrl_len;
+    size_t msg_len = len - 1 - ctrl_len;
+    hive_term_reader_t mr;
+    if (msg_len && hive_term_reader_init(&mr, msg, msg_len))
+        return -EINVAL;
+    hive_term_reader_t r;
+    size_t arity;
+    long long op;
+    if (hive_term_reader_init(&r, p + 1, ctrl_len) || hive_term_get_tuple(&r, &arity) ||
+        arity < 2 || hive_term_get_long(&r, &op))
+        return -EINVAL;
+    hive_rpid_t from, to;
+    char name[MAXATOMLEN_UTF8];
+    switch (op) {
+    case OP_REG_SEND: /* {6, From, Unused, ToName} Msg */
+        if (arity != 4 || !msg_len || hive_term_get_pid(&r, &from) || hive_term_skip(&r) ||
+            hive_term_get_atom(&r, name, sizeof name))
+            return -EINVAL;
+        deliver(hive_whereis(name), &from, msg, msg_len);
+        return 0;
+    case OP_SEND: /* {2, Unused, ToPid} Msg */
+        if (arity != 3 || !msg_len || hive_term_skip(&r) || hive_term_get_pid(&r, &to))
+            return -EINVAL;
+        deliver(local_pid(&to), NULL, msg, msg_len);
+        return 0;
+    case OP_SEND_SENDER: /* {22, From, ToPid} Msg */
+        if (arity != 3 || !msg_len || hive_term_get_pid(&r, &from) || hive_term_get_pid(&r, &to))
+            return -EINVAL;
+        deliver(local_pid(&to), &from, msg, msg_len);
+        return 0;
+    case OP_EXIT2: { /* {8, From, ToPid, Reason} */
+        if (arity != 4 || hive_term_get_pid(&r, &from) || hive_term_get_pid(&r, &to))
+            return -EINVAL;
+        hive_pid_t target = local_pid(&to);
+        if (target != HIVE_PID_NONE)
+            hive_send_exit(target, reason_of(&r));
+        return 0;
+    }
+    default:
+        /* TODO(issue 12): LINK, UNLINK, EXIT, MONITOR_P, DEMONITOR_P,
+         * MONITOR_P_EXIT through remote-pid proxies. Ignored until then. */
+        return 0;
+    }
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+typedef struct conn_arg {
+    int idx;
+    int fd;
+} conn_arg_t;
+
+static void conn_release(int idx)
+{
+    pthread_mutex_lock(&N.lock);
+    conn_t *c = &N.conns[idx];
+    hive_pid_t writer = c->writer;
+    int fd = c->fd;
+    c->state = C_FREE;
+    c->node[0] = 0;
+    c->fd = -1;
+    c->reader = c->writer = HIVE_PID_NONE;
+    pthread_mutex_unlock(&N.lock);
+    if (writer != HIVE_PID_NONE)
+        hive_kill(writer);
+    if (fd >= 0)
+        ei_close_connection(fd);
+}
+
+static void reader_exit(void *arg, const hive_reason_t *reason)
+{
+    conn_release((int)(intptr_t)arg);
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = hive_io_read(fd, (char *)buf + got, n - got, HIVE_INFINITY);
+        if (k <= 0)
+            return k ? (int)k : -ECONNRESET;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+static int send_frame(hive_pid_t writer, const char *bytes, size_t len)
+{
+    frame_t *f = malloc(sizeof *f + len);
+    if (!f)
+        return -ENOMEM;
+    f->len = len;
+    memcpy(f->bytes, bytes, len);
+    int rc = hive_send_ptr(writer, 1, f, free);
+    if (rc)
+        free(f);
+    return rc;
+}
+
+static void reader_main(void *arg)
+{
+    conn_arg_t a = *(conn_arg_t *)arg;
+    free(arg);
+    if (hive_on_exit(reader_exit, (void *)(intptr_t)a.idx)) {
+        conn_release(a.idx);
+        return;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    for (;;) {
+        unsigned char hdr[4];
+        if (read_full(a.fd, hdr, 4))
+            break;
+        size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+        if (len == 0) { /* a tick: answer with one */
+            pthread_mutex_lock(&N.lock);
+            hive_pid_t w = N.conns[a.idx].writer;
+            pthread_mutex_unlock(&N.lock);
+            send_frame(w, (const char *)hdr, 4);
+            continue;
+        }
+        if (len > FRAME_MAX)
+            break;
+        if (len > cap) {
+            char *nb = realloc(buf, len);
+            if (!nb)
+                break;
+            buf = nb;
+            cap = len;
+        }
+        if (read_full(a.fd, buf, len) || handle_frame(buf, len))
+            break;
+    }
+    free(buf);
+    /* reader_exit releases the connection. */
+}
+
+static void writer_main(void *arg)
+{
+    conn_arg_t a = *(conn_arg_t *)arg;
+    free(arg);
+    for (;;) {
+        hive_msg_t *m;
+        if (hive_receive(HIVE_INFINITY, &m))
+            continue;
+        frame_t *f = hive_msg_take_ptr(m);
+        hive_msg_free(m);
+        if (!f)
+            continue;
+        ssize_t w = hive_io_write(a.fd, f->bytes, f->len, 30000);
+        free(f);
+        if (w < 0) {
+            /* The reader notices the dead socket and releases the slot. */
+            shutdown(a.fd, SHUT_RDWR);
+            return;
+        }
+    }
+}
+
+/* Start the reader and writer for a handshaken fd in slot idx (state
+ * C_CONNECTING, claimed by the caller). 0 or an error (slot released). */
+static int conn_start(int idx, int fd)
+{
+    conn_arg_t *ra = malloc(sizeof *ra), *wa = malloc(sizeof *wa);
+    if (!ra || !wa || hive_io_set_nonblocking(fd)) {
+        free(ra);
+        free(wa);
+        ei_close_connection(fd);
+        pthread_mutex_lock(&N.lock);
+        N.conns[idx].state = C_FREE;
+        pthread_mutex_unlock(&N.lock);
+        return -ENOMEM;
+    }
+    *ra = (conn_arg_t){idx, fd};
+    *wa = *ra;
+    hive_pid_t w, r;
+    pthread_mutex_lock(&N.lock);
+    N.conns[idx].fd = fd;
+    pthread_mutex_unlock(&N.lock);
+    int rc = hive_spawn(writer_main, wa, &w);
+    if (rc) {
+        free(wa);
+        free(ra);
+        conn_release(idx);
+        return rc;
+    }
+    pthread_mutex_lock(&N.lock);
+    N.conns[idx].writer = w;
+    pthread_mutex_unlock(&N.lock);
+    rc = hive_spawn(reader_main, ra, &r);
+    if (rc) {
+        free(ra);
+        conn_release(idx);
+        return rc;
+    }
+    pthread_mutex_lock(&N.lock);
+    N.conns[idx].reader = r;
+    N.conns[idx].state = C_UP;
+    pthread_mutex_unlock(&N.lock);
+    return 0;
+}
+
+/* Claim a free slot for node (state C_CONNECTING): its index or -EAGAIN. */
+static int conn_claim(const char *node)
+{
+    for (int i = 0; i < MAX_CONNS; i++) {
+        if (N.conns[i].state == C_FREE) {
+            N.conns[i].state = C_CONNECTING;
+            snprintf(N.conns[i].node, sizeof N.conns[i].node, "%s", node);
+            N.conns[i].fd = -1;
+            N.conns[i].reader = N.conns[i].writer = HIVE_PID_NONE;
+            return i;
+        }
+    }
+    return -EAGAIN;
+}
+
+typedef struct connect_job {
+    char node[MAXATOMLEN_UTF8];
+    int fd;
+} connect_job_t;
+
+static long connect_blocking(void *arg)
+{
+    connect_job_t *j = arg;
+    j->fd = ei_connect_tmo(&N.ec, j->node, N.tmo);
+    return 0;
+}
+
+/* The writer of an up connection to node, connecting first if needed. */
+static int writer_for(const char *node, hive_pid_t *writer)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int idx = -1, state = C_FREE;
+        pthread_mutex_lock(&N.lock);
+        if (!N.started) {
+            pthread_mutex_unlock(&N.lock);
+            return -EPERM;
+        }
+        for (int i = 0; i < MAX_CONNS; i++) {
+            if (N.conns[i].state != C_FREE && !strcmp(N.conns[i].node, node)) {
+                idx = i;
+                state = N.conns[i].state;
+                if (state == C_UP)
+                    break;
+            }
+        }
+        if (state == C_UP) {
+            *writer = N.conns[idx].writer;
+            pthread_mutex_unlock(&N.lock);
+            return 0;
+        }
+        if (state == C_CONNECTING) { /* someone else is connecting: wait */
+            pthread_mutex_unlock(&N.lock);
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000 > (long)N.tmo + 1000)
+                return -ECONNREFUSED;
+            hive_sleep(1);
+            continue;
+        }
+        idx = conn_claim(node);
+        pthread_mutex_unlock(&N.lock);
+        if (idx < 0)
+            return idx;
+        connect_job_t j;
+        snprintf(j.node, sizeof j.node, "%s", node);
+        j.fd = -1;
+        int rc = hive_blocking(connect_blocking, &j, NULL);
+        if (rc || j.fd < 0) {
+            pthread_mutex_lock(&N.lock);
+            N.conns[idx].state = C_FREE;
+            pthread_mutex_unlock(&N.lock);
+            return rc ? rc : -ECONNREFUSED;
+        }
+        rc = conn_start(idx, j.fd);
+        if (rc)
+            return rc;
+    }
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+/* Frame = length, 'p', control, msg; handed to node's writer. */
+static int send_ctrl(const char *node, ei_x_buff *ctrl, const hive_term_buf_t *msg)
+{
+    hive_term_reader_t check;
+    if (!msg || hive_term_reader_init(&check, msg->data, msg->len))
+        return -EINVAL;
+    hive_pid_t writer;
+    int rc = writer_for(node, &writer);
+    if (rc)
+        return rc;
+    size_t len = 1 + (size_t)ctrl->index + msg->len;
+    if (len > FRAME_MAX)
+        return -EMSGSIZE;
+    frame_t *f = malloc(sizeof *f + 4 + len);
+    if (!f)
+        return -ENOMEM;
+    f->len = 4 + len;
+    unsigned char *p = (unsigned char *)f->bytes;
+    p[0] = (unsigned char)(len >> 24), p[1] = (unsigned char)(len >> 16);
+    p[2] = (unsigned char)(len >> 8), p[3] = (unsigned char)len;
+    p[4] = PASS_THROUGH;
+    memcpy(p + 5, ctrl->buff, (size_t)ctrl->index);
+    memcpy(p + 5 + ctrl->index, msg->data, msg->len);
+    rc = hive_send_ptr(writer, 1, f, free);
+    if (rc) {
+        free(f);
+        return rc == -ESRCH ? -ECONNREFUSED : rc;
+    }
+    return 0;
+}
+
+static void to_erlang_pid(const hive_rpid_t *p, erlang_pid *e)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->node, sizeof e->node, "%s", p->node);
+    e->num = p->num;
+    e->serial = p->serial;
+    e->creation = p->creation;
+}
+
+int hive_node_send(const hive_rpid_t *to, const hive_term_buf_t *msg)
+{
+    if (!to || !memchr(to->node, 0, sizeof to->node) || !strchr(to->node, '@'))
+        return -EINVAL;
+    if (!N.started)
+        return -EPERM;
+    hive_pid_t local = local_pid(to);
+    if (local != HIVE_PID_NONE) {
+        hive_term_reader_t check;
+        if (!msg || hive_term_reader_init(&check, msg->data, msg->len))
+            return -EINVAL;
+        return deliver(local, NULL, msg->data, msg->len);
+    }
+    ei_x_buff c;
+    erlang_pid e;
+    to_erlang_pid(to, &e);
+    if (ei_x_new_with_version(&c) < 0)
+        return -ENOMEM;
+    int rc = -EINVAL;
+    if (ei_x_encode_tuple_header(&c, 3) == 0 && ei_x_encode_long(&c, OP_SEND) == 0 &&
+        ei_x_encode_atom(&c, "") == 0 && ei_x_encode_pid(&c, &e) == 0)
+        rc = send_ctrl(to->node, &c, msg);
+    ei_x_free(&c);
+    return rc;
+}
+
+int hive_node_send_named(const char *name, const char *node, const hive_term_buf_t *msg)
+{
+    if (!name || !node || !strchr(node, '@') || strlen(name) >= MAXATOMLEN ||
+        strlen(node) >= MAXATOMLEN)
+        return -EINVAL;
+    if (!N.started)
+        return -EPERM;
+    hive_rpid_t self;
+    erlang_pid from;
+    if (hive_self() != HIVE_PID_NONE && hive_node_pid(hive_self(), &self) == 0)
+        to_erlang_pid(&self, &from);
+    else
+        from = *ei_self(&N.ec);
+    ei_x_buff c;
+    if (ei_x_new_with_version(&c) < 0)
+        return -ENOMEM;
+    int rc = -EINVAL;
+    if (ei_x_encode_tuple_header(&c, 4) == 0 && ei_x_encode_long(&c, OP_REG_SEND) == 0 &&
+        ei_x_encode_pid(&c, &from) == 0 && ei_x_encode_atom(&c, "") == 0 &&
+        ei_x_encode_atom(&c, name) == 0)
+        rc = send_ctrl(node, &c, msg);
+    ei_x_free(&c);
+    return rc;
+}
+
+/* ---- accepting --------------------------------------------------------------- */
+
+typedef struct accept_job {
+    ErlConnect con;
+    int fd;
+} accept_job_t;
+
+static long accept_blocking(void *arg)
+{
+    accept_job_t *j = arg;
+    j->fd = ei_accept_tmo(&N.ec, N.lfd, &j->con, N.tmo);
+    return 0;
+}
+
+static void acceptor_main(void *arg)
+{
+    for (;;) {
+        if (hive_io_wait(N.lfd, HIVE_IO_READ, HIVE_INFINITY) < 0)
+            return;
+        accept_job_t j;
+        memset(&j, 0, sizeof j);
+        j.fd = -1;
+        if (hive_blocking(accept_blocking, &j, NULL) || j.fd < 0)
+            continue; /* a failed handshake (garbage, wrong cookie): next */
+        pthread_mutex_lock(&N.lock);
+        int idx = conn_claim(j.con.nodename);
+        pthread_mutex_unlock(&N.lock);
+        if (idx < 0) {
+            ei_close_connection(j.fd);
+            continue;
+        }
+        conn_start(idx, j.fd);
+    }
+}
+
+/* ---- start and stop ---------------------------------------------------------- */
+
+typedef struct publish_job {
+    int fd;
+} publish_job_t;
+
+static long publish_blocking(void *arg)
+{
+    publish_job_t *j = arg;
+    j->fd = ei_publish_tmo(&N.ec, N.port, N.tmo);
+    return 0;
+}
+
+const char *hive_node_name(void) { return N.started ? N.name : ""; }
+int hive_node_port(void) { return N.started ? N.port : 0; }
+
+int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
+{
+    if (diag) {
+        diag->code = 0;
+        diag->message[0] = 0;
+    }
+    hive_node_config_t def;
+    if (!cfg) {
+        hive_node_config_init(&def);
+        cfg = &def;
+    }
+    if (hive_runtime_workers() == 0)
+        return fail(diag, -EPERM, "the runtime is not running%s", NULL);
+    if (N.started)
+        return fail(diag, -EALREADY, "the node is already started%s", NULL);
+    if (!cfg->name || !*cfg->name || strlen(cfg->name) > HIVE_NODE_NAME_MAX)
+        return fail(diag, -EINVAL, "bad node name '%s'", cfg->name);
+    char alive[MAXATOMLEN], host[MAXATOMLEN], cookie[512];
+    const char *at = strchr(cfg->name, '@');
+    if (at) {
+        snprintf(alive, sizeof alive, "%.*s", (int)(at - cfg->name), cfg->name);
+        snprintf(host, sizeof host, "%s", at + 1);
+    } else {
+        snprintf(alive, sizeof alive, "%s", cfg->name);
+        if (gethostname(host, sizeof host))
+            return fail(diag, -EINVAL, "gethostname failed%s", NULL);
+        host[sizeof host - 1] = 0;
+        char *dot = strchr(host, '.');
+        if (dot)
+            *dot = 0;
+    }
+    if (!*alive || !*host)
+        return fail(diag, -EINVAL, "bad node name '%s' (want alive@host)", cfg->name);
+    if (cfg->cookie) {
+        if (!*cfg->cookie || strlen(cfg->cookie) >= sizeof cookie)
+            return fail(diag, -EINVAL, "bad cookie%s", NULL);
+        snprintf(cookie, sizeof cookie, "%s", cfg->cookie);
+    } else if (read_cookie(cfg->cookie_file, cookie, sizeof cookie)) {
+        return fail(diag, -EINVAL, "no cookie: cannot read %s",
+                    cfg->cookie_file ? cfg->cookie_file : "$HOME/.erlang.cookie");
+    }
+    if (ei_init() != 0)
+        return fail(diag, -ENOMEM, "ei_init failed%s", NULL);
+    char full[2 * MAXATOMLEN + 1];
+    snprintf(full, sizeof full, "%s@%s", alive, host);
+    if (strlen(full) > HIVE_NODE_NAME_MAX)
+        return fail(diag, -EINVAL, "node name too long: %s", full);
+    /* creation: epmd gives the real one on publish; until then a value
+     * that differs between runs. */
+    unsigned creation = (unsigned)time(NULL) | 1u;
+    if (ei_connect_xinit(&N.ec, host, alive, full, NULL, cookie, creation) < 0)
+        return fail(diag, -EINVAL, "ei_connect_xinit refused node name %s", full);
+    snprintf(N.name, sizeof N.name, "%s", full);
+    N.tmo = cfg->timeout_ms > 0 ? (unsigned)cfg->timeout_ms : 5000;
+    N.port = cfg->port;
+    N.lfd = ei_listen(&N.ec, &N.port, 16);
+    if (N.lfd < 0)
+        return fail(diag, -EADDRINUSE, "cannot listen (port %s)", NULL);
+    if (cfg->publish) {
+        publish_job_t j = {-1};
+        hive_blocking(publish_blocking, &j, NULL);
+        if (j.fd < 0) {
+            ei_close_connection(N.lfd);
+            N.lfd = -1;
+            return fail(diag, -ECONNREFUSED, "epmd refused %s (is epmd running?)", full);
+        }
+        N.epmd_fd = j.fd;
+    }
+    N.started = true;
+    int rc = hive_spawn(acceptor_main, NULL, &N.acceptor);
+    if (rc) {
+        hive_node_stop();
+        return fail(diag, rc, "cannot spawn the acceptor%s", NULL);
+    }
+    return 0;
+}
+
+int hive_node_stop(void)
+{
+    if (!N.started)
+        return -EALREADY;
+    pthread_mutex_lock(&N.lock);
+    N.started = false;
+    hive_pid_t readers[MAX_CONNS];
+    int n = 0;
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (N.conns[i].state == C_UP)
+            readers[n++] = N.conns[i].reader;
+    pthread_mutex_unlock(&N.lock);
+    if (N.acceptor != HIVE_PID_NONE)
+        hive_kill(N.acceptor);
+    for (int i = 0; i < n; i++)
+        hive_kill(readers[i]);
+    /* Readers release their slots in their exit handlers; wait for them
+     * (and the acceptor) before the listener goes. */
+    for (int spins = 0; spins < 5000; spins++) {
+        bool alive = N.acceptor != HIVE_PID_NONE && hive_is_alive(N.acceptor);
+        for (int i = 0; i < n && !alive; i++)
+            alive = hive_is_alive(readers[i]);
+        if (!alive)
+            break;
+        hive_sleep(1);
+    }
+    N.acceptor = HIVE_PID_NONE;
+    if (N.lfd >= 0)
+        close(N.lfd);
+    if (N.epmd_fd >= 0)
+        close(N.epmd_fd); /* epmd forgets the name when this closes */
+    N.lfd = N.epmd_fd = -1;
+    return 0;
+}

@@ -1,0 +1,274 @@
+/* test_node.c - hive as an Erlang node (dist/node.c) against a real
+ * `erl -sname` peer started by the test: an Erlang process calls a named
+ * hive process and gets the reply; a hive process connects on demand and
+ * sends to an Erlang registered process, which answers to its pid; an
+ * Erlang exit(HivePid, kill) ends a hive process; garbage on the node's
+ * port does not bring hive down (a call still succeeds after it). Skips
+ * with a message when erl or epmd is absent. Every wait has a deadline. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <hive/hive.h>
+
+#include "tests/rt.h"
+
+#define COOKIE "hivetestcookie"
+static char host[256];
+static char hive_node[300];
+
+static bool have(const char *prog)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
+    return system(cmd) == 0;
+}
+
+/* Run `erl -sname <name> -eval <code>`: its exit status, or -1 when it did
+ * not end within deadline_s (then it is killed). */
+static int run_erl(const char *name, const char *code, int deadline_s)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        execlp("erl", "erl", "-sname", name, "-setcookie", COOKIE, "-noshell", "-noinput",
+               "-eval", code, (char *)NULL);
+        _exit(127);
+    }
+    time_t end = time(NULL) + deadline_s;
+    int st;
+    while (time(NULL) < end) {
+        if (waitpid(p, &st, WNOHANG) == p)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        usleep(20000);
+    }
+    kill(p, SIGKILL);
+    waitpid(p, &st, 0);
+    return -1;
+}
+
+/* ---- a named hive process that answers {From, N} with {reply, N + 1} ---- */
+
+static void echo_main(void *arg)
+{
+    for (;;) {
+        hive_msg_t *m;
+        if (hive_receive_tag(HIVE_TAG_DIST, HIVE_INFINITY, &m))
+            continue;
+        hive_dist_msg_t d;
+        hive_term_reader_t r;
+        size_t arity;
+        hive_rpid_t from;
+        long long n;
+        if (hive_dist_msg(m, &d) == 0 && hive_term_reader_init(&r, d.term, d.len) == 0 &&
+            hive_term_get_tuple(&r, &arity) == 0 && arity == 2 &&
+            hive_term_get_pid(&r, &from) == 0 && hive_term_get_long(&r, &n) == 0) {
+            hive_term_buf_t b;
+            hive_term_buf_init(&b);
+            hive_term_put_tagged_long(&b, "reply", n + 1);
+            hive_node_send(&from, &b);
+            hive_term_buf_free(&b);
+        }
+        hive_msg_free(m);
+    }
+}
+
+static int setup(void **state)
+{
+    if (!have("erl") || !have("epmd")) {
+        fprintf(stderr, "test_node: SKIPPED: erl/epmd not installed (Debian: erlang-nox)\n");
+        return 0;
+    }
+    if (system("epmd -daemon") != 0)
+        return -1;
+    if (rt_start(2, 0, 0))
+        return -1;
+    hive_node_config_t cfg;
+    hive_node_config_init(&cfg);
+    char name[64];
+    snprintf(name, sizeof name, "hivetest%d", (int)getpid());
+    cfg.name = name;
+    cfg.cookie = COOKIE;
+    hive_diag_t d;
+    int rc = hive_node_start(&cfg, &d);
+    if (rc) {
+        fprintf(stderr, "hive_node_start: %s (%s)\n", hive_strerror(rc), d.message);
+        return -1;
+    }
+    snprintf(hive_node, sizeof hive_node, "%s", hive_node_name());
+    snprintf(host, sizeof host, "%s", strchr(hive_node, '@') + 1);
+    hive_pid_t echo;
+    if (hive_spawn(echo_main, NULL, &echo) || hive_register("echo", echo))
+        return -1;
+    *state = (void *)1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    if (*state) {
+        hive_node_stop();
+        hive_runtime_stop();
+    }
+    return 0;
+}
+
+#define NEED_ERL()                \
+    do {                          \
+        if (!*state)              \
+            skip();               \
+    } while (0)
+
+static void erlang_calls_hive(void **state)
+{
+    NEED_ERL();
+    char code[1024];
+    snprintf(code, sizeof code,
+             "{echo, '%s'} ! {self(), 41},"
+             "receive {reply, 42} -> halt(0); Other -> io:format(\"got ~p~n\", [Other]), halt(2)"
+             " after 10000 -> halt(3) end.",
+             hive_node);
+    assert_int_equal(run_erl("caller", code, 30), 0);
+}
+
+/* ---- hive connects on demand and sends to {peer, Node} ------------------- */
+
+static _Atomic int acked;
+
+static void sender_main(void *arg)
+{
+    const char *node = arg;
+    hive_rpid_t me;
+    if (hive_node_pid(hive_self(), &me))
+        return;
+    /* The peer may not be up (connect refused) or not yet registered (the
+     * message is dropped, as in Erlang): resend until answered. */
+    for (int tries = 0; tries < 200; tries++) {
+        hive_term_buf_t b;
+        hive_term_buf_init(&b);
+        hive_term_put_tuple(&b, 2);
+        hive_term_put_atom(&b, "hello");
+        hive_term_put_pid(&b, &me);
+        hive_node_send_named("peer", node, &b);
+        hive_term_buf_free(&b);
+        hive_msg_t *m;
+        if (hive_receive_tag(HIVE_TAG_DIST, 100, &m) == 0) {
+            hive_dist_msg_t d;
+            hive_term_reader_t r;
+            long long v;
+            if (hive_dist_msg(m, &d) == 0 && hive_term_reader_init(&r, d.term, d.len) == 0 &&
+                hive_term_get_tagged(&r, "ack", 2) == 0 && hive_term_get_long(&r, &v) == 0 &&
+                v == 7)
+                acked = 1;
+            hive_msg_free(m);
+            return;
+        }
+    }
+}
+
+static void hive_sends_to_erlang(void **state)
+{
+    NEED_ERL();
+    static char node[300];
+    snprintf(node, sizeof node, "peer@%s", host);
+    acked = 0;
+    hive_pid_t s;
+    assert_int_equal(hive_spawn(sender_main, node, &s), 0);
+    const char *code = "register(peer, self()),"
+                       "receive {hello, From} -> From ! {ack, 7} after 20000 -> halt(3) end,"
+                       "timer:sleep(200), halt(0).";
+    assert_int_equal(run_erl("peer", code, 30), 0);
+    time_t end = time(NULL) + 10;
+    while (!acked && time(NULL) < end)
+        usleep(1000);
+    assert_int_equal(acked, 1);
+}
+
+/* ---- exit(HivePid, kill) from Erlang ------------------------------------- */
+
+static void victim_main(void *arg)
+{
+    hive_msg_t *m;
+    hive_receive_tag(1, HIVE_INFINITY, &m);
+}
+
+static void erlang_kills_hive_process(void **state)
+{
+    NEED_ERL();
+    hive_pid_t v;
+    assert_int_equal(hive_spawn(victim_main, NULL, &v), 0);
+    hive_rpid_t rp;
+    assert_int_equal(hive_node_pid(v, &rp), 0);
+    char code[2048];
+    /* Erlang learns the pid as a remote node would: from its external
+     * format (binary_to_term of the bytes hive encodes). */
+    hive_term_buf_t b;
+    hive_term_buf_init(&b);
+    hive_term_put_pid(&b, &rp);
+    char hex[1024] = "";
+    for (size_t i = 0; i < b.len; i++)
+        snprintf(hex + strlen(hex), sizeof hex - strlen(hex), "%s%u", i ? "," : "",
+                 (unsigned char)b.data[i]);
+    hive_term_buf_free(&b);
+    snprintf(code, sizeof code,
+             "true = net_kernel:connect_node('%s'),"
+             "P = binary_to_term(<<%s>>), exit(P, kill), timer:sleep(300), halt(0).",
+             hive_node, hex);
+    assert_int_equal(run_erl("killer", code, 30), 0);
+    time_t end = time(NULL) + 10;
+    while (hive_is_alive(v) && time(NULL) < end)
+        usleep(1000);
+    assert_false(hive_is_alive(v));
+}
+
+/* ---- garbage on the node's port ------------------------------------------ */
+
+static void garbage_does_not_bring_hive_down(void **state)
+{
+    NEED_ERL();
+    const char *junk[] = {
+        "GET / HTTP/1.0\r\n\r\n",
+        "\x00\x05nZZZZ",                 /* a handshake name message, cut short */
+        "\xff\xff\xff\xff\xff\xff\xff\xff", /* a huge length */
+        "\x00\x0fn\x00\x06\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00", /* no name */
+    };
+    for (size_t k = 0; k < sizeof junk / sizeof junk[0]; k++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(hive_node_port())};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        size_t n = k == 1 ? 7 : k == 3 ? 17 : strlen(junk[k]);
+        assert_int_equal(write(fd, junk[k], n), (ssize_t)n);
+        close(fd);
+    }
+    /* A connection that says nothing and stays open. */
+    int idle = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(hive_node_port())};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(idle, (struct sockaddr *)&a, sizeof a), 0);
+    erlang_calls_hive(state);
+    close(idle);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(erlang_calls_hive),
+        cmocka_unit_test(hive_sends_to_erlang),
+        cmocka_unit_test(erlang_kills_hive_process),
+        cmocka_unit_test(garbage_does_not_bring_hive_down),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
