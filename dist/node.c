@@ -15,6 +15,16 @@
  * Hive pids on the wire: a hive pid is generation << 32 | slot, sent as an
  * Erlang pid {node, num = low 32 bits, serial = high 32 bits, creation}.
  *
+ * Remote pids are first-class through proxies: a hive process per remote
+ * pid in use (hive_node_proxy), trapping exits. Local processes link to and
+ * monitor the proxy as any process; the proxy turns what it sees into
+ * distribution signals (an EXIT from a linked local process becomes EXIT to
+ * the remote pid, a DOWN of a local it monitors for a remote becomes
+ * MONITOR_P_EXIT), and ends with the remote's reason when the remote pid
+ * ends (EXIT, MONITOR_P_EXIT) or with `noconnection` when its node's
+ * connection is lost, so links and monitors fire as in Erlang. A proxy
+ * lives until then (TODO(issue 12): reclaim proxies nobody links to).
+ *
  * The connection table is small and guarded by N.lock, a pthread mutex held
  * only for table edits that never wait (no hive call blocks under it).
  */
@@ -41,7 +51,14 @@
 
 enum { C_FREE = 0, C_CONNECTING, C_UP };
 enum { OP_LINK = 1, OP_SEND = 2, OP_EXIT = 3, OP_UNLINK = 4, OP_REG_SEND = 6,
-       OP_EXIT2 = 8, OP_SEND_SENDER = 22 };
+       OP_EXIT2 = 8, OP_MONITOR_P = 19, OP_DEMONITOR_P = 20, OP_MONITOR_P_EXIT = 21,
+       OP_SEND_SENDER = 22, OP_UNLINK_ID = 35, OP_UNLINK_ID_ACK = 36 };
+
+/* A proxy's commands (its private tags). */
+enum { P_LINK = 1, P_UNLINK, P_MONITOR, P_DEMONITOR, P_DIE };
+#define P_ACK 0x100 /* a proxy's answer to the reader: P_LINK / P_MONITOR done */
+#define MAX_PROXIES 4096
+#define REF_MAX 96 /* an encoded reference: tag, len, node atom, words */
 
 typedef struct conn {
     char node[MAXATOMLEN_UTF8];
@@ -59,6 +76,11 @@ static struct {
     unsigned tmo;
     hive_pid_t acceptor;
     conn_t conns[MAX_CONNS];
+    struct proxy_slot {
+        hive_rpid_t rpid;
+        hive_pid_t pid; /* HIVE_PID_NONE: never used */
+        bool dead;      /* ended; kept for hive_node_proxy_rpid until reused */
+    } proxies[MAX_PROXIES];
 } N = {.lock = PTHREAD_MUTEX_INITIALIZER, .lfd = -1, .epmd_fd = -1};
 
 /* The payload of a HIVE_TAG_DIST message: this header, then the term. */
@@ -194,15 +216,29 @@ static hive_reason_t reason_of(hive_term_reader_t *r)
             hive_reason_t k = {.kind = HIVE_EXIT_KILLED};
             return k;
         }
-        if (!strcmp(text, "shutdown")) {
-            hive_reason_t s = {.kind = HIVE_EXIT_SHUTDOWN};
-            return s;
+        static const struct {
+            const char *atom;
+            hive_exit_kind_t kind;
+        } kinds[] = {{"shutdown", HIVE_EXIT_SHUTDOWN}, {"killed", HIVE_EXIT_KILLED},
+                     {"noproc", HIVE_EXIT_NOPROC}, {"noconnection", HIVE_EXIT_NOCONNECTION}};
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+            if (!strcmp(text, kinds[i].atom)) {
+                hive_reason_t k = {.kind = kinds[i].kind};
+                return k;
+            }
         }
     }
     if (hive_term_format(r, text, sizeof text))
         snprintf(text, sizeof text, "?");
     return hive_reason_user(0, text);
 }
+
+static hive_pid_t proxy_for(const hive_rpid_t *rp, bool create);
+static void proxy_cmd(hive_pid_t proxy, int cmd, hive_pid_t local, const hive_reason_t *why,
+                      const char *ref, size_t ref_len);
+static int send_signal(const hive_rpid_t *remote, int op, hive_pid_t local,
+                       const hive_reason_t *reason, const char *ref, size_t ref_len,
+                       long long id);
 
 /* One frame's payload (after the length). 0, or -EINVAL: drop the peer. */
 static int handle_frame(const char *p, size_t len)
@@ -251,10 +287,82 @@ static int handle_frame(const char *p, size_t len)
             hive_send_exit(target, reason_of(&r));
         return 0;
     }
-    default:
-        /* TODO(issue 12): LINK, UNLINK, EXIT, MONITOR_P, DEMONITOR_P,
-         * MONITOR_P_EXIT through remote-pid proxies. Ignored until then. */
+    case OP_LINK: { /* {1, From, To}: the remote links to a local */
+        if (arity != 3 || hive_term_get_pid(&r, &from) || hive_term_get_pid(&r, &to))
+            return -EINVAL;
+        hive_pid_t local = local_pid(&to);
+        hive_pid_t proxy = hive_is_alive(local) ? proxy_for(&from, true) : HIVE_PID_NONE;
+        if (proxy == HIVE_PID_NONE) {
+            hive_reason_t noproc = {.kind = HIVE_EXIT_NOPROC};
+            send_signal(&from, OP_EXIT, local, &noproc, NULL, 0, 0);
+        } else {
+            proxy_cmd(proxy, P_LINK, local, NULL, NULL, 0);
+        }
         return 0;
+    }
+    case OP_UNLINK: /* {4, From, To} */
+    case OP_UNLINK_ID: { /* {35, Id, From, To}: answered with UNLINK_ID_ACK */
+        long long id = 0;
+        if (arity != (op == OP_UNLINK ? 3u : 4u) ||
+            (op == OP_UNLINK_ID && hive_term_get_long(&r, &id)) ||
+            hive_term_get_pid(&r, &from) || hive_term_get_pid(&r, &to))
+            return -EINVAL;
+        hive_pid_t proxy = proxy_for(&from, false);
+        if (proxy != HIVE_PID_NONE)
+            proxy_cmd(proxy, P_UNLINK, local_pid(&to), NULL, NULL, 0);
+        if (op == OP_UNLINK_ID)
+            send_signal(&from, OP_UNLINK_ID_ACK, local_pid(&to), NULL, NULL, 0, id);
+        return 0;
+    }
+    case OP_EXIT: /* {3, From, To, Reason}: the remote ended, linked to To */
+    case OP_MONITOR_P_EXIT: { /* {21, From, To, Ref, Reason}: it ended, watched */
+        if (arity != (op == OP_EXIT ? 4u : 5u) || hive_term_get_pid(&r, &from) ||
+            hive_term_get_pid(&r, &to) || (op == OP_MONITOR_P_EXIT && hive_term_skip(&r)))
+            return -EINVAL;
+        hive_pid_t proxy = proxy_for(&from, false);
+        if (proxy != HIVE_PID_NONE) {
+            hive_reason_t why = reason_of(&r);
+            proxy_cmd(proxy, P_DIE, HIVE_PID_NONE, &why, NULL, 0);
+        }
+        return 0;
+    }
+    case OP_MONITOR_P: /* {19, From, To (pid or name), Ref} */
+    case OP_DEMONITOR_P: { /* {20, From, To, Ref} */
+        hive_term_type_t t;
+        hive_pid_t local;
+        if (arity != 4 || hive_term_get_pid(&r, &from) || hive_term_peek(&r, &t, NULL))
+            return -EINVAL;
+        if (t == HIVE_TERM_ATOM) {
+            if (hive_term_get_atom(&r, name, sizeof name))
+                return -EINVAL;
+            local = hive_whereis(name);
+        } else if (hive_term_get_pid(&r, &to) == 0) {
+            local = local_pid(&to);
+        } else {
+            return -EINVAL;
+        }
+        size_t ref_at = r.index;
+        if (hive_term_skip(&r) || r.index - ref_at > REF_MAX)
+            return -EINVAL;
+        const char *ref = r.data + ref_at;
+        size_t ref_len = r.index - ref_at;
+        if (op == OP_DEMONITOR_P) {
+            hive_pid_t proxy = proxy_for(&from, false);
+            if (proxy != HIVE_PID_NONE)
+                proxy_cmd(proxy, P_DEMONITOR, local, NULL, ref, ref_len);
+            return 0;
+        }
+        hive_pid_t proxy = hive_is_alive(local) ? proxy_for(&from, true) : HIVE_PID_NONE;
+        if (proxy == HIVE_PID_NONE) {
+            hive_reason_t noproc = {.kind = HIVE_EXIT_NOPROC};
+            send_signal(&from, OP_MONITOR_P_EXIT, local, &noproc, ref, ref_len, 0);
+        } else {
+            proxy_cmd(proxy, P_MONITOR, local, NULL, ref, ref_len);
+        }
+        return 0;
+    }
+    default:
+        return 0; /* signals hive does not act on (group leader, aliases...) */
     }
 }
 
@@ -267,10 +375,16 @@ typedef struct conn_arg {
 
 static void conn_release(int idx)
 {
+    hive_pid_t *lost = malloc(MAX_PROXIES * sizeof *lost);
+    int nlost = 0;
     pthread_mutex_lock(&N.lock);
     conn_t *c = &N.conns[idx];
     hive_pid_t writer = c->writer;
     int fd = c->fd;
+    for (int i = 0; lost && i < MAX_PROXIES; i++)
+        if (N.proxies[i].pid != HIVE_PID_NONE && !N.proxies[i].dead &&
+            !strcmp(N.proxies[i].rpid.node, c->node))
+            lost[nlost++] = N.proxies[i].pid;
     c->state = C_FREE;
     c->node[0] = 0;
     c->fd = -1;
@@ -280,6 +394,11 @@ static void conn_release(int idx)
         hive_kill(writer);
     if (fd >= 0)
         ei_close_connection(fd);
+    /* Every remote pid of that node is gone for us: noconnection. */
+    hive_reason_t nc = {.kind = HIVE_EXIT_NOCONNECTION};
+    for (int i = 0; i < nlost; i++)
+        proxy_cmd(lost[i], P_DIE, HIVE_PID_NONE, &nc, NULL, 0);
+    free(lost);
 }
 
 static void reader_exit(void *arg, const hive_reason_t *reason)
@@ -498,17 +617,19 @@ static int writer_for(const char *node, hive_pid_t *writer)
 
 /* ---- sending ---------------------------------------------------------------- */
 
-/* Frame = length, 'p', control, msg; handed to node's writer. */
+/* Frame = length, 'p', control, msg (may be NULL: a signal); handed to
+ * node's writer. */
 static int send_ctrl(const char *node, ei_x_buff *ctrl, const hive_term_buf_t *msg)
 {
     hive_term_reader_t check;
-    if (!msg || hive_term_reader_init(&check, msg->data, msg->len))
+    if (msg && hive_term_reader_init(&check, msg->data, msg->len))
         return -EINVAL;
     hive_pid_t writer;
     int rc = writer_for(node, &writer);
     if (rc)
         return rc;
-    size_t len = 1 + (size_t)ctrl->index + msg->len;
+    size_t msg_len = msg ? msg->len : 0;
+    size_t len = 1 + (size_t)ctrl->index + msg_len;
     if (len > FRAME_MAX)
         return -EMSGSIZE;
     frame_t *f = malloc(sizeof *f + 4 + len);
@@ -520,7 +641,8 @@ static int send_ctrl(const char *node, ei_x_buff *ctrl, const hive_term_buf_t *m
     p[2] = (unsigned char)(len >> 8), p[3] = (unsigned char)len;
     p[4] = PASS_THROUGH;
     memcpy(p + 5, ctrl->buff, (size_t)ctrl->index);
-    memcpy(p + 5 + ctrl->index, msg->data, msg->len);
+    if (msg_len)
+        memcpy(p + 5 + ctrl->index, msg->data, msg_len);
     rc = hive_send_ptr(writer, 1, f, free);
     if (rc) {
         free(f);
@@ -587,6 +709,343 @@ int hive_node_send_named(const char *name, const char *node, const hive_term_buf
         rc = send_ctrl(node, &c, msg);
     ei_x_free(&c);
     return rc;
+}
+
+/* ---- remote pids: proxies and signals ---------------------------------------- */
+
+/* A hive reason as an Erlang exit reason. */
+static int encode_reason(ei_x_buff *x, const hive_reason_t *r)
+{
+    static const char *const atoms[] = {
+        [HIVE_EXIT_NORMAL] = "normal", [HIVE_EXIT_SHUTDOWN] = "shutdown",
+        [HIVE_EXIT_KILLED] = "killed", [HIVE_EXIT_NOPROC] = "noproc",
+        [HIVE_EXIT_STACK_OVERFLOW] = "stack_overflow", [HIVE_EXIT_NOMEM] = "nomem",
+        [HIVE_EXIT_NOCONNECTION] = "noconnection"};
+    unsigned k = (unsigned)r->kind;
+    size_t tl = strnlen(r->text, sizeof r->text);
+    if (k == HIVE_EXIT_PANIC)
+        return ei_x_encode_tuple_header(x, 2) || ei_x_encode_atom(x, "panic") ||
+               ei_x_encode_binary(x, r->text, (long)tl);
+    if (k == HIVE_EXIT_USER)
+        return ei_x_encode_tuple_header(x, 3) || ei_x_encode_atom(x, "user") ||
+               ei_x_encode_long(x, r->code) || ei_x_encode_binary(x, r->text, (long)tl);
+    if (k < sizeof atoms / sizeof atoms[0] && atoms[k])
+        return ei_x_encode_atom(x, atoms[k]);
+    return ei_x_encode_atom(x, "unknown");
+}
+
+/* Send a signal about local process `local` to `remote`:
+ *   OP_EXIT {3, Local, Remote, Reason}           OP_LINK {1, Local, Remote}
+ *   OP_UNLINK {4, Local, Remote}                 OP_UNLINK_ID_ACK {36, Id, Local, Remote}
+ *   OP_MONITOR_P {19, Local, Remote, Ref}        OP_DEMONITOR_P {20, Local, Remote, Ref}
+ *   OP_MONITOR_P_EXIT {21, Local, Remote, Ref, Reason}
+ * ref: an encoded reference (no version byte). */
+static int send_signal(const hive_rpid_t *remote, int op, hive_pid_t local,
+                       const hive_reason_t *reason, const char *ref, size_t ref_len,
+                       long long id)
+{
+    hive_rpid_t lp;
+    erlang_pid le, re;
+    if (hive_node_pid(local, &lp))
+        return -EINVAL;
+    to_erlang_pid(&lp, &le);
+    to_erlang_pid(remote, &re);
+    ei_x_buff c;
+    if (ei_x_new_with_version(&c) < 0)
+        return -ENOMEM;
+    int arity = op == OP_EXIT || op == OP_MONITOR_P || op == OP_DEMONITOR_P ||
+                        op == OP_UNLINK_ID_ACK
+                    ? 4
+                : op == OP_MONITOR_P_EXIT ? 5
+                                          : 3;
+    int bad = ei_x_encode_tuple_header(&c, arity) || ei_x_encode_long(&c, op) ||
+              (op == OP_UNLINK_ID_ACK && ei_x_encode_longlong(&c, id)) ||
+              ei_x_encode_pid(&c, &le) || ei_x_encode_pid(&c, &re);
+    if (!bad && (op == OP_MONITOR_P || op == OP_DEMONITOR_P || op == OP_MONITOR_P_EXIT))
+        bad = !ref || ei_x_append_buf(&c, ref, (int)ref_len) < 0;
+    if (!bad && (op == OP_EXIT || op == OP_MONITOR_P_EXIT))
+        bad = encode_reason(&c, reason) != 0;
+    int rc = bad ? -EINVAL : send_ctrl(remote->node, &c, NULL);
+    ei_x_free(&c);
+    return rc;
+}
+
+static bool same_rpid(const hive_rpid_t *a, const hive_rpid_t *b)
+{
+    return a->num == b->num && a->serial == b->serial && a->creation == b->creation &&
+           !strcmp(a->node, b->node);
+}
+
+/* A proxy's command: {local, reason, ref}. */
+typedef struct proxy_msg {
+    hive_pid_t local;
+    hive_pid_t ack_to; /* P_LINK, P_MONITOR: whom to answer P_ACK when done */
+    hive_reason_t why;
+    uint32_t ref_len;
+    char ref[REF_MAX];
+} proxy_msg_t;
+
+static void proxy_cmd(hive_pid_t proxy, int cmd, hive_pid_t local, const hive_reason_t *why,
+                      const char *ref, size_t ref_len)
+{
+    proxy_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.local = local;
+    if (why)
+        m.why = *why;
+    if (ref && ref_len <= REF_MAX) {
+        memcpy(m.ref, ref, ref_len);
+        m.ref_len = (uint32_t)ref_len;
+    }
+    /* Erlang orders signals and messages between a pair of processes; the
+     * proxy adds a hop, so the reader waits until a link or monitor is in
+     * place before it delivers the next frame (a message right after
+     * link/1 must not overtake it). */
+    bool sync = (cmd == P_LINK || cmd == P_MONITOR) && hive_self() != HIVE_PID_NONE;
+    m.ack_to = sync ? hive_self() : HIVE_PID_NONE;
+    if (hive_send(proxy, (uint64_t)cmd, &m, sizeof m) == 0 && sync) {
+        hive_msg_t *ack;
+        if (hive_receive_tag(P_ACK, (int64_t)N.tmo, &ack) == 0)
+            hive_msg_free(ack);
+    }
+}
+
+static void proxy_gone(void *arg, const hive_reason_t *reason)
+{
+    hive_pid_t self = (hive_pid_t)(uintptr_t)arg;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_PROXIES; i++)
+        if (N.proxies[i].pid == self)
+            N.proxies[i].dead = true;
+    pthread_mutex_unlock(&N.lock);
+}
+
+/* A monitor the proxy holds on a local process for its remote pid. */
+typedef struct proxy_mon {
+    hive_ref_t ref;
+    hive_pid_t local;
+    uint32_t ref_len;
+    char erl_ref[REF_MAX];
+} proxy_mon_t;
+
+static void proxy_main(void *arg)
+{
+    hive_rpid_t rp = *(hive_rpid_t *)arg;
+    free(arg);
+    hive_on_exit(proxy_gone, (void *)(uintptr_t)hive_self());
+    hive_trap_exits(true);
+    proxy_mon_t *mons = NULL;
+    size_t nmons = 0;
+    for (;;) {
+        hive_msg_t *m;
+        if (hive_receive(HIVE_INFINITY, &m))
+            continue;
+        uint64_t tag = hive_msg_tag(m);
+        proxy_msg_t pm;
+        if (tag < HIVE_TAG_RESERVED && hive_msg_size(m) == sizeof pm)
+            memcpy(&pm, hive_msg_data(m), sizeof pm);
+        else
+            memset(&pm, 0, sizeof pm);
+        hive_exit_info_t ei;
+        hive_down_info_t di;
+        if (tag == HIVE_TAG_EXIT && hive_exit_info(m, &ei) == 0) {
+            /* A linked local process ended: the remote pid hears of it. */
+            send_signal(&rp, OP_EXIT, ei.from, &ei.reason, NULL, 0, 0);
+        } else if (tag == HIVE_TAG_DOWN && hive_down_info(m, &di) == 0) {
+            for (size_t i = 0; i < nmons; i++) {
+                if (mons[i].ref == di.ref) {
+                    send_signal(&rp, OP_MONITOR_P_EXIT, di.pid, &di.reason, mons[i].erl_ref,
+                                mons[i].ref_len, 0);
+                    mons[i] = mons[--nmons];
+                    break;
+                }
+            }
+        } else if (tag == P_LINK) {
+            hive_link(pm.local);
+            if (pm.ack_to != HIVE_PID_NONE)
+                hive_send(pm.ack_to, P_ACK, NULL, 0);
+        } else if (tag == P_UNLINK) {
+            hive_unlink(pm.local);
+        } else if (tag == P_MONITOR) {
+            proxy_mon_t *nm = realloc(mons, (nmons + 1) * sizeof *mons);
+            if (nm) {
+                mons = nm;
+                proxy_mon_t *x = &mons[nmons];
+                if (hive_monitor(pm.local, &x->ref) == 0) {
+                    x->local = pm.local;
+                    x->ref_len = pm.ref_len;
+                    memcpy(x->erl_ref, pm.ref, pm.ref_len);
+                    nmons++;
+                }
+            }
+            if (pm.ack_to != HIVE_PID_NONE)
+                hive_send(pm.ack_to, P_ACK, NULL, 0);
+        } else if (tag == P_DEMONITOR) {
+            for (size_t i = 0; i < nmons; i++) {
+                if (mons[i].ref_len == pm.ref_len && !memcmp(mons[i].erl_ref, pm.ref, pm.ref_len)) {
+                    hive_demonitor(mons[i].ref, HIVE_DEMONITOR_FLUSH);
+                    mons[i] = mons[--nmons];
+                    break;
+                }
+            }
+        } else if (tag == P_DIE) {
+            hive_msg_free(m);
+            free(mons);
+            hive_exit(pm.why); /* links and monitors of the proxy fire */
+        }
+        hive_msg_free(m);
+    }
+}
+
+/* The proxy of rp, started when `create` and there is none. */
+static hive_pid_t proxy_for(const hive_rpid_t *rp, bool create)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        hive_pid_t found = HIVE_PID_NONE;
+        pthread_mutex_lock(&N.lock);
+        for (int i = 0; i < MAX_PROXIES && !found; i++)
+            if (N.proxies[i].pid != HIVE_PID_NONE && !N.proxies[i].dead &&
+                same_rpid(&N.proxies[i].rpid, rp))
+                found = N.proxies[i].pid;
+        pthread_mutex_unlock(&N.lock);
+        if (found != HIVE_PID_NONE && hive_is_alive(found))
+            return found;
+        if (!create)
+            return HIVE_PID_NONE;
+        /* Spawn outside the lock (a spawn may yield), then publish unless
+         * another process published one meanwhile. */
+        hive_rpid_t *arg = malloc(sizeof *arg);
+        hive_pid_t p;
+        if (!arg)
+            return HIVE_PID_NONE;
+        *arg = *rp;
+        if (hive_spawn(proxy_main, arg, &p)) {
+            free(arg);
+            return HIVE_PID_NONE;
+        }
+        int slot = -1;
+        found = HIVE_PID_NONE;
+        pthread_mutex_lock(&N.lock);
+        int dead = -1;
+        for (int i = 0; i < MAX_PROXIES; i++) {
+            if (N.proxies[i].pid == HIVE_PID_NONE) {
+                if (slot < 0)
+                    slot = i;
+            } else if (N.proxies[i].dead) {
+                if (dead < 0)
+                    dead = i;
+            } else if (same_rpid(&N.proxies[i].rpid, rp)) {
+                found = N.proxies[i].pid;
+            }
+        }
+        if (slot < 0)
+            slot = dead; /* never-used slots first, so dead ones stay mapped longer */
+        if (found == HIVE_PID_NONE && slot >= 0) {
+            N.proxies[slot].rpid = *rp;
+            N.proxies[slot].pid = p;
+            N.proxies[slot].dead = false;
+        }
+        pthread_mutex_unlock(&N.lock);
+        if (found != HIVE_PID_NONE || slot < 0) {
+            hive_kill(p); /* unused: nothing links to it yet */
+            if (slot < 0)
+                return HIVE_PID_NONE;
+            continue;
+        }
+        return p;
+    }
+    return HIVE_PID_NONE;
+}
+
+int hive_node_proxy(const hive_rpid_t *remote, hive_pid_t *proxy)
+{
+    if (!remote || !proxy || !memchr(remote->node, 0, sizeof remote->node))
+        return -EINVAL;
+    if (!N.started)
+        return -EPERM;
+    if (local_pid(remote) != HIVE_PID_NONE) {
+        *proxy = local_pid(remote);
+        return 0;
+    }
+    *proxy = proxy_for(remote, true);
+    return *proxy == HIVE_PID_NONE ? -ENOMEM : 0;
+}
+
+int hive_node_proxy_rpid(hive_pid_t proxy, hive_rpid_t *out)
+{
+    if (!out)
+        return -EINVAL;
+    int rc = -ESRCH;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_PROXIES; i++) {
+        if (proxy != HIVE_PID_NONE && N.proxies[i].pid == proxy) {
+            *out = N.proxies[i].rpid;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&N.lock);
+    return rc;
+}
+
+/* Link or monitor setup shared by hive_node_link / hive_node_monitor. */
+static int remote_watch(const hive_rpid_t *remote, bool link, hive_ref_t *ref)
+{
+    hive_pid_t self = hive_self(), proxy;
+    if (self == HIVE_PID_NONE)
+        return -EPERM;
+    int rc = hive_node_proxy(remote, &proxy);
+    if (rc)
+        return rc;
+    if (local_pid(remote) != HIVE_PID_NONE) /* one of ours: a plain link */
+        return link ? hive_link(proxy) : hive_monitor(proxy, ref);
+    rc = link ? hive_link(proxy) : hive_monitor(proxy, ref);
+    if (rc)
+        return rc;
+    if (link) {
+        rc = send_signal(remote, OP_LINK, self, NULL, NULL, 0, 0);
+    } else {
+        erlang_ref er;
+        ei_x_buff x;
+        if (ei_make_ref(&N.ec, &er) < 0 || ei_x_new(&x) < 0)
+            return -ENOMEM;
+        rc = ei_x_encode_ref(&x, &er) < 0 ? -EINVAL
+                                          : send_signal(remote, OP_MONITOR_P, self, NULL,
+                                                        x.buff, (size_t)x.index, 0);
+        ei_x_free(&x);
+    }
+    if (rc) { /* the node cannot be reached: as Erlang, noconnection */
+        hive_reason_t nc = {.kind = HIVE_EXIT_NOCONNECTION};
+        proxy_cmd(proxy, P_DIE, HIVE_PID_NONE, &nc, NULL, 0);
+    }
+    return 0;
+}
+
+int hive_node_link(const hive_rpid_t *remote) { return remote_watch(remote, true, NULL); }
+
+int hive_node_unlink(const hive_rpid_t *remote)
+{
+    hive_pid_t self = hive_self();
+    if (!remote)
+        return -EINVAL;
+    if (self == HIVE_PID_NONE)
+        return -EPERM;
+    hive_pid_t proxy = local_pid(remote);
+    if (proxy != HIVE_PID_NONE)
+        return hive_unlink(proxy);
+    proxy = proxy_for(remote, false);
+    if (proxy == HIVE_PID_NONE)
+        return 0;
+    hive_unlink(proxy);
+    send_signal(remote, OP_UNLINK, self, NULL, NULL, 0, 0);
+    return 0;
+}
+
+int hive_node_monitor(const hive_rpid_t *remote, hive_ref_t *ref)
+{
+    if (!ref)
+        return -EINVAL;
+    return remote_watch(remote, false, ref);
 }
 
 /* ---- accepting --------------------------------------------------------------- */

@@ -232,6 +232,159 @@ static void erlang_kills_hive_process(void **state)
     assert_false(hive_is_alive(v));
 }
 
+/* ---- links across the node boundary ------------------------------------ */
+
+/* "crasher": on {From, _} answers {pid, Self}, then panics "boom" when it
+ * gets `go` (Erlang has linked to it meanwhile). */
+static void crasher_main(void *arg)
+{
+    hive_msg_t *m;
+    hive_dist_msg_t d;
+    hive_term_reader_t r;
+    size_t arity;
+    hive_rpid_t from, me;
+    if (hive_receive_tag(HIVE_TAG_DIST, HIVE_INFINITY, &m) || hive_dist_msg(m, &d) ||
+        hive_term_reader_init(&r, d.term, d.len) || hive_term_get_tuple(&r, &arity) ||
+        hive_term_get_pid(&r, &from) || hive_node_pid(hive_self(), &me))
+        return;
+    hive_msg_free(m);
+    hive_term_buf_t b;
+    hive_term_buf_init(&b);
+    hive_term_put_tuple(&b, 2);
+    hive_term_put_atom(&b, "pid");
+    hive_term_put_pid(&b, &me);
+    hive_node_send(&from, &b);
+    hive_term_buf_free(&b);
+    if (hive_receive_tag(HIVE_TAG_DIST, 20000, &m) == 0)
+        hive_panic("boom");
+}
+
+static void erlang_sees_hive_crash_reason(void **state)
+{
+    NEED_ERL();
+    hive_pid_t c;
+    assert_int_equal(hive_spawn(crasher_main, NULL, &c), 0);
+    assert_int_equal(hive_register("crasher", c), 0);
+    char code[1024];
+    snprintf(code, sizeof code,
+             "process_flag(trap_exit, true), {crasher, '%s'} ! {self(), 0},"
+             "receive {pid, P} -> link(P), P ! go,"
+             "  receive {'EXIT', P, {panic, <<\"boom\">>}} -> halt(0);"
+             "          Other -> io:format(\"got ~p~n\", [Other]), halt(2)"
+             "  after 10000 -> halt(3) end "
+             "after 10000 -> halt(4) end.",
+             hive_node);
+    assert_int_equal(run_erl("linked", code, 30), 0);
+}
+
+/* "linker": traps exits; on {From, _} links to From (and monitors it),
+ * tells it `go`, and records the EXIT and DOWN it then gets. */
+static _Atomic int link_stage; /* 1 linked, 2 got EXIT and DOWN */
+static hive_reason_t exit_reason, down_reason;
+static bool exit_from_proxy;
+
+static void linker_main(void *arg)
+{
+    hive_trap_exits(true);
+    hive_msg_t *m;
+    hive_dist_msg_t d;
+    hive_term_reader_t r;
+    size_t arity;
+    hive_rpid_t from;
+    if (hive_receive_tag(HIVE_TAG_DIST, HIVE_INFINITY, &m) || hive_dist_msg(m, &d) ||
+        hive_term_reader_init(&r, d.term, d.len) || hive_term_get_tuple(&r, &arity) ||
+        hive_term_get_pid(&r, &from))
+        return;
+    hive_msg_free(m);
+    hive_ref_t ref;
+    if (hive_node_link(&from) || hive_node_monitor(&from, &ref))
+        return;
+    hive_term_buf_t b;
+    hive_term_buf_init(&b);
+    hive_term_put_atom(&b, "go");
+    hive_node_send(&from, &b);
+    hive_term_buf_free(&b);
+    link_stage = 1;
+    int got = 0;
+    while (got != 3) {
+        if (hive_receive(30000, &m))
+            return;
+        hive_exit_info_t e;
+        hive_down_info_t dn;
+        hive_rpid_t back;
+        if (hive_exit_info(m, &e) == 0) {
+            exit_reason = e.reason;
+            exit_from_proxy = hive_node_proxy_rpid(e.from, &back) == 0 &&
+                              back.num == from.num && !strcmp(back.node, from.node);
+            got |= 1;
+        } else if (hive_down_info(m, &dn) == 0 && dn.ref == ref) {
+            down_reason = dn.reason;
+            got |= 2;
+        }
+        hive_msg_free(m);
+    }
+    link_stage = 2;
+}
+
+static bool wait_stage(int want, int seconds)
+{
+    time_t end = time(NULL) + seconds;
+    while (link_stage < want && time(NULL) < end)
+        usleep(1000);
+    return link_stage >= want;
+}
+
+static void hive_sees_erlang_crash_reason(void **state)
+{
+    NEED_ERL();
+    link_stage = 0;
+    hive_pid_t l;
+    assert_int_equal(hive_spawn(linker_main, NULL, &l), 0);
+    assert_int_equal(hive_register("linker", l), 0);
+    char code[1024];
+    snprintf(code, sizeof code,
+             "V = spawn(fun() -> {linker, '%s'} ! {self(), 0},"
+             "  receive go -> exit({custom, 1}) after 10000 -> ok end end),"
+             "R = monitor(process, V),"
+             "receive {'DOWN', R, _, _, _} -> timer:sleep(500), halt(0) after 15000 -> halt(3) end.",
+             hive_node);
+    assert_int_equal(run_erl("victim", code, 30), 0);
+    assert_true(wait_stage(2, 10));
+    char buf[160];
+    assert_int_equal(exit_reason.kind, HIVE_EXIT_USER);
+    assert_string_equal(exit_reason.text, "{custom, 1}");
+    assert_true(exit_from_proxy);
+    assert_int_equal(down_reason.kind, HIVE_EXIT_USER);
+    hive_reason_format(&down_reason, buf, sizeof buf);
+    assert_non_null(strstr(buf, "custom"));
+}
+
+static void lost_node_is_noconnection(void **state)
+{
+    NEED_ERL();
+    link_stage = 0;
+    hive_pid_t l;
+    assert_int_equal(hive_spawn(linker_main, NULL, &l), 0);
+    assert_int_equal(hive_register("linker", l), 0);
+    char code[1024];
+    snprintf(code, sizeof code,
+             "{linker, '%s'} ! {self(), 0}, receive go -> ok end,"
+             "receive after 30000 -> halt(3) end.",
+             hive_node);
+    pid_t p = fork();
+    if (p == 0) {
+        execlp("erl", "erl", "-sname", "doomed", "-setcookie", COOKIE, "-noshell", "-noinput",
+               "-eval", code, (char *)NULL);
+        _exit(127);
+    }
+    assert_true(wait_stage(1, 30));
+    kill(p, SIGKILL); /* the whole Erlang node dies */
+    waitpid(p, NULL, 0);
+    assert_true(wait_stage(2, 10));
+    assert_int_equal(exit_reason.kind, HIVE_EXIT_NOCONNECTION);
+    assert_int_equal(down_reason.kind, HIVE_EXIT_NOCONNECTION);
+}
+
 /* ---- garbage on the node's port ------------------------------------------ */
 
 static void garbage_does_not_bring_hive_down(void **state)
@@ -268,6 +421,9 @@ int main(void)
         cmocka_unit_test(erlang_calls_hive),
         cmocka_unit_test(hive_sends_to_erlang),
         cmocka_unit_test(erlang_kills_hive_process),
+        cmocka_unit_test(erlang_sees_hive_crash_reason),
+        cmocka_unit_test(hive_sees_erlang_crash_reason),
+        cmocka_unit_test(lost_node_is_noconnection),
         cmocka_unit_test(garbage_does_not_bring_hive_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include <hive/error.h>
+#include <hive/link.h>
 #include <hive/message.h>
 #include <hive/process.h>
 #include <hive/term.h>
@@ -81,6 +82,40 @@ HIVE_API int hive_node_pid(hive_pid_t pid, hive_rpid_t *out);
 HIVE_API int hive_node_send(const hive_rpid_t *to, const hive_term_buf_t *msg);
 HIVE_API int hive_node_send_named(const char *name, const char *node,
                                   const hive_term_buf_t *msg);
+
+/* ---- remote pids: links, monitors, exit signals ------------------------
+ *
+ * A remote pid has a local stand-in, its proxy: a hive process that ends
+ * when the remote process ends (with its reason) or when the connection to
+ * its node is lost (reason HIVE_EXIT_NOCONNECTION, Erlang's noconnection).
+ * An EXIT or DOWN message about a remote pid names its proxy; map it back
+ * with hive_node_proxy_rpid. Erlang's side works unchanged: link/1,
+ * monitor/2, exit/2 on a hive pid do what they do on any node's pid (LINK,
+ * UNLINK, EXIT, EXIT2, MONITOR_P, DEMONITOR_P, MONITOR_P_EXIT), and a hive
+ * process's reason reaches Erlang as normal, killed, shutdown, noproc,
+ * noconnection, stack_overflow, nomem, {panic, <<Text>>} or
+ * {user, Code, <<Text>>}; an Erlang reason reaches hive as normal, killed
+ * ('kill' from exit/2 is hive_kill), shutdown, noproc, noconnection, or
+ * HIVE_EXIT_USER with the term's text. */
+
+/* hive_node_proxy - the proxy of remote (started on first use; a pid of
+ * this node gives the hive process itself). A process or any thread.
+ * 0, -EINVAL, -EPERM (node not started), -ENOMEM. */
+HIVE_API int hive_node_proxy(const hive_rpid_t *remote, hive_pid_t *proxy);
+/* hive_node_proxy_rpid - the remote pid a proxy stands for, also after the
+ * proxy ended (until its table slot is reused, which takes thousands of
+ * later proxies). 0, -ESRCH (not a proxy), -EINVAL. Any thread. */
+HIVE_API int hive_node_proxy_rpid(hive_pid_t proxy, hive_rpid_t *out);
+/* hive_node_link / hive_node_unlink - link the caller with a remote pid
+ * (as hive_link: an unreachable node gives the caller an exit signal
+ * noconnection, a dead pid noproc). A process. 0, -EINVAL, -EPERM. */
+HIVE_API int hive_node_link(const hive_rpid_t *remote);
+HIVE_API int hive_node_unlink(const hive_rpid_t *remote);
+/* hive_node_monitor - one DOWN (pid = the proxy) when the remote pid ends
+ * or its node is lost. hive_demonitor(ref) stops it locally (the remote
+ * node keeps its side until the process ends). A process. 0, -EINVAL,
+ * -EPERM, -ENOMEM. */
+HIVE_API int hive_node_monitor(const hive_rpid_t *remote, hive_ref_t *ref);
 
 typedef struct hive_dist_msg {
     bool has_from;     /* the protocol named the sender */
