@@ -1048,6 +1048,79 @@ int hive_node_monitor(const hive_rpid_t *remote, hive_ref_t *ref)
     return remote_watch(remote, false, ref);
 }
 
+/* ---- calling a gen_server ------------------------------------------------------ */
+
+typedef struct call_match {
+    const char *ref; /* the call's encoded reference (no version byte) */
+    size_t ref_len;
+} call_match_t;
+
+/* {Ref, Reply} with our Ref. Pure: runs inside the receive. */
+static bool is_reply(const hive_msg_t *m, void *arg)
+{
+    const call_match_t *c = arg;
+    hive_dist_msg_t d;
+    hive_term_reader_t r;
+    size_t arity;
+    if (hive_dist_msg(m, &d) || hive_term_reader_init(&r, d.term, d.len) ||
+        hive_term_get_tuple(&r, &arity) || arity != 2)
+        return false;
+    return r.len - r.index >= c->ref_len && !memcmp(r.data + r.index, c->ref, c->ref_len);
+}
+
+int hive_node_call(const char *name, const char *node, const hive_term_buf_t *request,
+                   int64_t timeout_ms, hive_msg_t **reply, hive_term_reader_t *result)
+{
+    hive_term_reader_t check;
+    hive_rpid_t self;
+    if (!reply || !result || !request ||
+        hive_term_reader_init(&check, request->data, request->len))
+        return -EINVAL;
+    if (!N.started || hive_self() == HIVE_PID_NONE)
+        return -EPERM;
+    hive_node_pid(hive_self(), &self);
+    erlang_pid me;
+    to_erlang_pid(&self, &me);
+    erlang_ref er;
+    ei_x_buff ref, msg;
+    if (ei_make_ref(&N.ec, &er) < 0 || ei_x_new(&ref) < 0)
+        return -ENOMEM;
+    if (ei_x_new_with_version(&msg) < 0) {
+        ei_x_free(&ref);
+        return -ENOMEM;
+    }
+    int rc = -EINVAL;
+    /* {'$gen_call', {Self, Ref}, Request}: gen_server answers Self ! {Ref, Reply}. */
+    if (ei_x_encode_ref(&ref, &er) == 0 && ei_x_encode_tuple_header(&msg, 3) == 0 &&
+        ei_x_encode_atom(&msg, "$gen_call") == 0 && ei_x_encode_tuple_header(&msg, 2) == 0 &&
+        ei_x_encode_pid(&msg, &me) == 0 && ei_x_append(&msg, &ref) == 0 &&
+        ei_x_append_buf(&msg, request->data + 1, (int)request->len - 1) == 0) {
+        hive_term_buf_t b = {.data = msg.buff, .len = (size_t)msg.index,
+                             .cap = (size_t)msg.buffsz};
+        rc = hive_node_send_named(name, node, &b);
+    }
+    ei_x_free(&msg);
+    if (rc) {
+        ei_x_free(&ref);
+        return rc;
+    }
+    call_match_t c = {ref.buff, (size_t)ref.index};
+    hive_msg_t *m;
+    rc = hive_receive_match(is_reply, &c, timeout_ms, &m);
+    ei_x_free(&ref);
+    if (rc)
+        return rc;
+    hive_dist_msg_t d;
+    size_t arity;
+    if (hive_dist_msg(m, &d) || hive_term_reader_init(result, d.term, d.len) ||
+        hive_term_get_tuple(result, &arity) || hive_term_skip(result)) {
+        hive_msg_free(m);
+        return -EINVAL;
+    }
+    *reply = m;
+    return 0;
+}
+
 /* ---- accepting --------------------------------------------------------------- */
 
 typedef struct accept_job {

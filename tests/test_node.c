@@ -2,8 +2,11 @@
  * `erl -sname` peer started by the test: an Erlang process calls a named
  * hive process and gets the reply; a hive process connects on demand and
  * sends to an Erlang registered process, which answers to its pid; an
- * Erlang exit(HivePid, kill) ends a hive process; garbage on the node's
- * port does not bring hive down (a call still succeeds after it). Skips
+ * Erlang exit(HivePid, kill) ends a hive process; links both ways carry
+ * the crash reason; killing the Erlang node gives noconnection; a hive
+ * process calls an Erlang gen_server (tests/dist_gen_server.erl); a hive
+ * supervisor restarts a child an Erlang process killed; garbage on the
+ * node's port does not bring hive down (a call still succeeds after it). Skips
  * with a message when erl or epmd is absent. Every wait has a deadline. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -385,6 +388,125 @@ static void lost_node_is_noconnection(void **state)
     assert_int_equal(down_reason.kind, HIVE_EXIT_NOCONNECTION);
 }
 
+/* ---- a hive process calls an Erlang gen_server -------------------------- */
+
+static _Atomic long long call_sum = -1;
+
+static void caller_main(void *arg)
+{
+    hive_msg_t *m;
+    hive_dist_msg_t d;
+    hive_term_reader_t r;
+    hive_rpid_t from;
+    /* {ready, From}: the gen_server `adder` runs on From's node. */
+    if (hive_receive_tag(HIVE_TAG_DIST, 30000, &m) || hive_dist_msg(m, &d) ||
+        hive_term_reader_init(&r, d.term, d.len) || hive_term_get_tagged(&r, "ready", 2) ||
+        hive_term_get_pid(&r, &from))
+        return;
+    hive_msg_free(m);
+    hive_term_buf_t req;
+    hive_term_buf_init(&req);
+    hive_term_put_tuple(&req, 3);
+    hive_term_put_atom(&req, "add");
+    hive_term_put_long(&req, 2);
+    hive_term_put_long(&req, 3);
+    hive_msg_t *reply;
+    long long v;
+    if (hive_node_call("adder", from.node, &req, 10000, &reply, &r) == 0) {
+        if (hive_term_get_tagged(&r, "sum", 2) == 0 && hive_term_get_long(&r, &v) == 0)
+            call_sum = v;
+        hive_msg_free(reply);
+    }
+    hive_term_buf_free(&req);
+    hive_term_buf_t done;
+    hive_term_buf_init(&done);
+    hive_term_put_atom(&done, "done");
+    hive_node_send(&from, &done);
+    hive_term_buf_free(&done);
+}
+
+static void hive_calls_erlang_gen_server(void **state)
+{
+    NEED_ERL();
+    hive_pid_t c;
+    assert_int_equal(hive_spawn(caller_main, NULL, &c), 0);
+    assert_int_equal(hive_register("caller", c), 0);
+    char code[2048];
+    snprintf(code, sizeof code,
+             "{ok, M, B} = compile:file(\"%s/dist_gen_server.erl\", [binary]),"
+             "{module, M} = code:load_binary(M, \"dist_gen_server.erl\", B),"
+             "{ok, _} = dist_gen_server:start(),"
+             "{caller, '%s'} ! {ready, self()},"
+             "receive done -> halt(gen_server:call(adder, count) - 1) after 20000 -> halt(3) end.",
+             HIVE_TEST_SRC_DIR, hive_node);
+    assert_int_equal(run_erl("genserver", code, 30), 0); /* the server counted one call */
+    assert_int_equal(call_sum, 5);
+}
+
+/* ---- a hive supervisor restarts a child an Erlang process killed -------- */
+
+static void sup_child_main(void *arg)
+{
+    hive_register("sup_child", hive_self());
+    for (;;) {
+        hive_msg_t *m;
+        hive_dist_msg_t d;
+        hive_term_reader_t r;
+        size_t arity;
+        hive_rpid_t from, me;
+        if (hive_receive_tag(HIVE_TAG_DIST, HIVE_INFINITY, &m))
+            continue;
+        if (hive_dist_msg(m, &d) == 0 && hive_term_reader_init(&r, d.term, d.len) == 0 &&
+            hive_term_get_tuple(&r, &arity) == 0 && hive_term_get_pid(&r, &from) == 0 &&
+            hive_node_pid(hive_self(), &me) == 0) {
+            hive_term_buf_t b;
+            hive_term_buf_init(&b);
+            hive_term_put_tuple(&b, 2);
+            hive_term_put_atom(&b, "pid");
+            hive_term_put_pid(&b, &me);
+            hive_node_send(&from, &b);
+            hive_term_buf_free(&b);
+        }
+        hive_msg_free(m);
+    }
+}
+
+static int start_sup_child(void *arg, hive_pid_t *pid)
+{
+    return hive_spawn_link(sup_child_main, NULL, pid);
+}
+
+static void supervisor_restarts_child_killed_from_erlang(void **state)
+{
+    NEED_ERL();
+    assert_int_equal(hive_thread_attach(NULL), 0);
+    hive_child_spec_t kids[] = {{.id = "w", .start = start_sup_child, .restart = HIVE_PERMANENT}};
+    hive_sup_spec_t spec = {.strategy = HIVE_ONE_FOR_ONE, .intensity = 3, .period_s = 5,
+                            .children = kids, .nchildren = 1};
+    hive_pid_t sup;
+    assert_int_equal(hive_supervisor_start(&spec, &sup, NULL), 0);
+    time_t end = time(NULL) + 10;
+    while (hive_whereis("sup_child") == HIVE_PID_NONE && time(NULL) < end)
+        usleep(1000);
+    hive_pid_t first = hive_whereis("sup_child");
+    assert_true(first != HIVE_PID_NONE);
+    char code[2048];
+    snprintf(code, sizeof code,
+             "Ask = fun Ask(0) -> none; Ask(N) -> {sup_child, '%s'} ! {self(), whoami},"
+             "  receive {pid, P} -> P after 200 -> Ask(N - 1) end end,"
+             "P1 = Ask(50), exit(P1, kill),"
+             "Again = fun Again(0) -> halt(4); Again(N) -> case Ask(50) of"
+             "  P1 -> timer:sleep(20), Again(N - 1); none -> halt(3); _ -> halt(0) end end,"
+             "Again(100).",
+             hive_node);
+    assert_int_equal(run_erl("supkiller", code, 30), 0);
+    hive_pid_t second = hive_whereis("sup_child");
+    assert_true(second != HIVE_PID_NONE && second != first);
+    assert_false(hive_is_alive(first));
+    assert_int_equal(hive_supervisor_stop(sup, 5000), 0);
+    hive_thread_detach();
+}
+
 /* ---- garbage on the node's port ------------------------------------------ */
 
 static void garbage_does_not_bring_hive_down(void **state)
@@ -424,6 +546,8 @@ int main(void)
         cmocka_unit_test(erlang_sees_hive_crash_reason),
         cmocka_unit_test(hive_sees_erlang_crash_reason),
         cmocka_unit_test(lost_node_is_noconnection),
+        cmocka_unit_test(hive_calls_erlang_gen_server),
+        cmocka_unit_test(supervisor_restarts_child_killed_from_erlang),
         cmocka_unit_test(garbage_does_not_bring_hive_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -117,6 +117,16 @@ HIVE_API int hive_node_unlink(const hive_rpid_t *remote);
  * -EPERM, -ENOMEM. */
 HIVE_API int hive_node_monitor(const hive_rpid_t *remote, hive_ref_t *ref);
 
+/* hive_node_call - gen_server:call({name, node}, Request): sends
+ * {'$gen_call', {Self, Ref}, Request} and waits for {Ref, Reply}. On 0,
+ * *reply is the reply message (the caller frees it with hive_msg_free) and
+ * *result reads Reply within it. A process. 0, -ETIMEDOUT (no answer: the
+ * server is down, busy or unknown; a late answer stays in the mailbox),
+ * -EINVAL (bad request term, or a reply that is not {Ref, Reply}), -EPERM,
+ * -ECONNREFUSED, -ENOMEM. */
+HIVE_API int hive_node_call(const char *name, const char *node, const hive_term_buf_t *request,
+                            int64_t timeout_ms, hive_msg_t **reply, hive_term_reader_t *result);
+
 typedef struct hive_dist_msg {
     bool has_from;     /* the protocol named the sender */
     hive_rpid_t from;
