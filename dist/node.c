@@ -29,6 +29,8 @@
  * only for table edits that never wait (no hive call blocks under it).
  */
 #include <ctype.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -505,6 +507,10 @@ static int conn_start(int idx, int fd)
         pthread_mutex_unlock(&N.lock);
         return -ENOMEM;
     }
+    /* Small frames, request/reply traffic: no Nagle delay (Erlang's own
+     * distribution sets nodelay too). */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     *ra = (conn_arg_t){idx, fd};
     *wa = *ra;
     hive_pid_t w, r;
@@ -1184,11 +1190,11 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
         cfg = &def;
     }
     if (hive_runtime_workers() == 0)
-        return fail(diag, -EPERM, "the runtime is not running%s", NULL);
+        return fail(diag, -EPERM, "the runtime is not running%.200s", NULL);
     if (N.started)
-        return fail(diag, -EALREADY, "the node is already started%s", NULL);
+        return fail(diag, -EALREADY, "the node is already started%.200s", NULL);
     if (!cfg->name || !*cfg->name || strlen(cfg->name) > HIVE_NODE_NAME_MAX)
-        return fail(diag, -EINVAL, "bad node name '%s'", cfg->name);
+        return fail(diag, -EINVAL, "bad node name '%.200s'", cfg->name);
     char alive[MAXATOMLEN], host[MAXATOMLEN], cookie[512];
     const char *at = strchr(cfg->name, '@');
     if (at) {
@@ -1197,46 +1203,46 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
     } else {
         snprintf(alive, sizeof alive, "%s", cfg->name);
         if (gethostname(host, sizeof host))
-            return fail(diag, -EINVAL, "gethostname failed%s", NULL);
+            return fail(diag, -EINVAL, "gethostname failed%.200s", NULL);
         host[sizeof host - 1] = 0;
         char *dot = strchr(host, '.');
         if (dot)
             *dot = 0;
     }
     if (!*alive || !*host)
-        return fail(diag, -EINVAL, "bad node name '%s' (want alive@host)", cfg->name);
+        return fail(diag, -EINVAL, "bad node name '%.200s' (want alive@host)", cfg->name);
     if (cfg->cookie) {
         if (!*cfg->cookie || strlen(cfg->cookie) >= sizeof cookie)
-            return fail(diag, -EINVAL, "bad cookie%s", NULL);
+            return fail(diag, -EINVAL, "bad cookie%.200s", NULL);
         snprintf(cookie, sizeof cookie, "%s", cfg->cookie);
     } else if (read_cookie(cfg->cookie_file, cookie, sizeof cookie)) {
-        return fail(diag, -EINVAL, "no cookie: cannot read %s",
+        return fail(diag, -EINVAL, "no cookie: cannot read %.200s",
                     cfg->cookie_file ? cfg->cookie_file : "$HOME/.erlang.cookie");
     }
     if (ei_init() != 0)
-        return fail(diag, -ENOMEM, "ei_init failed%s", NULL);
+        return fail(diag, -ENOMEM, "ei_init failed%.200s", NULL);
     char full[2 * MAXATOMLEN + 1];
     snprintf(full, sizeof full, "%s@%s", alive, host);
     if (strlen(full) > HIVE_NODE_NAME_MAX)
-        return fail(diag, -EINVAL, "node name too long: %s", full);
+        return fail(diag, -EINVAL, "node name too long: %.200s", full);
     /* creation: epmd gives the real one on publish; until then a value
      * that differs between runs. */
     unsigned creation = (unsigned)time(NULL) | 1u;
     if (ei_connect_xinit(&N.ec, host, alive, full, NULL, cookie, creation) < 0)
-        return fail(diag, -EINVAL, "ei_connect_xinit refused node name %s", full);
+        return fail(diag, -EINVAL, "ei_connect_xinit refused node name %.200s", full);
     snprintf(N.name, sizeof N.name, "%s", full);
     N.tmo = cfg->timeout_ms > 0 ? (unsigned)cfg->timeout_ms : 5000;
     N.port = cfg->port;
     N.lfd = ei_listen(&N.ec, &N.port, 16);
     if (N.lfd < 0)
-        return fail(diag, -EADDRINUSE, "cannot listen (port %s)", NULL);
+        return fail(diag, -EADDRINUSE, "cannot listen (port %.200s)", NULL);
     if (cfg->publish) {
         publish_job_t j = {-1};
         hive_blocking(publish_blocking, &j, NULL);
         if (j.fd < 0) {
             ei_close_connection(N.lfd);
             N.lfd = -1;
-            return fail(diag, -ECONNREFUSED, "epmd refused %s (is epmd running?)", full);
+            return fail(diag, -ECONNREFUSED, "epmd refused %.200s (is epmd running?)", full);
         }
         N.epmd_fd = j.fd;
     }
@@ -1244,7 +1250,7 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
     int rc = hive_spawn(acceptor_main, NULL, &N.acceptor);
     if (rc) {
         hive_node_stop();
-        return fail(diag, rc, "cannot spawn the acceptor%s", NULL);
+        return fail(diag, rc, "cannot spawn the acceptor%.200s", NULL);
     }
     return 0;
 }
