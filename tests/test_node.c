@@ -23,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <poll.h>
+
+#include <ei.h>
 
 #include <hive/hive.h>
 
@@ -537,6 +540,101 @@ static void garbage_does_not_bring_hive_down(void **state)
     close(idle);
 }
 
+/* ---- garbage after a good handshake --------------------------------------
+ * The test itself becomes a second C node (ei), connects to hive (ei does
+ * the handshake), then writes bad frames: hive must drop that connection
+ * (the socket reaches EOF) and keep serving; a well-formed REG_SEND on a
+ * new connection is then answered. */
+
+/* After writing `frame`, hive closes the connection within 10 s. */
+static bool dropped_after(ei_cnode *ec, const void *frame, size_t len)
+{
+    int fd = ei_connect_tmo(ec, hive_node, 5000);
+    if (fd < 0)
+        return false;
+    bool closed = false;
+    if (write(fd, frame, len) == (ssize_t)len) {
+        time_t end = time(NULL) + 10;
+        char buf[256];
+        while (time(NULL) < end) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            if (poll(&p, 1, 100) == 1) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n <= 0) {
+                    closed = true;
+                    break;
+                }
+                /* a tick or other traffic: keep reading */
+            }
+        }
+    }
+    ei_close_connection(fd);
+    return closed;
+}
+
+static void garbage_after_handshake_drops_only_that_peer(void **state)
+{
+    NEED_ERL();
+    ei_cnode ec;
+    char name[64];
+    snprintf(name, sizeof name, "junk%d", (int)getpid());
+    assert_int_equal(ei_connect_init(&ec, name, COOKIE, 0), 0);
+    /* Not pass-through ('p'). */
+    const unsigned char not_p[] = {0, 0, 0, 3, 'x', 131, 'j'};
+    assert_true(dropped_after(&ec, not_p, sizeof not_p));
+    /* A control tuple that claims 200 elements it does not have. */
+    const unsigned char short_tuple[] = {0, 0, 0, 6, 'p', 131, 'h', 200, 'a', 6};
+    assert_true(dropped_after(&ec, short_tuple, 8 + 2));
+    /* A frame longer than FRAME_MAX (64 MiB). */
+    const unsigned char huge[] = {0x7f, 0xff, 0xff, 0xff, 'p'};
+    assert_true(dropped_after(&ec, huge, sizeof huge));
+    /* A REG_SEND whose message is cut short. */
+    ei_x_buff x;
+    ei_x_new(&x);
+    char pre[5] = {0, 0, 0, 0, 'p'};
+    ei_x_append_buf(&x, pre, 5);
+    ei_x_encode_version(&x);
+    ei_x_encode_tuple_header(&x, 4);
+    ei_x_encode_long(&x, 6);
+    ei_x_encode_pid(&x, ei_self(&ec));
+    ei_x_encode_atom(&x, "");
+    ei_x_encode_atom(&x, "echo");
+    char cut[] = {(char)131, 'm', 0, 0, 1, 0, 'a'}; /* a 256-byte binary of 1 byte */
+    ei_x_append_buf(&x, cut, sizeof cut);
+    uint32_t flen = (uint32_t)x.index - 4;
+    x.buff[0] = (char)(flen >> 24), x.buff[1] = (char)(flen >> 16);
+    x.buff[2] = (char)(flen >> 8), x.buff[3] = (char)flen;
+    assert_true(dropped_after(&ec, x.buff, (size_t)x.index));
+    ei_x_free(&x);
+    /* hive still answers a good REG_SEND: {echo, Node} ! {Self, 41}. */
+    int fd = ei_connect_tmo(&ec, hive_node, 5000);
+    assert_true(fd >= 0);
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_pid(&x, ei_self(&ec));
+    ei_x_encode_long(&x, 41);
+    assert_int_equal(ei_reg_send(&ec, fd, "echo", x.buff, x.index), 0);
+    ei_x_free(&x);
+    erlang_msg msg;
+    ei_x_new(&x);
+    int got;
+    do
+        got = ei_xreceive_msg_tmo(fd, &msg, &x, 10000);
+    while (got == ERL_TICK);
+    assert_int_equal(got, ERL_MSG);
+    int idx = 0, ver, arity;
+    char atom[MAXATOMLEN];
+    long v;
+    assert_int_equal(ei_decode_version(x.buff, &idx, &ver), 0);
+    assert_int_equal(ei_decode_tuple_header(x.buff, &idx, &arity), 0);
+    assert_int_equal(ei_decode_atom(x.buff, &idx, atom), 0);
+    assert_string_equal(atom, "reply");
+    assert_int_equal(ei_decode_long(x.buff, &idx, &v), 0);
+    assert_int_equal(v, 42);
+    ei_x_free(&x);
+    ei_close_connection(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +647,7 @@ int main(void)
         cmocka_unit_test(hive_calls_erlang_gen_server),
         cmocka_unit_test(supervisor_restarts_child_killed_from_erlang),
         cmocka_unit_test(garbage_does_not_bring_hive_down),
+        cmocka_unit_test(garbage_after_handshake_drops_only_that_peer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
