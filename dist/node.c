@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,12 @@ typedef struct conn {
     int state; /* C_*; N.lock */
     int fd;
     hive_pid_t reader, writer;
+    char *buf; /* the reader's frame buffer; freed by conn_release */
 } conn_t;
 
 static struct {
     pthread_mutex_t lock;
-    bool started;
+    _Atomic bool started; /* see started() */
     ei_cnode ec;
     char name[MAXATOMLEN_UTF8];
     int lfd, port, epmd_fd;
@@ -84,6 +86,11 @@ static struct {
         bool dead;      /* ended; kept for hive_node_proxy_rpid until reused */
     } proxies[MAX_PROXIES];
 } N = {.lock = PTHREAD_MUTEX_INITIALIZER, .lfd = -1, .epmd_fd = -1};
+
+/* Whether the node runs. acquire: pairs with the release store in
+ * hive_node_start, so a thread that sees true also sees N.ec, N.name, N.lfd
+ * written before it (they are not written again until a later start). */
+static bool started(void) { return atomic_load_explicit(&N.started, memory_order_acquire); }
 
 /* The payload of a HIVE_TAG_DIST message: this header, then the term. */
 typedef struct dist_hdr {
@@ -146,7 +153,7 @@ int hive_node_pid(hive_pid_t pid, hive_rpid_t *out)
 {
     if (!out || pid == HIVE_PID_NONE)
         return -EINVAL;
-    if (!N.started)
+    if (!started())
         return -EPERM;
     memset(out, 0, sizeof *out);
     memcpy(out->node, N.name, strlen(N.name) + 1); /* <= 255 bytes: hive_node_start */
@@ -370,10 +377,11 @@ static int handle_frame(const char *p, size_t len)
 
 /* ---- connections ---------------------------------------------------------- */
 
-typedef struct conn_arg {
-    int idx;
-    int fd;
-} conn_arg_t;
+/* A reader's or writer's start argument, by value (nothing to free if the
+ * process is killed before it runs): slot index and fd. */
+static void *conn_arg(int idx, int fd) { return (void *)(uintptr_t)((uint64_t)idx << 32 | (uint32_t)fd); }
+static int arg_idx(void *a) { return (int)((uint64_t)(uintptr_t)a >> 32); }
+static int arg_fd(void *a) { return (int)(uint32_t)(uintptr_t)a; }
 
 static void conn_release(int idx)
 {
@@ -383,6 +391,8 @@ static void conn_release(int idx)
     conn_t *c = &N.conns[idx];
     hive_pid_t writer = c->writer;
     int fd = c->fd;
+    free(c->buf);
+    c->buf = NULL;
     for (int i = 0; lost && i < MAX_PROXIES; i++)
         if (N.proxies[i].pid != HIVE_PID_NONE && !N.proxies[i].dead &&
             !strcmp(N.proxies[i].rpid.node, c->node))
@@ -435,13 +445,14 @@ static int send_frame(hive_pid_t writer, const char *bytes, size_t len)
 
 static void reader_main(void *arg)
 {
-    conn_arg_t a = *(conn_arg_t *)arg;
-    free(arg);
+    struct {
+        int idx, fd;
+    } a = {arg_idx(arg), arg_fd(arg)};
     if (hive_on_exit(reader_exit, (void *)(intptr_t)a.idx)) {
         conn_release(a.idx);
         return;
     }
-    char *buf = NULL;
+    char *buf = NULL; /* also in the slot, so that conn_release frees it */
     size_t cap = 0;
     for (;;) {
         unsigned char hdr[4];
@@ -463,18 +474,21 @@ static void reader_main(void *arg)
                 break;
             buf = nb;
             cap = len;
+            pthread_mutex_lock(&N.lock);
+            N.conns[a.idx].buf = buf;
+            pthread_mutex_unlock(&N.lock);
         }
         if (read_full(a.fd, buf, len) || handle_frame(buf, len))
             break;
     }
-    free(buf);
-    /* reader_exit releases the connection. */
+    /* reader_exit releases the connection and buf. */
 }
 
 static void writer_main(void *arg)
 {
-    conn_arg_t a = *(conn_arg_t *)arg;
-    free(arg);
+    struct {
+        int fd;
+    } a = {arg_fd(arg)};
     for (;;) {
         hive_msg_t *m;
         if (hive_receive(HIVE_INFINITY, &m))
@@ -497,39 +511,31 @@ static void writer_main(void *arg)
  * C_CONNECTING, claimed by the caller). 0 or an error (slot released). */
 static int conn_start(int idx, int fd)
 {
-    conn_arg_t *ra = malloc(sizeof *ra), *wa = malloc(sizeof *wa);
-    if (!ra || !wa || hive_io_set_nonblocking(fd)) {
-        free(ra);
-        free(wa);
+    if (hive_io_set_nonblocking(fd)) {
         ei_close_connection(fd);
         pthread_mutex_lock(&N.lock);
         N.conns[idx].state = C_FREE;
         pthread_mutex_unlock(&N.lock);
-        return -ENOMEM;
+        return -EBADF;
     }
     /* Small frames, request/reply traffic: no Nagle delay (Erlang's own
      * distribution sets nodelay too). */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    *ra = (conn_arg_t){idx, fd};
-    *wa = *ra;
     hive_pid_t w, r;
     pthread_mutex_lock(&N.lock);
     N.conns[idx].fd = fd;
     pthread_mutex_unlock(&N.lock);
-    int rc = hive_spawn(writer_main, wa, &w);
+    int rc = hive_spawn(writer_main, conn_arg(idx, fd), &w);
     if (rc) {
-        free(wa);
-        free(ra);
         conn_release(idx);
         return rc;
     }
     pthread_mutex_lock(&N.lock);
     N.conns[idx].writer = w;
     pthread_mutex_unlock(&N.lock);
-    rc = hive_spawn(reader_main, ra, &r);
+    rc = hive_spawn(reader_main, conn_arg(idx, fd), &r);
     if (rc) {
-        free(ra);
         conn_release(idx);
         return rc;
     }
@@ -549,6 +555,7 @@ static int conn_claim(const char *node)
             snprintf(N.conns[i].node, sizeof N.conns[i].node, "%s", node);
             N.conns[i].fd = -1;
             N.conns[i].reader = N.conns[i].writer = HIVE_PID_NONE;
+            N.conns[i].buf = NULL;
             return i;
         }
     }
@@ -575,7 +582,7 @@ static int writer_for(const char *node, hive_pid_t *writer)
     for (;;) {
         int idx = -1, state = C_FREE;
         pthread_mutex_lock(&N.lock);
-        if (!N.started) {
+        if (!started()) {
             pthread_mutex_unlock(&N.lock);
             return -EPERM;
         }
@@ -670,7 +677,7 @@ int hive_node_send(const hive_rpid_t *to, const hive_term_buf_t *msg)
 {
     if (!to || !memchr(to->node, 0, sizeof to->node) || !strchr(to->node, '@'))
         return -EINVAL;
-    if (!N.started)
+    if (!started())
         return -EPERM;
     hive_pid_t local = local_pid(to);
     if (local != HIVE_PID_NONE) {
@@ -697,7 +704,7 @@ int hive_node_send_named(const char *name, const char *node, const hive_term_buf
     if (!name || !node || !strchr(node, '@') || strlen(name) >= MAXATOMLEN ||
         strlen(node) >= MAXATOMLEN)
         return -EINVAL;
-    if (!N.started)
+    if (!started())
         return -EPERM;
     hive_rpid_t self;
     erlang_pid from;
@@ -967,7 +974,7 @@ int hive_node_proxy(const hive_rpid_t *remote, hive_pid_t *proxy)
 {
     if (!remote || !proxy || !memchr(remote->node, 0, sizeof remote->node))
         return -EINVAL;
-    if (!N.started)
+    if (!started())
         return -EPERM;
     if (local_pid(remote) != HIVE_PID_NONE) {
         *proxy = local_pid(remote);
@@ -1082,7 +1089,7 @@ int hive_node_call(const char *name, const char *node, const hive_term_buf_t *re
     if (!reply || !result || !request ||
         hive_term_reader_init(&check, request->data, request->len))
         return -EINVAL;
-    if (!N.started || hive_self() == HIVE_PID_NONE)
+    if (!started() || hive_self() == HIVE_PID_NONE)
         return -EPERM;
     hive_node_pid(hive_self(), &self);
     erlang_pid me;
@@ -1175,8 +1182,8 @@ static long publish_blocking(void *arg)
     return 0;
 }
 
-const char *hive_node_name(void) { return N.started ? N.name : ""; }
-int hive_node_port(void) { return N.started ? N.port : 0; }
+const char *hive_node_name(void) { return started() ? N.name : ""; }
+int hive_node_port(void) { return started() ? N.port : 0; }
 
 int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
 {
@@ -1191,7 +1198,7 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
     }
     if (hive_runtime_workers() == 0)
         return fail(diag, -EPERM, "the runtime is not running%.200s", NULL);
-    if (N.started)
+    if (started())
         return fail(diag, -EALREADY, "the node is already started%.200s", NULL);
     if (!cfg->name || !*cfg->name || strlen(cfg->name) > HIVE_NODE_NAME_MAX)
         return fail(diag, -EINVAL, "bad node name '%.200s'", cfg->name);
@@ -1246,7 +1253,9 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
         }
         N.epmd_fd = j.fd;
     }
-    N.started = true;
+    /* release: pairs with the acquire in started(); N.ec, N.name, N.lfd
+     * and the rest above are published with it. */
+    atomic_store_explicit(&N.started, true, memory_order_release);
     int rc = hive_spawn(acceptor_main, NULL, &N.acceptor);
     if (rc) {
         hive_node_stop();
@@ -1257,10 +1266,13 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
 
 int hive_node_stop(void)
 {
-    if (!N.started)
+    if (!started())
         return -EALREADY;
     pthread_mutex_lock(&N.lock);
-    N.started = false;
+    /* relaxed: stopping publishes nothing; a sender that still sees true
+     * finds the connections closing and fails with -ECONNREFUSED. Under
+     * N.lock, so writer_for's check cannot interleave with the scan. */
+    atomic_store_explicit(&N.started, false, memory_order_relaxed);
     hive_pid_t readers[MAX_CONNS];
     int n = 0;
     for (int i = 0; i < MAX_CONNS; i++)
@@ -1282,6 +1294,10 @@ int hive_node_stop(void)
         hive_sleep(1);
     }
     N.acceptor = HIVE_PID_NONE;
+    /* A reader killed before it ran never registered its exit handler. */
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (N.conns[i].state == C_UP)
+            conn_release(i);
     if (N.lfd >= 0)
         close(N.lfd);
     if (N.epmd_fd >= 0)
