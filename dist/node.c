@@ -61,6 +61,7 @@ enum { OP_LINK = 1, OP_SEND = 2, OP_EXIT = 3, OP_UNLINK = 4, OP_REG_SEND = 6,
 enum { P_LINK = 1, P_UNLINK, P_MONITOR, P_DEMONITOR, P_DIE };
 #define P_ACK 0x100 /* a proxy's answer to the reader: P_LINK / P_MONITOR done */
 #define MAX_PROXIES 4096
+#define MAX_RMONS 1024
 #define REF_MAX 96 /* an encoded reference: tag, len, node atom, words */
 
 typedef struct conn {
@@ -85,6 +86,13 @@ static struct {
         hive_pid_t pid; /* HIVE_PID_NONE: never used */
         bool dead;      /* ended; kept for hive_node_proxy_rpid until reused */
     } proxies[MAX_PROXIES];
+    struct rmon { /* hive_node_monitor's monitors, for hive_node_demonitor */
+        hive_ref_t ref; /* 0: free */
+        hive_pid_t owner;
+        hive_rpid_t remote;
+        uint32_t ref_len;
+        char erl_ref[REF_MAX];
+    } rmons[MAX_RMONS];
 } N = {.lock = PTHREAD_MUTEX_INITIALIZER, .lfd = -1, .epmd_fd = -1};
 
 /* Whether the node runs. acquire: pairs with the release store in
@@ -827,9 +835,15 @@ static void proxy_gone(void *arg, const hive_reason_t *reason)
 {
     hive_pid_t self = (hive_pid_t)(uintptr_t)arg;
     pthread_mutex_lock(&N.lock);
-    for (int i = 0; i < MAX_PROXIES; i++)
-        if (N.proxies[i].pid == self)
+    for (int i = 0; i < MAX_PROXIES; i++) {
+        if (N.proxies[i].pid == self) {
             N.proxies[i].dead = true;
+            /* Its remote ended: its monitors have fired, nothing to withdraw. */
+            for (int k = 0; k < MAX_RMONS; k++)
+                if (N.rmons[k].ref && same_rpid(&N.rmons[k].remote, &N.proxies[i].rpid))
+                    N.rmons[k].ref = 0;
+        }
+    }
     pthread_mutex_unlock(&N.lock);
 }
 
@@ -1025,6 +1039,22 @@ static int remote_watch(const hive_rpid_t *remote, bool link, hive_ref_t *ref)
         rc = ei_x_encode_ref(&x, &er) < 0 ? -EINVAL
                                           : send_signal(remote, OP_MONITOR_P, self, NULL,
                                                         x.buff, (size_t)x.index, 0);
+        if (!rc && x.index <= REF_MAX) {
+            /* Kept for hive_node_demonitor (a full table only means that
+             * monitor cannot be withdrawn from the remote side). */
+            pthread_mutex_lock(&N.lock);
+            for (int i = 0; i < MAX_RMONS; i++) {
+                if (N.rmons[i].ref == 0) {
+                    N.rmons[i].ref = *ref;
+                    N.rmons[i].owner = self;
+                    N.rmons[i].remote = *remote;
+                    N.rmons[i].ref_len = (uint32_t)x.index;
+                    memcpy(N.rmons[i].erl_ref, x.buff, (size_t)x.index);
+                    break;
+                }
+            }
+            pthread_mutex_unlock(&N.lock);
+        }
         ei_x_free(&x);
     }
     if (rc) { /* the node cannot be reached: as Erlang, noconnection */
@@ -1052,6 +1082,27 @@ int hive_node_unlink(const hive_rpid_t *remote)
     hive_unlink(proxy);
     send_signal(remote, OP_UNLINK, self, NULL, NULL, 0, 0);
     return 0;
+}
+
+int hive_node_demonitor(hive_ref_t ref)
+{
+    hive_pid_t self = hive_self();
+    if (self == HIVE_PID_NONE)
+        return -EPERM;
+    struct rmon m = {0};
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_RMONS; i++) {
+        if (ref && N.rmons[i].ref == ref && N.rmons[i].owner == self) {
+            m = N.rmons[i];
+            N.rmons[i].ref = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&N.lock);
+    int rc = hive_demonitor(ref, HIVE_DEMONITOR_FLUSH);
+    if (m.ref)
+        send_signal(&m.remote, OP_DEMONITOR_P, self, NULL, m.erl_ref, m.ref_len, 0);
+    return rc;
 }
 
 int hive_node_monitor(const hive_rpid_t *remote, hive_ref_t *ref)

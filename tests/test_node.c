@@ -391,6 +391,60 @@ static void lost_node_is_noconnection(void **state)
     assert_int_equal(down_reason.kind, HIVE_EXIT_NOCONNECTION);
 }
 
+/* ---- monitor and demonitor an Erlang process ------------------------------
+ * "watcher": on {From, _} monitors From and says `monitored`; on `drop`
+ * demonitors and says `demonitored`. Erlang checks its monitored_by list
+ * each time: MONITOR_P and DEMONITOR_P reached it. */
+static void watcher_main(void *arg)
+{
+    hive_msg_t *m;
+    hive_dist_msg_t d;
+    hive_term_reader_t r;
+    size_t arity;
+    hive_rpid_t from;
+    if (hive_receive_tag(HIVE_TAG_DIST, 30000, &m) || hive_dist_msg(m, &d) ||
+        hive_term_reader_init(&r, d.term, d.len) || hive_term_get_tuple(&r, &arity) ||
+        hive_term_get_pid(&r, &from))
+        return;
+    hive_msg_free(m);
+    hive_ref_t ref;
+    if (hive_node_monitor(&from, &ref))
+        return;
+    hive_term_buf_t b;
+    hive_term_buf_init(&b);
+    hive_term_put_atom(&b, "monitored");
+    hive_node_send(&from, &b);
+    hive_term_buf_free(&b);
+    if (hive_receive_tag(HIVE_TAG_DIST, 30000, &m))
+        return;
+    hive_msg_free(m);
+    hive_node_demonitor(ref);
+    hive_term_buf_init(&b);
+    hive_term_put_atom(&b, "demonitored");
+    hive_node_send(&from, &b);
+    hive_term_buf_free(&b);
+}
+
+static void hive_monitors_and_demonitors_erlang(void **state)
+{
+    NEED_ERL();
+    hive_pid_t w;
+    assert_int_equal(hive_spawn(watcher_main, NULL, &w), 0);
+    assert_int_equal(hive_register("watcher", w), 0);
+    char code[1024];
+    snprintf(code, sizeof code,
+             "W = {watcher, '%s'}, W ! {self(), 0},"
+             "receive monitored -> ok after 10000 -> halt(3) end,"
+             "{monitored_by, [M]} = process_info(self(), monitored_by),"
+             "'%s' = node(M), W ! drop,"
+             "receive demonitored -> ok after 10000 -> halt(4) end,"
+             "timer:sleep(100),"
+             "case process_info(self(), monitored_by) of"
+             "  {monitored_by, []} -> halt(0); Other -> io:format(\"~p~n\", [Other]), halt(5) end.",
+             hive_node, hive_node);
+    assert_int_equal(run_erl("watched", code, 30), 0);
+}
+
 /* ---- a hive process calls an Erlang gen_server -------------------------- */
 
 static _Atomic long long call_sum = -1;
@@ -644,6 +698,7 @@ int main(void)
         cmocka_unit_test(erlang_sees_hive_crash_reason),
         cmocka_unit_test(hive_sees_erlang_crash_reason),
         cmocka_unit_test(lost_node_is_noconnection),
+        cmocka_unit_test(hive_monitors_and_demonitors_erlang),
         cmocka_unit_test(hive_calls_erlang_gen_server),
         cmocka_unit_test(supervisor_restarts_child_killed_from_erlang),
         cmocka_unit_test(garbage_does_not_bring_hive_down),

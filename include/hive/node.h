@@ -112,10 +112,12 @@ HIVE_API int hive_node_proxy_rpid(hive_pid_t proxy, hive_rpid_t *out);
 HIVE_API int hive_node_link(const hive_rpid_t *remote);
 HIVE_API int hive_node_unlink(const hive_rpid_t *remote);
 /* hive_node_monitor - one DOWN (pid = the proxy) when the remote pid ends
- * or its node is lost. hive_demonitor(ref) stops it locally (the remote
- * node keeps its side until the process ends). A process. 0, -EINVAL,
- * -EPERM, -ENOMEM. */
+ * or its node is lost. A process. 0, -EINVAL, -EPERM, -ENOMEM. */
 HIVE_API int hive_node_monitor(const hive_rpid_t *remote, hive_ref_t *ref);
+/* hive_node_demonitor - hive_demonitor(ref, HIVE_DEMONITOR_FLUSH), and the
+ * remote node drops its side (DEMONITOR_P). The process that monitored.
+ * 0 or -EPERM. (Plain hive_demonitor also works, locally only.) */
+HIVE_API int hive_node_demonitor(hive_ref_t ref);
 
 /* hive_node_call - gen_server:call({name, node}, Request): sends
  * {'$gen_call', {Self, Ref}, Request} and waits for {Ref, Reply}. On 0,
