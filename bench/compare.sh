@@ -10,7 +10,8 @@
 #                                  1, 2, ... nproc workers and 2 x nproc
 #
 # Environment (the Makefile passes its variables through):
-#   BENCH=a,b         workloads to run (default: all ten; names as hive-bench's)
+#   BENCH=a,b         workloads to run (default: all of ALL below; names as hive-bench's;
+#                     dist_pingpong needs dist/ built and erl: two nodes on this machine)
 #   REPS=3            rounds per workload (each round runs every runtime once)
 #   WORKERS=N         workers/schedulers/threads for every runtime (default: nproc)
 #   BENCH_JSON=file   also write JSON records (hive-bench's format), one per
@@ -43,7 +44,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 
 MODE=${1:-compare}
-ALL="pingpong counting threadring fjcreate fjthrput fib chameneos big skynet idle_processes http"
+ALL="pingpong counting threadring fjcreate fjthrput fib chameneos big skynet idle_processes http dist_pingpong"
 HTTP_DURATION=${HTTP_DURATION:-5}
 HTTP_CONNS=${HTTP_CONNS:-64}
 WRK_THREADS=${WRK_THREADS:-2}

@@ -1044,6 +1044,7 @@ static const hive_reason_t fallback[] = {
     {.kind = HIVE_EXIT_KILLED},   {.kind = HIVE_EXIT_NOPROC},
     {.kind = HIVE_EXIT_STACK_OVERFLOW}, {.kind = HIVE_EXIT_PANIC},
     {.kind = HIVE_EXIT_USER},     {.kind = HIVE_EXIT_NOMEM},
+    {.kind = HIVE_EXIT_NOCONNECTION},
 };
 
 void hive__proc_set_reason(hive__proc_t *p, const hive_reason_t *r)
@@ -1090,7 +1091,8 @@ HIVE_API hive_reason_t hive_reason_user(int code, const char *text)
 HIVE_API const char *hive_reason_format(const hive_reason_t *r, char *buf, size_t len)
 {
     static const char *const names[] = {"normal", "shutdown", "killed", "noproc",
-                                        "stack_overflow", "panic", "user", "nomem"};
+                                        "stack_overflow", "panic", "user", "nomem",
+                                        "noconnection"};
     if (!buf || len == 0)
         return buf;
     if (!r || (unsigned)r->kind >= sizeof names / sizeof names[0]) {

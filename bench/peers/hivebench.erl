@@ -14,11 +14,11 @@
 %% NS_PER_OP is wall time / OPS, where OPS counts what hive's record counts
 %% (round trips, messages, hops, processes, meetings, pings).
 -module(hivebench).
--export([main/1]).
+-export([main/1, dist_pong/0]).
 
 -define(IDLE, 1000000).
 -define(WORKLOADS, [pingpong, counting, threadring, fjcreate, fjthrput, fib,
-                    chameneos, big, skynet, idle_processes]).
+                    chameneos, big, skynet, idle_processes, dist_pingpong]).
 
 main([Name, Reps]) ->
     W = list_to_atom(Name),
@@ -59,6 +59,23 @@ run1(pingpong) ->
     ping(Pong, N),
     T = now_ns() - T0,
     Pong ! {ping, self(), stop},
+    {T, N, true, []};
+
+%% ---- dist_pingpong: 20,000 round trips to a process on another node ----
+%% The second node is a peer on this machine (peer:start, shortnames); this
+%% node becomes distributed first if it is not (epmd started if needed).
+%% hive's side is bench/bench_dist.c: a hive process <-> an Erlang process.
+run1(dist_pingpong) ->
+    N = 20000,
+    ok = ensure_distributed(),
+    Dir = filename:dirname(code:which(?MODULE)),
+    {ok, Peer, Node} = peer:start(#{name => peer:random_name(), args => ["-pa", Dir]}),
+    Pong = spawn(Node, ?MODULE, dist_pong, []),
+    dist_ping(Pong, 100), % the connection is up and warm
+    T0 = now_ns(),
+    dist_ping(Pong, N),
+    T = now_ns() - T0,
+    peer:stop(Peer),
     {T, N, true, []};
 
 %% ---- counting: 10,000,000 messages (each carrying its index) to one process
@@ -178,6 +195,24 @@ run1(idle_processes) ->
      [{bytes_per_process, (Rss1 - Rss0) div N}]}.
 
 %% ---- pieces --------------------------------------------------------------
+
+ensure_distributed() ->
+    case node() of
+        nonode@nohost ->
+            os:cmd("epmd -daemon"),
+            Name = list_to_atom("hivebench" ++ os:getpid()),
+            {ok, _} = net_kernel:start([Name, shortnames]),
+            ok;
+        _ -> ok
+    end.
+
+dist_pong() ->
+    receive {From, I} -> From ! {self(), I}, dist_pong() end.
+
+dist_ping(_, 0) -> ok;
+dist_ping(Pong, I) ->
+    Pong ! {self(), I},
+    receive {Pong, I} -> dist_ping(Pong, I - 1) end.
 
 ping(_, 0) -> ok;
 ping(Pong, N) ->

@@ -17,5 +17,7 @@
 #include <hive/task.h>
 #include <hive/supervisor.h>
 #include <hive/io.h>
+#include <hive/term.h>
+#include <hive/node.h>
 
 #endif

@@ -35,6 +35,7 @@ typedef enum hive_exit_kind {
     HIVE_EXIT_PANIC,          /* hive_panic(); text holds the message */
     HIVE_EXIT_USER,           /* user-defined: code (and text) */
     HIVE_EXIT_NOMEM,          /* the runtime could not give it memory to start */
+    HIVE_EXIT_NOCONNECTION,   /* the Erlang node it was linked to is lost (hive/node.h) */
 } hive_exit_kind_t;
 
 typedef struct hive_reason {
