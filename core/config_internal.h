@@ -18,6 +18,8 @@ typedef enum hive__config_key {
     HIVE__KEY_IDLE_SPIN,
     HIVE__KEY_MAX_PROCESSES,
     HIVE__KEY_MAX_MESSAGE_SIZE,
+    HIVE__KEY_MAX_TIMERS,
+    HIVE__KEY_MAX_NAMES,
     HIVE__KEY_COUNT,
 } hive__config_key_t;
 

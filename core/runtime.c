@@ -79,7 +79,8 @@ HIVE_API int hive_runtime_start(const hive_config_t *cfg, hive_diag_t *diag)
         .idle_hook = hive__proc_idle_hook,
     };
     if ((rc = hive__proc_table_init(resolved.max_processes, resolved.max_message_size)) != 0 ||
-        (rc = hive__registry_init()) != 0 || (rc = hive__timers_init()) != 0 ||
+        (rc = hive__registry_init(resolved.max_names)) != 0 ||
+        (rc = hive__timers_init(resolved.max_timers)) != 0 ||
         (rc = hive__sched_start(&p)) != 0) {
         snprintf(err, sizeof err, "cannot start %d workers: %s", resolved.workers,
                  hive_strerror(rc));
