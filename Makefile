@@ -7,7 +7,9 @@
 #   make bench BENCH_JSON=out.json     also write one JSON record per benchmark
 #   make bench WORKERS=2               worker count for the scheduler benchmarks
 #   make test-asan / test-tsan / test-valgrind   the suite under each tool
-#   make stress                        the long stress tests (ctest label stress)
+#   make stress                        the long stress tests (ctest label stress, then
+#                                      label stress_tsan in the TSan build)
+#   make fuzz                          each libFuzzer target for FUZZ_SECONDS (60) s
 #   make lint / format                 ordering-comment + layering check; clang-format
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
@@ -68,6 +70,9 @@ test-valgrind: deps build/debug/CMakeCache.txt
 stress: deps build/debug/CMakeCache.txt
 	cmake --build build/debug -j$(JOBS)
 	ctest --test-dir build/debug -L stress $(CTEST_FLAGS)
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DHIVE_TSAN=ON -DHIVE_BUILD_BENCH=OFF $(CMAKE_COMMON)
+	cmake --build build/tsan -j$(JOBS)
+	ctest --test-dir build/tsan -L stress_tsan $(CTEST_FLAGS)
 
 lint:
 	@sh .ci/lint
