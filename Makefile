@@ -98,6 +98,9 @@ fuzz:
 		if [ $$rc -ne 0 ]; then tail -40 build/fuzz/fuzz_$$t.log; exit 1; fi; \
 	done
 
+lint:
+	@sh .ci/lint
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')
 
