@@ -58,11 +58,15 @@
 
 /* ---- the driver --------------------------------------------------------- */
 
+/* A logical thread is one fiber for the whole program: between runs it
+ * waits suspended at the end of its loop (creating a fiber per run costs a
+ * TSan fiber each time, which made TSan runs take minutes). */
 typedef struct lthread {
     hive__fiber_t f;
     hive__stack_t st;
     void (*fn)(int id);
     int id;
+    bool finished; /* fn returned in this run */
 } lthread_t;
 
 typedef struct scenario {
@@ -101,7 +105,11 @@ void hive__explore_step(void)
 static void entry(void *arg)
 {
     lthread_t *t = arg;
-    t->fn(t->id);
+    for (;;) {
+        t->fn(t->id);
+        t->finished = true;
+        hive__fiber_suspend(&t->f); /* resumed by the next run */
+    }
 }
 
 static uint64_t next_rand(void)
@@ -152,8 +160,7 @@ static void run_once(const scenario_t *sc)
     for (int i = 0; i < sc->nthreads; i++) {
         th[i].fn = sc->thread;
         th[i].id = i;
-        if (hive__fiber_init(&th[i].f, &th[i].st, entry, &th[i]) != 0)
-            abort();
+        th[i].finished = false;
     }
     depth = 0;
     preemptions = 0;
@@ -162,11 +169,11 @@ static void run_once(const scenario_t *sc)
     int last = -1;
     for (;;) {
         int options[MAXT], n = 0;
-        bool last_enabled = last >= 0 && !th[last].f.done;
+        bool last_enabled = last >= 0 && !th[last].finished;
         if (last_enabled)
             options[n++] = last;
         for (int i = 0; i < sc->nthreads; i++)
-            if (i != last && !th[i].f.done)
+            if (i != last && !th[i].finished)
                 options[n++] = i;
         if (n == 0)
             break;
@@ -176,8 +183,6 @@ static void run_once(const scenario_t *sc)
         cur = NULL;
         last = k;
     }
-    for (int i = 0; i < sc->nthreads; i++)
-        hive__fiber_destroy(&th[i].f);
     const char *bad = sc->check();
     if (bad && failures++ == 0) {
         int len = snprintf(first_failure, sizeof first_failure, "%s: %s; schedule:", sc->name, bad);
@@ -608,7 +613,8 @@ int main(int argc, char **argv)
     rcu_register_thread();
     hive__ctx_init_thread(&main_ctx);
     for (int i = 0; i < MAXT; i++)
-        if (hive__stack_alloc(64 * 1024, &th[i].st) != 0)
+        if (hive__stack_alloc(64 * 1024, &th[i].st) != 0 ||
+            hive__fiber_init(&th[i].f, &th[i].st, entry, &th[i]) != 0)
             return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(deque_every_schedule_of_small_scenarios),
@@ -622,8 +628,10 @@ int main(int argc, char **argv)
         hive__deque_destroy(&d1);
         hive__deque_destroy(&d2);
     }
-    for (int i = 0; i < MAXT; i++)
+    for (int i = 0; i < MAXT; i++) {
+        hive__fiber_destroy(&th[i].f);
         hive__stack_free(&th[i].st);
+    }
     rcu_barrier();
     rcu_unregister_thread();
     return r;
