@@ -10,8 +10,8 @@
  * allocations and fails the k-th. For k = 1, 2, ... the scenario runs on a
  * fresh one-worker runtime (one worker: the count does not depend on
  * timing), until a run makes fewer than k allocations. The scenario, in one
- * process: spawn, send (bytes and pointer), link, monitor, spawn with link
- * and monitor, send_after and cancel, register and send_named, receive with
+ * process: spawn, send (bytes and pointer), link, monitor (nine of one
+ * process, so both sides' maps grow), demonitor, spawn with link and monitor, send_after and cancel, register and send_named, receive with
  * a timeout that expires, sleep, on_exit, trap_exit, exit (a child returns),
  * kill, and the EXIT / DOWN messages those produce. Each step that returns
  * -ENOMEM must be one in which the k-th allocation failed, and is made again
@@ -79,6 +79,7 @@ static struct {
 } R;
 static latch_t done;
 static _Atomic int dtor_runs;
+static _Atomic bool go; /* the spawn's own step is recorded: start */
 
 static void count_dtor(void *p)
 {
@@ -180,6 +181,8 @@ static void scenario(void *arg)
     hive_timer_ref_t late = 0;
     hive_msg_t *m = NULL;
     static const char payload[200] = "payload";
+    while (!atomic_load(&go))
+        hive_yield();
 
     STEP("on_exit", 0, hive_on_exit(on_exit_handler, NULL));
     STEP("trap_exits", 0, hive_trap_exits(true) < 0 ? -1 : 0);
@@ -198,6 +201,12 @@ static void scenario(void *arg)
     }
     STEP("link", 0, hive_link(a));
     STEP("monitor", 0, hive_monitor(a, &ref_a));
+    /* Enough monitors that both sides' id maps grow (8 slots, then 16). */
+    hive_ref_t more[8];
+    for (int i = 0; i < 8; i++)
+        STEP("monitor more", 0, hive_monitor(a, &more[i]));
+    for (int i = 0; i < 8; i++)
+        STEP("demonitor", 0, hive_demonitor(more[i], HIVE_DEMONITOR_FLUSH));
     hive_spawn_opts_t o = {.worker = -1, .link = true, .monitor = true, .monitor_ref = &ref_b};
     STEP("spawn link+monitor", 0, hive_spawn_opts(blocker, NULL, &o, &b));
     STEP("register", 0, hive_register("sweep", a));
@@ -239,14 +248,17 @@ static long run(long k)
     atomic_store(&fail_at, k);
     atomic_store(&failed_now, false);
     atomic_store(&failed_ever, false);
+    atomic_store(&go, false);
     atomic_store(&armed, true);
-    int rc = hive_spawn(scenario, NULL, NULL);
+    /* The spawn from this thread is a step too (the scenario records the
+     * rest); the scenario only starts once it returned. */
+    int rc = step_result("spawn from a thread", hive_spawn(scenario, NULL, NULL), 0);
     if (rc == -ENOMEM) { /* the very first allocation was the k-th */
         assert_true(atomic_load(&failed_ever));
         rc = hive_spawn(scenario, NULL, NULL);
-        atomic_store(&failed_now, false);
     }
     assert_int_equal(rc, 0);
+    atomic_store(&go, true);
     bool finished = latch_wait(&done, 60);
     atomic_store(&armed, false);
     if (!finished)
