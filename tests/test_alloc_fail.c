@@ -72,7 +72,7 @@ enum { T_DATA = 1, T_PTR, T_STOP, T_TIMER, T_LATE, T_NEVER, T_NAMED };
 
 #define MAX_ABSORBED 64
 static struct {
-    char error[256];   /* the first thing that went wrong, "" if none */
+    char error[256]; /* the first thing that went wrong, "" if none */
     int steps;
     const char *absorbed[MAX_ABSORBED]; /* steps that absorbed the failure */
     int nabsorbed;
@@ -108,7 +108,10 @@ static void blocker(void *arg)
         hive_msg_free(m);
 }
 
-static void on_exit_handler(void *arg, const hive_reason_t *r) { (void)arg, (void)r; }
+static void on_exit_handler(void *arg, const hive_reason_t *r)
+{
+    (void)arg, (void)r;
+}
 
 static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void failf(const char *fmt, ...)
@@ -139,15 +142,14 @@ static int step_result(const char *name, int rc, int ok)
     return rc;
 }
 
-#define STEP(name, ok, call)                                                 \
-    do {                                                                     \
-        if (step_result(name, (call), (ok)) == -ENOMEM)                      \
-            step_result(name " (again)", (call), (ok));                      \
+#define STEP(name, ok, call)                            \
+    do {                                                \
+        if (step_result(name, (call), (ok)) == -ENOMEM) \
+            step_result(name " (again)", (call), (ok)); \
     } while (0)
 
 /* Take the next EXIT or DOWN message and check who it is from. */
-static void expect_signal(const char *name, uint64_t tag, hive_pid_t from,
-                          hive_exit_kind_t kind)
+static void expect_signal(const char *name, uint64_t tag, hive_pid_t from, hive_exit_kind_t kind)
 {
     hive_msg_t *m = NULL;
     int rc = hive_receive_tag(tag, 5000, &m);
@@ -170,8 +172,8 @@ static void expect_signal(const char *name, uint64_t tag, hive_pid_t from,
     }
     hive_msg_free(m);
     if (who != from || k != kind)
-        failf("%s: from %llx reason %d, expected %llx reason %d", name,
-              (unsigned long long)who, (int)k, (unsigned long long)from, (int)kind);
+        failf("%s: from %llx reason %d, expected %llx reason %d", name, (unsigned long long)who,
+              (int)k, (unsigned long long)from, (int)kind);
 }
 
 static void scenario(void *arg)

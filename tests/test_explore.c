@@ -207,8 +207,7 @@ static bool backtrack(void)
 /* Every schedule with at most `preemption_bound` preemptions (-1: all), or
  * max_runs of them. Returns the number run; *complete says whether that was
  * all of them. */
-static long explore_dfs(const scenario_t *sc, int preemption_bound, long max_runs,
-                        bool *complete)
+static long explore_dfs(const scenario_t *sc, int preemption_bound, long max_runs, bool *complete)
 {
     random_mode = false;
     bound = preemption_bound;
@@ -359,7 +358,10 @@ static const char *thieves_fifo(int first_thief, int nthieves)
  * once (twice in long mode) (loom: basic). Small enough for every
  * schedule: 10^4 of them with one steal, 7 x 10^6 with two. */
 static int basic_steals;
-static void basic_setup(void) { deque_reset(3); }
+static void basic_setup(void)
+{
+    deque_reset(3);
+}
 static void basic_thread(int id)
 {
     if (id == 0) {
@@ -381,7 +383,10 @@ static const char *basic_check(void)
 static const scenario_t basic = {"deque_basic", 2, basic_setup, basic_thread, basic_check};
 
 /* last item: push one, pop it, against one steal: exactly one wins. */
-static void last_setup(void) { deque_reset(1); }
+static void last_setup(void)
+{
+    deque_reset(1);
+}
 static void last_thread(int id)
 {
     if (id == 0) {
@@ -396,7 +401,10 @@ static const scenario_t last_item = {"deque_last_item", 2, last_setup, last_thre
 /* steal while the owner overflows: a 2-slot array grows twice (to 8) under
  * a thief's feet (loom: steal_overflow; Tokio moves half to its injection
  * queue, hive doubles the array). */
-static void overflow_setup(void) { deque_reset(5); }
+static void overflow_setup(void)
+{
+    deque_reset(5);
+}
 static void overflow_thread(int id)
 {
     if (id == 0) {
@@ -418,7 +426,10 @@ static const scenario_t steal_overflow = {"deque_steal_overflow", 2, overflow_se
 
 /* several stealers: two thieves race each other and the owner's pop for
  * three items (loom: multi_stealer). */
-static void multi_setup(void) { deque_reset(3); }
+static void multi_setup(void)
+{
+    deque_reset(3);
+}
 static void multi_thread(int id)
 {
     if (id == 0) {
@@ -442,7 +453,10 @@ static const scenario_t multi_stealer = {"deque_multi_stealer", 3, multi_setup, 
 /* chained steals: thief 1 steals from the owner's deque into its own and
  * pops from it while thief 2 steals from thief 1's deque (loom:
  * chained_steal; the scheduler's steal-into-own-queue). */
-static void chain_setup(void) { deque_reset(3); }
+static void chain_setup(void)
+{
+    deque_reset(3);
+}
 static void chain_thread(int id)
 {
     if (id == 0) {
@@ -535,16 +549,28 @@ static const char *mpsc_check(void)
     return NULL;
 }
 
-static void mpsc_2x2_setup(void) { mpsc_reset(2, 2), consumer_tries = 3; }
+static void mpsc_2x2_setup(void)
+{
+    mpsc_reset(2, 2), consumer_tries = 3;
+}
 static const scenario_t mpsc_2x2 = {"mpsc_2_producers_x2", 3, mpsc_2x2_setup, mpsc_thread,
                                     mpsc_check};
-static void mpsc_3x1_setup(void) { mpsc_reset(3, 1), consumer_tries = 3; }
+static void mpsc_3x1_setup(void)
+{
+    mpsc_reset(3, 1), consumer_tries = 3;
+}
 static const scenario_t mpsc_3x1 = {"mpsc_3_producers_x1", 4, mpsc_3x1_setup, mpsc_thread,
                                     mpsc_check};
-static void mpsc_1x3_setup(void) { mpsc_reset(1, 3), consumer_tries = 4; }
+static void mpsc_1x3_setup(void)
+{
+    mpsc_reset(1, 3), consumer_tries = 4;
+}
 static const scenario_t mpsc_1x3 = {"mpsc_1_producer_x3", 2, mpsc_1x3_setup, mpsc_thread,
                                     mpsc_check};
-static void mpsc_3x3_setup(void) { mpsc_reset(3, 3), consumer_tries = 8; }
+static void mpsc_3x3_setup(void)
+{
+    mpsc_reset(3, 3), consumer_tries = 8;
+}
 static const scenario_t mpsc_3x3 = {"mpsc_3_producers_x3", 4, mpsc_3x3_setup, mpsc_thread,
                                     mpsc_check};
 

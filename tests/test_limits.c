@@ -146,7 +146,10 @@ static void names_at_the_limit_are_refused_until_one_is_released(void **state)
     assert_int_equal(hive_runtime_stop(), 0);
 }
 
-static void free_dtor(void *p) { free(p); }
+static void free_dtor(void *p)
+{
+    free(p);
+}
 
 static long ask_count(hive_pid_t p)
 {

@@ -29,10 +29,9 @@
 #include <hive/config.h>
 
 static const char *const env_names[] = {
-    "HIVE_WORKERS",     "HIVE_CPUS",          "HIVE_PIN",
-    "HIVE_STACK_SIZE",  "HIVE_STEAL_BATCH",   "HIVE_IDLE_SPIN",
-    "HIVE_MAX_PROCESSES", "HIVE_MAX_MESSAGE_SIZE", "HIVE_MAX_TIMERS",
-    "HIVE_MAX_NAMES",
+    "HIVE_WORKERS",     "HIVE_CPUS",      "HIVE_PIN",           "HIVE_STACK_SIZE",
+    "HIVE_STEAL_BATCH", "HIVE_IDLE_SPIN", "HIVE_MAX_PROCESSES", "HIVE_MAX_MESSAGE_SIZE",
+    "HIVE_MAX_TIMERS",  "HIVE_MAX_NAMES",
 };
 #define NENV (sizeof env_names / sizeof env_names[0])
 
@@ -89,8 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (nparts > NENV + 1) {
         const uint8_t *p = part[NENV + 1];
         size_t n = len[NENV + 1];
-        long *longs[] = {&in.stack_size, &in.max_processes, &in.max_message_size,
-                         &in.max_timers, &in.max_names};
+        long *longs[] = {&in.stack_size, &in.max_processes, &in.max_message_size, &in.max_timers,
+                         &in.max_names};
         int *ints[] = {&in.workers, &in.steal_batch, &in.idle_spin};
         size_t k = 0;
         for (size_t i = 0; i < 3 && (k + 1) * 4 <= n; i++, k++)

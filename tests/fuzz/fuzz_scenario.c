@@ -46,9 +46,23 @@
 enum { T_CMD = 1, T_ACK, T_DATA, T_TICK };
 
 enum op {
-    OP_SPAWN, OP_SEND, OP_AGENT_SEND, OP_RECEIVE, OP_LINK, OP_UNLINK, OP_MONITOR,
-    OP_DEMONITOR, OP_TRAP, OP_EXIT, OP_KILL, OP_SEND_EXIT, OP_REGISTER, OP_UNREGISTER,
-    OP_TIMER, OP_CANCEL, OP_COUNT
+    OP_SPAWN,
+    OP_SEND,
+    OP_AGENT_SEND,
+    OP_RECEIVE,
+    OP_LINK,
+    OP_UNLINK,
+    OP_MONITOR,
+    OP_DEMONITOR,
+    OP_TRAP,
+    OP_EXIT,
+    OP_KILL,
+    OP_SEND_EXIT,
+    OP_REGISTER,
+    OP_UNREGISTER,
+    OP_TIMER,
+    OP_CANCEL,
+    OP_COUNT
 };
 
 typedef struct cmd {
@@ -62,8 +76,8 @@ typedef struct payload {
     long id;
 } payload_t;
 
-static _Atomic int delivered[MAX_IDS];   /* per message id: times taken */
-static _Atomic int downs[MAX_REFS];      /* per agent monitor: DOWNs seen */
+static _Atomic int delivered[MAX_IDS]; /* per message id: times taken */
+static _Atomic int downs[MAX_REFS];    /* per agent monitor: DOWNs seen */
 static _Atomic long sent_ok, taken, dtors;
 static _Atomic long next_ref_slot;
 static hive_pid_t driver;
@@ -244,8 +258,8 @@ static bool await(int s, long ack)
         hive_msg_t *m;
         int rc = hive_receive_match(ack_or_down, &c, DEADLINE_MS, &m);
         if (rc != 0)
-            fail(ack < 0 ? "a killed process did not end in time" : "an agent did not answer",
-                 s, rc);
+            fail(ack < 0 ? "a killed process did not end in time" : "an agent did not answer", s,
+                 rc);
         bool down = hive_msg_tag(m) == HIVE_TAG_DOWN;
         hive_msg_free(m);
         if (!down)
@@ -342,8 +356,7 @@ static void step(uint8_t opb, uint8_t arg)
         break;
     }
     case OP_TIMER: {
-        int rc = hive_send_after(slots[s].pid, arg % 4, T_TICK, &arg, sizeof arg,
-                                 &timers[arg % 8]);
+        int rc = hive_send_after(slots[s].pid, arg % 4, T_TICK, &arg, sizeof arg, &timers[arg % 8]);
         if (rc != 0 && rc != -ESRCH)
             fail("send_after failed", s, rc);
         break;
@@ -418,8 +431,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Unread messages of dead processes go after a grace period. */
     long sent, done;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while ((sent = atomic_load(&sent_ok)) !=
-           (done = atomic_load(&taken) + atomic_load(&dtors))) {
+    while ((sent = atomic_load(&sent_ok)) != (done = atomic_load(&taken) + atomic_load(&dtors))) {
         if (!running || ms_since(&t0) > DEADLINE_MS)
             fail("messages accepted != taken + freed unread", sent, done);
         sched_yield();
