@@ -20,11 +20,14 @@
  * injection queue, a signal is retried) is listed at the end.
  *
  * A second sweep fails the k-th allocation of hive_runtime_start: it
- * returns -ENOMEM, leaks nothing, and a later start works.
+ * returns -ENOMEM, leaks nothing, and a later start works. A third does the
+ * same for a foreign thread's calls (attach, spawn, send, receive, name,
+ * timer, detach).
  *
  * Found by this sweep (core/process.c): a receive with a timeout, or a
  * sleep, whose timer could not be allocated waited past its deadline (for
  * ever when no message came); they now return -ENOMEM. */
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -336,12 +339,84 @@ static void runtime_start_fails_cleanly(void **state)
     assert_int_equal(hive_runtime_stop(), 0);
 }
 
+/* The same sweep for a foreign thread: attach, spawn, send, a reply
+ * received on the attached thread, a name, a timer, detach. */
+static void reply_echo(void *arg)
+{
+    hive_msg_t *m;
+    int rc;
+    while ((rc = hive_receive(5000, &m)) == 0 || rc == -ENOMEM) {
+        if (rc)
+            continue;
+        uint64_t tag = hive_msg_tag(m);
+        hive_pid_t from = hive_msg_from(m);
+        hive_msg_free(m);
+        if (tag == T_STOP)
+            return;
+        while (hive_send(from, T_DATA, "pong", 4) == -ENOMEM)
+            ;
+    }
+}
+
+static void thread_steps(void)
+{
+    hive_pid_t me = HIVE_PID_NONE, e = HIVE_PID_NONE;
+    hive_msg_t *m = NULL;
+    STEP("attach", 0, hive_thread_attach(&me));
+    STEP("spawn from thread", 0, hive_spawn(reply_echo, NULL, &e));
+    STEP("send from thread", 0, hive_send(e, T_DATA, "ping", 4));
+    STEP("receive on thread", 0, hive_receive_tag(T_DATA, 5000, &m));
+    hive_msg_free(m);
+    STEP("register from thread", 0, hive_register("thread", me));
+    STEP("timer from thread", 0, hive_send_after(me, 1, T_TIMER, NULL, 0, NULL));
+    STEP("timer arrives", 0, hive_receive_tag(T_TIMER, 5000, &m));
+    hive_msg_free(m);
+    STEP("stop echo", 0, hive_send(e, T_STOP, NULL, 0));
+    STEP("detach", 0, hive_thread_detach());
+}
+
+static void foreign_thread_calls_fail_cleanly(void **state)
+{
+    hive__alloc_set_fail_hook(hook);
+    long k;
+    for (k = 1;; k++) {
+        memset(&R, 0, sizeof R);
+        assert_int_equal(rt_start(1, 0, 0), 0);
+        atomic_store(&allocs, 0);
+        atomic_store(&fail_at, k);
+        atomic_store(&failed_now, false);
+        atomic_store(&failed_ever, false);
+        atomic_store(&armed, true);
+        thread_steps();
+        atomic_store(&armed, false);
+        for (long i = 0; hive_process_count() > 0; i++) { /* the echo's end completes */
+            if (i > 100000000)
+                fail_msg("k=%ld: the echo process did not end", k);
+            sched_yield();
+        }
+        assert_int_equal(hive_runtime_stop(), 0);
+        if (R.error[0])
+            fail_msg("k=%ld: %s", k, R.error);
+#if HIVE_ASAN
+        if (__lsan_do_recoverable_leak_check() != 0)
+            fail_msg("k=%ld: leaks (see above)", k);
+#endif
+        if (!atomic_load(&failed_ever))
+            break;
+    }
+    printf("# foreign thread: k = 1..%ld each failed one allocation, every call -ENOMEM or "
+           "absorbed\n",
+           k - 1);
+    hive__alloc_set_fail_hook(NULL);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_allocation_failure_is_enomem_or_absorbed),
         cmocka_unit_test(runtime_start_fails_cleanly),
+        cmocka_unit_test(foreign_thread_calls_fail_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
