@@ -21,7 +21,8 @@ typedef struct hive__idmap {
     uint32_t used; /* live + deleted */
 } hive__idmap_t;
 
-/* Insert or overwrite. 0 or -ENOMEM (the map is unchanged then). */
+/* Insert or overwrite. 0, -ENOMEM or -EINVAL (key 0 or UINT64_MAX; the
+ * map is unchanged then). del and get of those keys find nothing. */
 int hive__idmap_put(hive__idmap_t *m, uint64_t key, uint64_t val);
 /* Remove key; true if it was there (its value to *val if val). */
 bool hive__idmap_del(hive__idmap_t *m, uint64_t key, uint64_t *val);

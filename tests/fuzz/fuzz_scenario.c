@@ -213,7 +213,8 @@ static void agent(void *arg)
         }
         default: break;
         }
-        if (rc == -ENOMEM || (rc == -EINVAL && c.target != hive_self()))
+        if (rc == -ENOMEM ||
+            (rc == -EINVAL && c.target != hive_self() && c.target != HIVE_PID_NONE))
             fail("an agent's call failed unexpectedly", c.op, rc);
         hive_send(driver, T_ACK, &c.id, sizeof c.id);
     }
@@ -328,6 +329,9 @@ static void step(uint8_t opb, uint8_t arg)
     int op = opb % OP_COUNT;
     int s = (opb / OP_COUNT) % NSLOTS;
     int t = arg % NSLOTS;
+    if (getenv("HIVE_FUZZ_TRACE")) /* which step hangs or fails */
+        fprintf(stderr, "step op %d slot %d (%s) arg %d\n", op, s,
+                slots[s].live ? "live" : "dead", arg);
     hive_pid_t target = slots[t].pid; /* may be dead or never set: that is fine */
     switch (op) {
     case OP_SPAWN: spawn(s, arg & 4 ? t : -1); break;
