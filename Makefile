@@ -7,7 +7,9 @@
 #   make bench BENCH_JSON=out.json     also write one JSON record per benchmark
 #   make bench WORKERS=2               worker count for the scheduler benchmarks
 #   make test-asan / test-tsan / test-valgrind   the suite under each tool
-#   make stress                        the long stress tests (ctest label stress)
+#   make stress                        the long stress tests (ctest label stress, then
+#                                      label stress_tsan in the TSan build)
+#   make fuzz                          each libFuzzer target for FUZZ_SECONDS (60) s
 #   make lint / format                 ordering-comment + layering check; clang-format
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
@@ -16,7 +18,9 @@ BENCH_JSON ?=
 WORKERS ?=
 CMAKE_COMMON = -DHIVE_WERROR=ON
 
-.PHONY: all deps test bench test-asan test-tsan test-valgrind stress lint format clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps test bench test-asan test-tsan test-valgrind stress fuzz lint format clean
 
 all: test
 
@@ -68,6 +72,31 @@ test-valgrind: deps build/debug/CMakeCache.txt
 stress: deps build/debug/CMakeCache.txt
 	cmake --build build/debug -j$(JOBS)
 	ctest --test-dir build/debug -L stress $(CTEST_FLAGS)
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DHIVE_TSAN=ON -DHIVE_BUILD_BENCH=OFF $(CMAKE_COMMON)
+	cmake --build build/tsan -j$(JOBS)
+	ctest --test-dir build/tsan -L stress_tsan $(CTEST_FLAGS)
+
+# Each libFuzzer target (tests/fuzz/fuzz_*.c) for FUZZ_SECONDS, built with
+# clang-14 -fsanitize=fuzzer,address,undefined. New inputs go to
+# build/fuzz/corpus-<target> (the seed corpus in tests/fuzz/corpus is read,
+# not written); a crash leaves build/fuzz/crash-* - copy it into
+# tests/fuzz/corpus/<target>/ so the replay test keeps it found.
+fuzz:
+	@sh .ci/deps fuzz
+	CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DHIVE_FUZZ=ON \
+		-DHIVE_BUILD_BENCH=OFF -DHIVE_BUILD_EXAMPLES=OFF $(CMAKE_COMMON)
+	cmake --build build/fuzz -j$(JOBS) --target fuzz_config fuzz_scenario
+	@for t in config scenario; do \
+		mkdir -p build/fuzz/corpus-$$t && \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS) s (log: build/fuzz/fuzz_$$t.log)" && \
+		build/fuzz/tests/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-timeout=30 -artifact_prefix=build/fuzz/ \
+			build/fuzz/corpus-$$t tests/fuzz/corpus/$$t >build/fuzz/fuzz_$$t.log 2>&1; \
+		rc=$$?; \
+		grep -E '^(#[0-9]+.*(DONE|INITED)|stat::(number_of_executed_units|average_exec_per_sec|new_units_added))' \
+			build/fuzz/fuzz_$$t.log; \
+		if [ $$rc -ne 0 ]; then tail -40 build/fuzz/fuzz_$$t.log; exit 1; fi; \
+	done
 
 lint:
 	@sh .ci/lint

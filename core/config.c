@@ -44,6 +44,8 @@
 #define MAX_PROCESSES_MAX (1L << 28) /* the pid's slot field */
 #define MAX_MESSAGE_MAX (1L << 30)
 #define BLOCKING_THREADS_MAX 1024
+#define MAX_TIMERS_MAX (1L << 28)
+#define MAX_NAMES_MAX (1L << 28)
 
 #define DEFAULT_PIN HIVE_PIN_COMPACT
 #define DEFAULT_STACK_SIZE 65536L
@@ -52,6 +54,8 @@
 #define DEFAULT_MAX_PROCESSES (1L << 22)
 #define DEFAULT_MAX_MESSAGE_SIZE (64L << 20)
 #define DEFAULT_BLOCKING_THREADS 16 /* Erlang's dirty I/O schedulers: 10 */
+#define DEFAULT_MAX_TIMERS (1L << 20)
+#define DEFAULT_MAX_NAMES (1L << 20)
 
 typedef char reason_t[256];
 
@@ -68,6 +72,8 @@ static const struct key_info {
     [HIVE__KEY_MAX_PROCESSES] = {"max_processes", "HIVE_MAX_PROCESSES"},
     [HIVE__KEY_MAX_MESSAGE_SIZE] = {"max_message_size", "HIVE_MAX_MESSAGE_SIZE"},
     [HIVE__KEY_BLOCKING_THREADS] = {"blocking_threads", "HIVE_BLOCKING_THREADS"},
+    [HIVE__KEY_MAX_TIMERS] = {"max_timers", "HIVE_MAX_TIMERS"},
+    [HIVE__KEY_MAX_NAMES] = {"max_names", "HIVE_MAX_NAMES"},
 };
 
 /* One source's settings. */
@@ -110,6 +116,8 @@ HIVE_API void hive_config_init(hive_config_t *cfg)
     cfg->max_processes = HIVE_CONFIG_UNSET;
     cfg->max_message_size = HIVE_CONFIG_UNSET;
     cfg->blocking_threads = HIVE_CONFIG_UNSET;
+    cfg->max_timers = HIVE_CONFIG_UNSET;
+    cfg->max_names = HIVE_CONFIG_UNSET;
 }
 
 static int fail(hive_diag_t *diag, int code, const char *fmt, ...)
@@ -288,6 +296,18 @@ static int set_from_text(struct layer *l, hive__config_key_t key, const char *te
             return rc;
         l->v.blocking_threads = (int)v;
         break;
+    case HIVE__KEY_MAX_TIMERS:
+        if ((rc = parse_number(text, false, &v, reason)) != 0 ||
+            (rc = check_range(v, 1, MAX_TIMERS_MAX, reason)) != 0)
+            return rc;
+        l->v.max_timers = v;
+        break;
+    case HIVE__KEY_MAX_NAMES:
+        if ((rc = parse_number(text, false, &v, reason)) != 0 ||
+            (rc = check_range(v, 1, MAX_NAMES_MAX, reason)) != 0)
+            return rc;
+        l->v.max_names = v;
+        break;
     default:
         return -EINVAL;
     }
@@ -371,6 +391,20 @@ static int read_struct(const hive_config_t *in, struct layer *l, hive_diag_t *di
         l->v.blocking_threads = in->blocking_threads;
         l->set[k] = true;
     }
+    if (in->max_timers != HIVE_CONFIG_UNSET) {
+        k = HIVE__KEY_MAX_TIMERS;
+        if (check_range(in->max_timers, 1, MAX_TIMERS_MAX, reason) != 0)
+            goto bad;
+        l->v.max_timers = in->max_timers;
+        l->set[k] = true;
+    }
+    if (in->max_names != HIVE_CONFIG_UNSET) {
+        k = HIVE__KEY_MAX_NAMES;
+        if (check_range(in->max_names, 1, MAX_NAMES_MAX, reason) != 0)
+            goto bad;
+        l->v.max_names = in->max_names;
+        l->set[k] = true;
+    }
     return 0;
 bad:
     return fail(diag, -EINVAL, "config field '%s': %s", keys[k].name, reason);
@@ -451,7 +485,7 @@ static int file_handler(void *user, const char *section, const char *name,
     if (k == HIVE__KEY_COUNT) {
         file_error(c, "key '%s': unknown key (known: workers, cpus, pin, stack_size, "
                       "steal_batch, idle_spin, max_processes, max_message_size, "
-                      "blocking_threads)", name);
+                      "blocking_threads, max_timers, max_names)", name);
         return 0;
     }
     if (c->l->set[k]) {
@@ -562,6 +596,8 @@ int hive__config_resolve_ex(const hive_config_t *in, hive_config_t *out,
     PICK(max_processes, HIVE__KEY_MAX_PROCESSES, DEFAULT_MAX_PROCESSES);
     PICK(max_message_size, HIVE__KEY_MAX_MESSAGE_SIZE, DEFAULT_MAX_MESSAGE_SIZE);
     PICK(blocking_threads, HIVE__KEY_BLOCKING_THREADS, DEFAULT_BLOCKING_THREADS);
+    PICK(max_timers, HIVE__KEY_MAX_TIMERS, DEFAULT_MAX_TIMERS);
+    PICK(max_names, HIVE__KEY_MAX_NAMES, DEFAULT_MAX_NAMES);
 #undef PICK
 
     /* cpus and the default workers need the machine. */

@@ -19,6 +19,8 @@ typedef enum hive__config_key {
     HIVE__KEY_MAX_PROCESSES,
     HIVE__KEY_MAX_MESSAGE_SIZE,
     HIVE__KEY_BLOCKING_THREADS,
+    HIVE__KEY_MAX_TIMERS,
+    HIVE__KEY_MAX_NAMES,
     HIVE__KEY_COUNT,
 } hive__config_key_t;
 

@@ -162,6 +162,8 @@ static void print_config(const hive_config_t *c, const hive__config_origin_t *o)
         case HIVE__KEY_BLOCKING_THREADS:
             snprintf(value, sizeof value, "%d", c->blocking_threads);
             break;
+        case HIVE__KEY_MAX_TIMERS: snprintf(value, sizeof value, "%ld", c->max_timers); break;
+        case HIVE__KEY_MAX_NAMES: snprintf(value, sizeof value, "%ld", c->max_names); break;
         default: value[0] = '\0'; break;
         }
         printf("  %-16s %-12s ", hive__config_key_name((hive__config_key_t)k), value);

@@ -56,10 +56,17 @@ static int grow(hive__idmap_t *m)
     return 0;
 }
 
+/* 0 and UINT64_MAX mark empty and deleted slots: they are never keys.
+ * Looking one up must miss (an empty slot would "match" 0, and a table of
+ * tombstones has no empty slot to stop the probe), and storing one is
+ * refused: a caller passing HIVE_PID_NONE or a garbage id must not corrupt
+ * the map or spin in it. */
+static bool reserved(uint64_t key) { return key == EMPTY || key == GONE; }
+
 static int64_t find(const hive__idmap_t *m, uint64_t key)
 {
     const hive__idmap_block_t *b = m->b;
-    if (!b)
+    if (!b || reserved(key))
         return -1;
     const uint64_t *k = keys(b);
     for (uint32_t s = slot_of(key, b->cap);; s = (s + 1) & (b->cap - 1)) {
@@ -72,6 +79,8 @@ static int64_t find(const hive__idmap_t *m, uint64_t key)
 
 int hive__idmap_put(hive__idmap_t *m, uint64_t key, uint64_t val)
 {
+    if (reserved(key))
+        return -EINVAL;
     int64_t at = find(m, key);
     if (at >= 0) {
         vals(m->b)[at] = val;

@@ -20,7 +20,8 @@ typedef struct hive__idmap {
     hive__idmap_block_t *b; /* NULL when the map has never held anything */
 } hive__idmap_t;
 
-/* Insert or overwrite. 0 or -ENOMEM (the map is unchanged then). */
+/* Insert or overwrite. 0, -ENOMEM or -EINVAL (key 0 or UINT64_MAX; the
+ * map is unchanged then). del and get of those keys find nothing. */
 int hive__idmap_put(hive__idmap_t *m, uint64_t key, uint64_t val);
 /* Remove key; true if it was there (its value to *val if val). The table
  * stays allocated when the map empties (hot maps churn); see trim. */

@@ -590,7 +590,7 @@ static void wait_timer_release(hive__timer_t *t)
 }
 
 /* A timer that unparks the running task at `deadline`, or NULL (no memory:
- * the caller then waits without one and re-checks the clock on wake-ups). */
+ * the caller then returns -ENOMEM rather than wait past its deadline). */
 static hive__timer_t *arm(hive__task_t *task, uint64_t deadline)
 {
     wait_timer_t *wt = hive__alloc(sizeof *wt);
@@ -638,6 +638,8 @@ HIVE_API int hive_sleep(int64_t ms)
     }
     uint64_t deadline = deadline_of(ms);
     hive__timer_t *tm = arm(t, deadline);
+    if (!tm && hive__now_ns() < deadline)
+        return -ENOMEM; /* without a timer nothing would wake us at the deadline */
     hive__proc_t *p = hive__task_upper(t);
     if (p)
         p->timeout = tm;
@@ -814,8 +816,12 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             waited = true;
             continue;
         }
-        if (deadline != UINT64_MAX && !tm)
-            p->timeout = tm = arm(&p->task, deadline);
+        if (deadline != UINT64_MAX && !tm && !(p->timeout = tm = arm(&p->task, deadline))) {
+            /* Without a timer nothing wakes us at the deadline: a wait that
+             * could outlive its timeout is refused instead. */
+            rc = -ENOMEM;
+            break;
+        }
         if (mt->release)
             hive__task_park_release(); /* may not return: see hive__receive_or_release */
         else

@@ -35,6 +35,26 @@ struct hive__name {
 };
 
 static struct cds_lfht *names;
+static long max_names;
+/* relaxed: a counter of reserved names; nothing is published through it.
+ * A name is counted from hive_register's reservation until whoever's
+ * cds_lfht_del removes it (or the registration fails). */
+static _Atomic long nnames;
+
+static bool reserve(void)
+{
+    /* relaxed: see nnames. */
+    if (atomic_fetch_add_explicit(&nnames, 1, memory_order_relaxed) < max_names)
+        return true;
+    atomic_fetch_sub_explicit(&nnames, 1, memory_order_relaxed); /* see nnames */
+    return false;
+}
+
+/* A name left the table (our cds_lfht_del succeeded) or never entered it. */
+static void unreserve(void)
+{
+    atomic_fetch_sub_explicit(&nnames, 1, memory_order_relaxed); /* see nnames */
+}
 
 static unsigned long hash_name(const char *s, size_t len)
 {
@@ -60,8 +80,10 @@ static void free_name_rcu(struct rcu_head *h)
     hive__free(e, sizeof *e + e->len + 1);
 }
 
-int hive__registry_init(void)
+int hive__registry_init(long max)
 {
+    max_names = max;
+    atomic_store_explicit(&nnames, 0, memory_order_relaxed); /* no worker runs yet */
     names = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     return names ? 0 : -ENOMEM;
 }
@@ -91,8 +113,10 @@ void hive__registry_drop(hive__proc_t *p)
 {
     /* acq_rel: takes the entry hive_register published with its CAS. */
     hive__name_t *e = atomic_exchange_explicit(&p->name, HIVE__NAME_GONE, memory_order_acq_rel);
-    if (e && e != HIVE__NAME_GONE && cds_lfht_del(names, &e->node) == 0)
+    if (e && e != HIVE__NAME_GONE && cds_lfht_del(names, &e->node) == 0) {
+        unreserve();
         call_rcu(&e->rcu, free_name_rcu);
+    }
 }
 
 size_t hive__registry_name_of(hive__proc_t *p, char *buf, size_t len)
@@ -134,9 +158,13 @@ HIVE_API int hive_register(const char *name, hive_pid_t pid)
         return rc;
     if (!names)
         return -EPERM;
+    if (!reserve())
+        return -EAGAIN;
     hive__name_t *e = hive__alloc(sizeof *e + len + 1);
-    if (!e)
+    if (!e) {
+        unreserve();
         return -ENOMEM;
+    }
     memcpy(e->name, name, len + 1);
     e->len = len;
     e->pid = pid;
@@ -156,14 +184,18 @@ HIVE_API int hive_register(const char *name, hive_pid_t pid)
         if (!atomic_compare_exchange_strong_explicit(&p->name, &expect, e, memory_order_acq_rel,
                                                      memory_order_acquire)) {
             rc = expect == HIVE__NAME_GONE ? -ESRCH : -EALREADY;
-            if (cds_lfht_del(names, &e->node) == 0)
+            if (cds_lfht_del(names, &e->node) == 0) {
+                unreserve();
                 call_rcu(&e->rcu, free_name_rcu);
+            }
             e = NULL; /* freed through RCU */
         }
     }
     hive__rcu_leave();
-    if (rc && e)
+    if (rc && e) {
+        unreserve(); /* never entered the table */
         hive__free(e, sizeof *e + len + 1);
+    }
     return rc;
 }
 
@@ -186,6 +218,7 @@ HIVE_API int hive_unregister(const char *name)
         if (p)
             atomic_compare_exchange_strong_explicit(&p->name, &expect, NULL,
                                                     memory_order_acq_rel, memory_order_acquire);
+        unreserve();
         call_rcu(&e->rcu, free_name_rcu);
         rc = 0;
     }

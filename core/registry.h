@@ -12,7 +12,8 @@
 
 #define HIVE__NAME_GONE ((hive__name_t *)(uintptr_t)1)
 
-int hive__registry_init(void);
+/* max_names: most names registered at once (hive_register then -EAGAIN). */
+int hive__registry_init(long max_names);
 void hive__registry_shutdown(void);
 /* p is exiting: drop its name, if any. Inside a read-side section. */
 void hive__registry_drop(hive__proc_t *p);

@@ -80,7 +80,8 @@ HIVE_API int hive_runtime_start(const hive_config_t *cfg, hive_diag_t *diag)
         .io_ready = hive__io_ready,
     };
     if ((rc = hive__proc_table_init(resolved.max_processes, resolved.max_message_size)) != 0 ||
-        (rc = hive__registry_init()) != 0 || (rc = hive__timers_init()) != 0 ||
+        (rc = hive__registry_init(resolved.max_names)) != 0 ||
+        (rc = hive__timers_init(resolved.max_timers)) != 0 ||
         (rc = hive__sched_start(&p)) != 0 ||
         (rc = hive__blocking_start(resolved.blocking_threads)) != 0) {
         if (hive__sched_running())

@@ -11,6 +11,11 @@
  * deadline nothing is sent, and hive_cancel_timer reports it as not pending.
  * Its memory is released at its deadline (a cancel from another worker does
  * not reach into the owning worker's heap).
+ *
+ * max_timers bounds the timers in the table (pending): a slot is reserved
+ * before anything is allocated and given back by whoever removes the timer
+ * from the table (its fire, a successful cancel, a failed send_after), so
+ * a timer that fired or was cancelled frees its slot at once.
  */
 #include <errno.h>
 #include <urcu-qsbr.h>
@@ -35,6 +40,23 @@ typedef struct send_timer {
 
 static struct cds_lfht *timers;
 static _Atomic uint64_t next_ref = 1;
+static long max_timers;
+/* relaxed: a counter of reserved slots; nothing is published through it. */
+static _Atomic long ntimers;
+
+static bool reserve(void)
+{
+    /* relaxed: see ntimers. */
+    if (atomic_fetch_add_explicit(&ntimers, 1, memory_order_relaxed) < max_timers)
+        return true;
+    atomic_fetch_sub_explicit(&ntimers, 1, memory_order_relaxed); /* see ntimers */
+    return false;
+}
+
+static void unreserve(void)
+{
+    atomic_fetch_sub_explicit(&ntimers, 1, memory_order_relaxed); /* see ntimers */
+}
 
 static unsigned long hash_ref(uint64_t x)
 {
@@ -73,6 +95,7 @@ static void fire(hive__timer_t *t)
     send_timer_t *st = (send_timer_t *)(void *)t;
     if (cds_lfht_del(timers, &st->node) != 0)
         return; /* shutdown got there first */
+    unreserve();
     hive__proc_t *p = hive__proc_lookup(st->to);
     if (p) {
         hive__proc_deliver(p, st->msg);
@@ -81,8 +104,10 @@ static void fire(hive__timer_t *t)
     hive__timer_put(t); /* the table's reference */
 }
 
-int hive__timers_init(void)
+int hive__timers_init(long max)
 {
+    max_timers = max;
+    atomic_store_explicit(&ntimers, 0, memory_order_relaxed); /* no worker runs yet */
     timers = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     return timers ? 0 : -ENOMEM;
 }
@@ -117,10 +142,13 @@ HIVE_API int hive_send_after(hive_pid_t to, int64_t ms, uint64_t tag, const void
         return -EINVAL;
     if (len > (size_t)hive__proc_max_message_size())
         return -EMSGSIZE;
+    if (!reserve())
+        return -EAGAIN;
     send_timer_t *st = hive__alloc(sizeof *st);
     hive_msg_t *m = st ? hive__msg_new_bytes(tag, hive_self(), data, len) : NULL;
     if (!m) {
         hive__free(st, sizeof *st);
+        unreserve();
         return -ENOMEM;
     }
     st->msg = m;
@@ -143,6 +171,8 @@ HIVE_API int hive_send_after(hive_pid_t to, int64_t ms, uint64_t tag, const void
         }
     }
     hive__rcu_leave();
+    if (rc)
+        unreserve();
     if (rc == -ESRCH) {
         hive__msg_discard(m);
         hive__free(st, sizeof *st);
@@ -163,8 +193,10 @@ HIVE_API int hive_cancel_timer(hive_timer_ref_t ref)
         send_timer_t *st = caa_container_of(n, send_timer_t, node);
         if (hive__timer_cancel(&st->t)) {
             was = hive__proc_lookup(st->to) != NULL; /* a dead target's timer was moot */
-            if (cds_lfht_del(timers, &st->node) == 0)
+            if (cds_lfht_del(timers, &st->node) == 0) {
+                unreserve();
                 hive__timer_put(&st->t);
+            }
         }
     }
     hive__rcu_leave();

@@ -2,7 +2,8 @@
 #ifndef HIVE_CORE_TIMERS_H
 #define HIVE_CORE_TIMERS_H
 
-int hive__timers_init(void);
+/* max_timers: most timers pending at once (hive_send_after then -EAGAIN). */
+int hive__timers_init(long max_timers);
 void hive__timers_shutdown(void);
 
 #endif

@@ -3,10 +3,14 @@
  * head is the newest node (producers exchange it); tail is the oldest node
  * not yet handed out (consumer only). A node's next goes from NULL to its
  * successor exactly once, written by the producer that pushed the successor.
+ * HIVE_STEP() (mailbox/explore.h) marks each shared step for the interleaving
+ * explorer; it is empty in the library's own build.
  */
 #include "mailbox/mpsc.h"
 
 #include <stddef.h>
+
+#include "mailbox/explore.h"
 
 void hive__mpsc_init(hive__mpsc_t *q)
 {
@@ -22,10 +26,12 @@ void hive__mpsc_push(hive__mpsc_t *q, hive__mpsc_node_t *n)
     /* acq_rel: release publishes n (and the message it heads) to the next
      * producer, who links after it; acquire orders our link store below
      * after the previous producer's initialisation of prev. */
+    HIVE_STEP();
     hive__mpsc_node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_acq_rel);
     /* release: publishes n's contents to the consumer; pairs with the
      * acquire loads of next in hive__mpsc_pop(). Until this store lands the
      * consumer cannot reach n (the window, see mpsc.h). */
+    HIVE_STEP();
     atomic_store_explicit(&prev->next, n, memory_order_release);
 }
 
@@ -33,6 +39,7 @@ hive__mpsc_node_t *hive__mpsc_pop(hive__mpsc_t *q)
 {
     hive__mpsc_node_t *tail = q->tail;
     /* acquire: pairs with the release store of next in hive__mpsc_push(). */
+    HIVE_STEP();
     hive__mpsc_node_t *next = atomic_load_explicit(&tail->next, memory_order_acquire);
     if (tail == &q->stub) {
         if (!next)
@@ -40,6 +47,7 @@ hive__mpsc_node_t *hive__mpsc_pop(hive__mpsc_t *q)
         q->tail = next;
         tail = next;
         /* acquire: as above. */
+        HIVE_STEP();
         next = atomic_load_explicit(&tail->next, memory_order_acquire);
     }
     if (next) {
@@ -49,12 +57,14 @@ hive__mpsc_node_t *hive__mpsc_pop(hive__mpsc_t *q)
     /* tail is the last linked node. If head moved past it, a producer is in
      * its window: report empty for now; its wake-up will follow. acquire:
      * pairs with the producers' exchange. */
+    HIVE_STEP();
     if (tail != atomic_load_explicit(&q->head, memory_order_acquire))
         return NULL;
     /* Put the stub back behind tail so tail itself can be handed out. */
     hive__mpsc_push(q, &q->stub);
     /* acquire: pairs with the release store of next in hive__mpsc_push()
      * (ours of the stub, or a producer's that got in first). */
+    HIVE_STEP();
     next = atomic_load_explicit(&tail->next, memory_order_acquire);
     if (next) {
         q->tail = next;

@@ -9,6 +9,9 @@
  * one in steal() between the top load and the bottom load. Whoever then wins
  * the CAS on top takes the item.
  *
+ * HIVE_STEP() (mailbox/explore.h) marks each step another thread can see,
+ * for the interleaving explorer; it is empty in the library's own build.
+ *
  * TSan does not model standalone fences, so under HIVE_TSAN the release
  * fence in push() becomes a release store of bottom (which steal() reads with
  * acquire), giving TSan the happens-before edge the fence gives the hardware.
@@ -24,6 +27,7 @@
 #endif
 
 #include "mailbox/alloc.h"
+#include "mailbox/explore.h"
 #include "sched/rcu.h"
 
 struct hive__deque_array {
@@ -111,6 +115,7 @@ static hive__deque_array_t *grow(hive__deque_t *d, hive__deque_array_t *a, int64
         slot_put(na, i, slot_get(a, i));
     /* release: the copied slots are visible before the new array is; pairs
      * with the acquire load of array in hive__deque_steal(). */
+    HIVE_STEP();
     atomic_store_explicit(&d->array, na, memory_order_release);
     /* A thief that loaded `a` before the store above may still read it: it
      * reads only slots in [t, b), which hold the same items in both arrays,
@@ -130,6 +135,7 @@ int hive__deque_push(hive__deque_t *d, void *x)
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
     /* acquire: pairs with the CAS on top in hive__deque_steal(), so the slot
      * a thief emptied is no longer read by it before we reuse it. */
+    HIVE_STEP();
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
     /* relaxed: only the owner writes array. */
     hive__deque_array_t *a = atomic_load_explicit(&d->array, memory_order_relaxed);
@@ -138,16 +144,19 @@ int hive__deque_push(hive__deque_t *d, void *x)
         if (!a)
             return -ENOMEM;
     }
+    HIVE_STEP();
     slot_put(a, b, x);
 #if HIVE_TSAN
     /* release: publishes the slot; pairs with the acquire load of bottom in
      * hive__deque_steal(). */
+    HIVE_STEP();
     atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
 #else
     /* release fence: the slot store above is visible before the bottom store
      * below; pairs with the acquire load of bottom in hive__deque_steal(). */
     atomic_thread_fence(memory_order_release);
     /* relaxed: ordered by the fence above. */
+    HIVE_STEP();
     atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
 #endif
     return 0;
@@ -161,26 +170,32 @@ void *hive__deque_pop(hive__deque_t *d)
     /* relaxed store + seq_cst fence: claim slot b before reading top. The
      * fence pairs with the seq_cst fence in hive__deque_steal(): either the
      * thief sees the smaller bottom, or we see its incremented top. */
+    HIVE_STEP();
     atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     /* relaxed: ordered by the fence above. */
+    HIVE_STEP();
     int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
     void *x = NULL;
     if (t <= b) {
+        HIVE_STEP();
         x = slot_get(a, b);
         if (t == b) {
             /* The last item: race the thieves for it on top. seq_cst: the
              * CAS is totally ordered with the thieves' CAS on top (see
              * hive__deque_steal()); relaxed on failure, nothing was read. */
+            HIVE_STEP();
             if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1,
                                                          memory_order_seq_cst,
                                                          memory_order_relaxed))
                 x = NULL;
             /* relaxed: the deque is empty either way; owner-only. */
+            HIVE_STEP();
             atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
         }
     } else {
         /* Empty: undo the claim. relaxed: owner-only. */
+        HIVE_STEP();
         atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
     }
     return x;
@@ -190,23 +205,28 @@ void *hive__deque_steal(hive__deque_t *d)
 {
     /* acquire: pairs with the CAS on top by other thieves and pop(), so the
      * slot we read below is not an older, already-taken one. */
+    HIVE_STEP();
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
     /* seq_cst fence: read top before bottom; pairs with the seq_cst fence
      * in hive__deque_pop() (see the file comment). */
     atomic_thread_fence(memory_order_seq_cst);
     /* acquire: pairs with the release fence (release store under TSan) on
      * bottom in hive__deque_push(): the slot below holds the pushed item. */
+    HIVE_STEP();
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
     if (t >= b)
         return NULL;
     /* acquire: pairs with the release store of array in grow(); the paper's
      * consume, strengthened as compilers do anyway. */
+    HIVE_STEP();
     hive__deque_array_t *a = atomic_load_explicit(&d->array, memory_order_acquire);
     /* Read the item before the CAS: once top moves, the owner may overwrite
      * the slot. */
+    HIVE_STEP();
     void *x = slot_get(a, t);
     /* seq_cst: totally ordered with pop()'s CAS for the last item and with
      * other thieves; relaxed on failure, we return without using x. */
+    HIVE_STEP();
     if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                  memory_order_relaxed))
         return HIVE__DEQUE_ABORT;
@@ -217,7 +237,9 @@ int64_t hive__deque_size(hive__deque_t *d)
 {
     /* relaxed: an estimate; callers use it only to size a steal or to decide
      * whether to look closer. */
+    HIVE_STEP();
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    HIVE_STEP();
     int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
     return b > t ? b - t : 0;
 }

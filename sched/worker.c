@@ -306,9 +306,20 @@ static hive__task_t *search(hive__worker_t *w)
 static void start_on(hive__task_t *t, int id);
 
 /* park.c's has_work: is there anything any worker could take? (K3) */
-static bool any_work(void *unused)
+/* The parking worker's last look (K3 in park.c). `self` is the parking
+ * worker: its own timer inbox counts too. A foreign thread's timer lands
+ * there and the thread then wakes this worker by id
+ * (hive__sched_wake_worker); if that wake came before we joined the
+ * sleepers list it found nobody, and the deadline we park with was read
+ * before the timer arrived - without this check we slept through it until
+ * something else woke us (found by test_alloc_fail under TSan: a 1 ms timer
+ * armed from a foreign thread arrived after 5 s). The sleepers-list mutex
+ * orders the thread's push before this load. Other workers' timer inboxes
+ * are theirs to drain, not ours. */
+static bool any_work(void *self)
 {
-    if (stopping() || !hive__inject_empty(&S.inject))
+    hive__worker_t *me = self;
+    if (stopping() || !hive__inject_empty(&S.inject) || !hive__inject_empty(&me->timers.inbox))
         return true;
     for (int i = 0; i < S.n; i++) {
         if (!hive__inject_empty(&S.workers[i].inbox))
@@ -631,9 +642,9 @@ static void worker_park(hive__worker_t *w)
     hive__rcu_offline(); /* a sleeping reader must not hold up grace periods */
     uint64_t deadline = hive__timer_heap_next(&w->timers);
     if (S.io_ready && hive__poll_registered(&w->poller) > 0)
-        hive__idle_park_poll(&S.idle, w->id, deadline, any_work, NULL, poll_block, w);
+        hive__idle_park_poll(&S.idle, w->id, deadline, any_work, w, poll_block, w);
     else
-        hive__idle_park(&S.idle, w->id, deadline, any_work, NULL);
+        hive__idle_park(&S.idle, w->id, deadline, any_work, w);
     hive__rcu_online();
 }
 

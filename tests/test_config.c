@@ -20,7 +20,8 @@
 static const char *const env_vars[] = {"HIVE_CONFIG",     "HIVE_WORKERS",     "HIVE_CPUS",
                                        "HIVE_PIN",        "HIVE_STACK_SIZE",  "HIVE_STEAL_BATCH",
                                        "HIVE_IDLE_SPIN",  "HIVE_MAX_PROCESSES",
-                                       "HIVE_MAX_MESSAGE_SIZE", "HIVE_BLOCKING_THREADS"};
+                                       "HIVE_MAX_MESSAGE_SIZE", "HIVE_BLOCKING_THREADS",
+                                       "HIVE_MAX_TIMERS", "HIVE_MAX_NAMES"};
 #define NENV (sizeof env_vars / sizeof env_vars[0])
 static char *saved_env[NENV];
 
@@ -216,6 +217,8 @@ static void env_alone_sets_every_key(void **state)
     setenv("HIVE_MAX_PROCESSES", "1000", 1);
     setenv("HIVE_MAX_MESSAGE_SIZE", "1K", 1);
     setenv("HIVE_BLOCKING_THREADS", "3", 1);
+    setenv("HIVE_MAX_TIMERS", "12", 1);
+    setenv("HIVE_MAX_NAMES", "13", 1);
     hive_config_t in, out;
     hive_config_init(&in);
     hive__config_origin_t o;
@@ -229,6 +232,8 @@ static void env_alone_sets_every_key(void **state)
     assert_int_equal(out.max_processes, 1000);
     assert_int_equal(out.max_message_size, 1024);
     assert_int_equal(out.blocking_threads, 3);
+    assert_int_equal(out.max_timers, 12);
+    assert_int_equal(out.max_names, 13);
     for (int k = 0; k < HIVE__KEY_COUNT; k++)
         assert_int_equal(o.source[k], HIVE__SRC_ENV);
 }
@@ -246,7 +251,9 @@ static void file_alone_sets_every_key(void **state)
                                  "idle_spin = 10\n"
                                  "max_processes = 77\n"
                                  "max_message_size = 2M\n"
-                                 "blocking_threads = 1024\n");
+                                 "blocking_threads = 1024\n"
+                                 "max_timers = 5\n"
+                                 "max_names = 6\n");
     hive_config_t in, out;
     hive_config_init(&in);
     strcpy(in.config_file, path);
@@ -261,6 +268,8 @@ static void file_alone_sets_every_key(void **state)
     assert_int_equal(out.max_processes, 77);
     assert_int_equal(out.max_message_size, 2 * 1024 * 1024);
     assert_int_equal(out.blocking_threads, 1024);
+    assert_int_equal(out.max_timers, 5);
+    assert_int_equal(out.max_names, 6);
     assert_string_equal(out.config_file, path);
     for (int k = 0; k < HIVE__KEY_COUNT; k++)
         assert_int_equal(o.source[k], HIVE__SRC_FILE);

@@ -6,7 +6,8 @@
 set -u
 HIVE_INFO=${1:?usage: test_hive_info.sh path/to/hive-info}
 unset HIVE_CONFIG HIVE_WORKERS HIVE_CPUS HIVE_PIN HIVE_STACK_SIZE HIVE_STEAL_BATCH \
-    HIVE_IDLE_SPIN HWLOC_SYNTHETIC
+    HIVE_IDLE_SPIN HIVE_MAX_PROCESSES HIVE_MAX_MESSAGE_SIZE HIVE_MAX_TIMERS HIVE_MAX_NAMES \
+    HWLOC_SYNTHETIC
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hive-info-test.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
 failures=0
@@ -55,6 +56,11 @@ expect "HIVE_CONFIG names the file too" 2 "$TMP/bad.ini:3:" err -- \
 printf '[hive]\nsteal_batch = 8\n' >"$TMP/good.ini"
 expect "a file's value is shown with file:line" 0 "steal_batch +8 +file $TMP/good.ini:2" out -- \
     "$HIVE_INFO" --config "$TMP/good.ini"
+expect "max_timers and its source are shown" 0 '^  max_timers +500 +env HIVE_MAX_TIMERS' out -- \
+    env HIVE_MAX_TIMERS=500 "$HIVE_INFO"
+expect "max_names defaults to 1048576" 0 '^  max_names +1048576 +default' out -- "$HIVE_INFO"
+expect "a bad max_names is refused naming it" 2 "HIVE_MAX_NAMES='0'" err -- \
+    env HIVE_MAX_NAMES=0 "$HIVE_INFO"
 expect "a missing file is refused" 2 "$TMP/none.ini" err -- "$HIVE_INFO" --config "$TMP/none.ini"
 
 expect "an unknown flag is a usage error" 64 '^usage: hive-info' err -- "$HIVE_INFO" --frobnicate

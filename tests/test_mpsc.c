@@ -13,7 +13,9 @@
  * is never left waiting while the queue holds something (a wait that times
  * out while hive__mpsc_empty() is false fails the test).
  *
- * Usage: test_mpsc [producers] [items]; items is scaled by hive_test_scaled. */
+ * Usage: test_mpsc [producers] [items] [seconds]; items is scaled by
+ * hive_test_scaled. With seconds, the stress round is repeated with fresh
+ * nodes until that much time has passed (the 60 s TSan run of make stress). */
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -34,6 +36,7 @@
 
 static int nproducers = 8;
 static long nitems = 200000;
+static long seconds; /* > 0: repeat the stress round this long */
 
 typedef struct item {
     hive__mpsc_node_t node; /* first: a node pointer is an item pointer */
@@ -266,8 +269,24 @@ static void *consumer(void *arg)
     return NULL;
 }
 
+static void stress_round(void);
+
 static void every_item_arrives_once_in_producer_order_and_no_wakeup_is_lost(void **state)
 {
+    time_t start = time(NULL);
+    long rounds = 0;
+    do {
+        stress_round();
+        rounds++;
+    } while (seconds > 0 && time(NULL) - start < seconds);
+    if (seconds > 0)
+        printf("# %ld rounds in %ld s: %ld messages from %d producers, all checked\n", rounds,
+               (long)(time(NULL) - start), rounds * nproducers * nitems, nproducers);
+}
+
+static void stress_round(void)
+{
+    atomic_store(&wakes_sent, 0);
     hive__mpsc_init(&sq);
     atomic_store(&pushed_flag, 0);
     atomic_store(&go, false);
@@ -311,6 +330,8 @@ int main(int argc, char **argv)
         nproducers = atoi(argv[1]);
     if (argc > 2)
         nitems = atol(argv[2]);
+    if (argc > 3)
+        seconds = atol(argv[3]);
     if (nproducers < 1 || nproducers > 64 || nitems < 1) {
         fprintf(stderr, "usage: %s [producers 1..64] [items]\n", argv[0]);
         return 2;

@@ -19,6 +19,8 @@
  *   max_processes HIVE_MAX_PROCESSES max_processes 4194304 (live processes)
  *   max_message_size HIVE_MAX_MESSAGE_SIZE max_message_size 64M (bytes)
  *   blocking_threads HIVE_BLOCKING_THREADS blocking_threads 16 (hive_blocking pool)
+ *   max_timers   HIVE_MAX_TIMERS  max_timers    1048576 (pending send_after timers)
+ *   max_names    HIVE_MAX_NAMES   max_names     1048576 (registered names)
  *
  * A malformed or impossible value (unknown key, bad number, zero workers, a
  * CPU that does not exist or is not allowed) is refused with -EINVAL and a
@@ -63,6 +65,8 @@ typedef struct hive_config {
     long max_processes;              /* spawn limit, like BEAM's +P; UNSET */
     long max_message_size;           /* bytes a message may carry; UNSET */
     int blocking_threads;            /* hive_blocking's OS threads, >= 1; UNSET */
+    long max_timers;                 /* pending hive_send_after timers; UNSET */
+    long max_names;                  /* registered names; UNSET */
 } hive_config_t;
 
 /* hive_config_init - mark every field of *cfg unset. Any thread. */

@@ -56,8 +56,9 @@ HIVE_API int hive_down_info(const hive_msg_t *m, hive_down_info_t *out);
 
 /* hive_link / hive_unlink - bidirectional links. A process or attached
  * thread. 0 (a dead pid: the caller gets an exit signal `noproc`), -EINVAL
- * (linking to itself), -EPERM (not a process), -ENOMEM. After hive_unlink
- * returns, the link no longer affects the caller. */
+ * (linking to itself, or to HIVE_PID_NONE), -EPERM (not a process),
+ * -ENOMEM. After hive_unlink returns, the link no longer affects the
+ * caller; unlinking a pid that is not linked does nothing. */
 HIVE_API int hive_link(hive_pid_t pid);
 HIVE_API int hive_unlink(hive_pid_t pid);
 /* hive_spawn_link - hive_spawn and link atomically (the child cannot end

@@ -54,7 +54,9 @@ HIVE_API int hive_send_ptr(hive_pid_t to, uint64_t tag, void *ptr, void (*dtor)(
 
 /* Receive. timeout_ms: 0 = poll, HIVE_INFINITY = wait for ever, else
  * milliseconds. A process or an attached thread (hive/thread.h). 0 with
- * *out set, -ETIMEDOUT, -EINVAL (out NULL), -EPERM (not a process). */
+ * *out set, -ETIMEDOUT, -EINVAL (out NULL), -EPERM (not a process),
+ * -ENOMEM (a process must wait with a timeout and no timer could be made;
+ * nothing was taken). */
 HIVE_API int hive_receive(int64_t timeout_ms, hive_msg_t **out);
 /* The oldest message with this tag. */
 HIVE_API int hive_receive_tag(uint64_t tag, int64_t timeout_ms, hive_msg_t **out);

@@ -85,7 +85,8 @@ HIVE_API bool hive_is_alive(hive_pid_t pid);
 
 /* hive_sleep - let `ms` milliseconds pass; messages stay queued. A process
  * (its worker runs others meanwhile); on a foreign thread it sleeps the
- * thread. 0, or -EINVAL for negative ms. */
+ * thread. 0, -EINVAL for negative ms, -ENOMEM (a process: no timer could
+ * be made; it did not sleep). */
 HIVE_API int hive_sleep(int64_t ms);
 
 /* hive_process_count - processes alive right now. Any thread. */

@@ -20,7 +20,8 @@ extern "C" {
 
 /* hive_register - give `pid` the name. Any thread. 0, -EBUSY (the name is
  * taken), -EALREADY (pid already has a name), -ESRCH (pid is dead),
- * -EINVAL (NULL, empty or too long name), -EPERM (runtime not running). */
+ * -EINVAL (NULL, empty or too long name), -EAGAIN (max_names names are
+ * registered), -ENOMEM, -EPERM (runtime not running). */
 HIVE_API int hive_register(const char *name, hive_pid_t pid);
 /* hive_unregister - drop the name. 0 or -ENOENT. Any thread. */
 HIVE_API int hive_unregister(const char *name);

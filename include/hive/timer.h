@@ -18,7 +18,9 @@ typedef uint64_t hive_timer_ref_t;
 
 /* hive_send_after - in `ms` milliseconds, send {tag, copy of data} to `to`.
  * Any thread. 0 with *ref set (ref may be NULL), -ESRCH (no such process),
- * -EINVAL, -EMSGSIZE, -ENOMEM, -EPERM (runtime not running). */
+ * -EINVAL, -EMSGSIZE, -EAGAIN (max_timers timers are pending; one that
+ * fired or was cancelled no longer counts), -ENOMEM, -EPERM (runtime not
+ * running). */
 HIVE_API int hive_send_after(hive_pid_t to, int64_t ms, uint64_t tag, const void *data,
                              size_t len, hive_timer_ref_t *ref);
 
