@@ -179,8 +179,10 @@ bool hive__stack_low(void)
     hive__task_t *t = hive__task_self();
     if (!t || !t->has_stack)
         return false;
-    char here;
-    uintptr_t sp = (uintptr_t)&here;
+    /* The frame's address, not a local's: under ASan's use-after-return
+     * checking (detect_stack_use_after_return=1, the default in newer
+     * toolchains) locals live on a heap "fake stack" anywhere in memory. */
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     uintptr_t lo = (uintptr_t)t->fiber.stack.lo;
     return sp < lo + HIVE__STACK_RESERVE;
 }

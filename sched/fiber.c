@@ -179,6 +179,12 @@ _Noreturn void hive__fiber_abandon(hive__fiber_t *f)
     __builtin_unreachable();
 }
 
+_Noreturn void hive__fiber_suspend_last(hive__fiber_t *f)
+{
+    ctx_switch(&f->ctx, f->resumer, NULL, true);
+    __builtin_unreachable();
+}
+
 _Noreturn void hive__fiber_exit(hive__fiber_t *f)
 {
     f->done = true;

@@ -65,6 +65,10 @@ void hive__fiber_suspend(hive__fiber_t *f);
 /* From inside f: go back to f's resumer for good, without returning from
  * fn; as if fn had returned (f->done). Used by exits that unwind nothing. */
 _Noreturn void hive__fiber_exit(hive__fiber_t *f);
+/* From inside f: go back to f's resumer for good, but not done: f will
+ * only be destroyed (its stack released), never resumed. Tells ASan the
+ * fiber is gone, so that its fake stack is freed rather than leaked. */
+_Noreturn void hive__fiber_suspend_last(hive__fiber_t *f);
 
 /* From a signal handler running on behalf of f (on another stack): switch
  * to f's resumer for good, as if f had ended (f->done). */

