@@ -226,8 +226,11 @@ static bool is_down_of(const hive_msg_t *m, void *ctx)
 HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t timeout_ms)
 {
     hive__proc_enter();
-    if (!hive__proc_self())
+    hive__proc_t *self = hive__proc_self();
+    if (!self)
         return -EPERM;
+    if (actor == self->pid)
+        return -EDEADLK; /* it would wait for its own end */
     if (!hive_is_alive(actor))
         return -ESRCH;
     hive_ref_t ref;

@@ -101,9 +101,9 @@ int hive__call_msg(hive_subject_t s, hive_msg_t *m, int64_t timeout_ms, hive_msg
                    hive_reason_t *why)
 {
     hive__proc_t *p = hive__proc_self();
-    if (!p) {
+    if (!p || s.pid == p->pid) {
         hive__msg_discard(m);
-        return -EPERM;
+        return p ? -EDEADLK : -EPERM; /* calling yourself can only hang */
     }
     call_wait_t w = {.alias = hive__alias_new(p)};
     if (!w.alias) {

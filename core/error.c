@@ -24,6 +24,7 @@ HIVE_API const char *hive_strerror(int err)
     case -ECONNRESET: return "ECONNRESET: the other process ended during the call (see its reason)";
     case -EOPNOTSUPP: return "EOPNOTSUPP: request not supported by the receiver";
     case -EPROTO: return "EPROTO: malformed reply";
+    case -EDEADLK: return "EDEADLK: a call to the caller itself would never return";
     case -HIVE_EINIT: return "HIVE_EINIT: the actor's init failed (see the reason)";
     default: return err < 0 ? "unknown hive error" : "not an error code";
     }

@@ -139,6 +139,12 @@ static void test_start_cast_call(void **state)
     assert_int_equal(hive_actor_stop(s.pid, hive_reason_normal(), WAIT), 0);
     assert_false(hive_is_alive(s.pid));
     assert_int_equal(hive_actor_stop(s.pid, hive_reason_normal(), WAIT), -ESRCH);
+    /* Calling yourself could only hang: refused. */
+    hive_subject_t mine;
+    hive_subject_new(&mine);
+    hive_msg_t *r;
+    assert_int_equal(hive_call(mine, NULL, 0, HIVE_INFINITY, &r, NULL), -EDEADLK);
+    assert_int_equal(hive_actor_stop(me, hive_reason_normal(), 0), -EDEADLK);
 }
 
 /* ---- init: timeout, failure, crash -------------------------------------- */

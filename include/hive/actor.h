@@ -111,7 +111,8 @@ HIVE_API bool hive_msg_is_call(const hive_msg_t *m);
 
 /* hive_actor_stop - stop the actor with `reason` (its terminate runs) and
  * wait until it has ended. 0, -ESRCH (not alive), -ETIMEDOUT (it did not
- * end in time), -EPERM. A process or attached thread. */
+ * end in time), -EDEADLK (the caller itself), -EPERM. A process or attached
+ * thread. */
 HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t timeout_ms);
 
 /* ---- system messages (OTP's sys) ---------------------------------------- */

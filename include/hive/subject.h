@@ -115,10 +115,13 @@ HIVE_API int hive_subject_receive_copy(hive_subject_t s, void *out, size_t size,
  *   -ESRCH     s's owner did not exist (why: noproc)
  *   -ECONNRESET s's owner ended during the call; why (may be NULL) gets
  *              its exit reason
+ *   -EDEADLK   s is the caller's own (a call to yourself could only hang)
  *   -EINVAL, -EPERM, -ENOMEM, -EMSGSIZE as hive_send */
 HIVE_API int hive_call(hive_subject_t s, const void *req, size_t len, int64_t timeout_ms,
                        hive_msg_t **reply, hive_reason_t *why);
-/* The same with a pointer request (its ownership moves on success). */
+/* The same with a pointer request. Its ownership moves to the callee as
+ * soon as the request is delivered: on 0, -ETIMEDOUT and -ECONNRESET the
+ * callee (or its death) owns it; on any other error it is still yours. */
 HIVE_API int hive_call_ptr(hive_subject_t s, void *req, void (*dtor)(void *),
                            int64_t timeout_ms, hive_msg_t **reply, hive_reason_t *why);
 /* hive_call, then copy the reply (exactly reply_size bytes, else -EMSGSIZE)
@@ -129,7 +132,7 @@ HIVE_API int hive_call_copy(hive_subject_t s, const void *req, size_t len, void 
 /* hive_reply - answer a request received from hive_call. Any process (the
  * receiver, or whoever it handed the request's reply subject to).
  * 0, -EINVAL (m is not a call request), -ESRCH (the caller is gone: the
- * reply is dropped), as hive_send otherwise. */
+ * reply is dropped; a pointer reply stays yours), as hive_send otherwise. */
 HIVE_API int hive_reply(const hive_msg_t *request, const void *data, size_t len);
 HIVE_API int hive_reply_ptr(const hive_msg_t *request, void *ptr, void (*dtor)(void *));
 /* Where a reply to `request` goes ({caller, alias}), for replying later from
