@@ -16,17 +16,26 @@
  * Erlang pid {node, num = low 32 bits, serial = high 32 bits, creation}.
  *
  * Remote pids are first-class through proxies: a hive process per remote
- * pid in use (hive_node_proxy), trapping exits. Local processes link to and
+ * pid in use (hive_node_proxy, or an Erlang process that links to or
+ * monitors a hive one), trapping exits. Local processes link to and
  * monitor the proxy as any process; the proxy turns what it sees into
  * distribution signals (an EXIT from a linked local process becomes EXIT to
  * the remote pid, a DOWN of a local it monitors for a remote becomes
  * MONITOR_P_EXIT), and ends with the remote's reason when the remote pid
  * ends (EXIT, MONITOR_P_EXIT) or with `noconnection` when its node's
- * connection is lost, so links and monitors fire as in Erlang. A proxy
- * lives until then (TODO(issue 12): reclaim proxies nobody links to).
+ * connection is lost, so links and monitors fire as in Erlang. To hear of
+ * that end whoever uses it, each proxy monitors its remote pid itself
+ * (MONITOR_P from the proxy's pid, sent once the proxy is in the table);
+ * if the proxy ends first (killed, runtime stop) it withdraws that monitor
+ * (DEMONITOR_P, over a connection still up). So live proxies are those of
+ * live remote processes, however many short-lived ones have come and gone.
  *
- * The connection table is small and guarded by N.lock, a pthread mutex held
- * only for table edits that never wait (no hive call blocks under it).
+ * The proxy table is per remote pid: an entry per proxy, found by remote pid
+ * or by proxy pid through two chained hashes that double as they fill;
+ * ended entries are kept (the last DEAD_KEEP) so that an EXIT or DOWN from
+ * a proxy maps back to its remote pid. It and the connection table are
+ * guarded by N.lock, a pthread mutex held only for table edits that never
+ * wait (no hive call blocks under it).
  */
 #include <ctype.h>
 #include <netinet/in.h>
@@ -58,11 +67,11 @@ enum { OP_LINK = 1, OP_SEND = 2, OP_EXIT = 3, OP_UNLINK = 4, OP_REG_SEND = 6,
        OP_SEND_SENDER = 22, OP_UNLINK_ID = 35, OP_UNLINK_ID_ACK = 36 };
 
 /* A proxy's commands (its private tags). */
-enum { P_LINK = 1, P_UNLINK, P_MONITOR, P_DEMONITOR, P_DIE };
+enum { P_LINK = 1, P_UNLINK, P_MONITOR, P_DEMONITOR, P_DIE, P_START };
 #define P_ACK 0x100 /* a proxy's answer to the reader: P_LINK / P_MONITOR done */
-#define MAX_PROXIES 4096
+#define DEAD_KEEP 4096 /* ended proxies kept for hive_node_proxy_rpid */
 #define MAX_RMONS 1024
-#define REF_MAX 96 /* an encoded reference: tag, len, node atom, words */
+#define REF_MAX 320 /* an encoded reference: tag, len, node atom (<= 258), creation, words */
 
 typedef struct conn {
     char node[MAXATOMLEN_UTF8];
@@ -81,11 +90,12 @@ static struct {
     unsigned tmo;
     hive_pid_t acceptor;
     conn_t conns[MAX_CONNS];
-    struct proxy_slot {
-        hive_rpid_t rpid;
-        hive_pid_t pid; /* HIVE_PID_NONE: never used */
-        bool dead;      /* ended; kept for hive_node_proxy_rpid until reused */
-    } proxies[MAX_PROXIES];
+    struct proxy_table { /* see "the proxy table" below */
+        struct proxy_ent **by_rpid, **by_pid; /* nbuckets chains each */
+        size_t nbuckets, live, total;
+        struct proxy_ent *dead_head, *dead_tail; /* oldest first */
+        size_t ndead;
+    } px;
     struct rmon { /* hive_node_monitor's monitors, for hive_node_demonitor */
         hive_ref_t ref; /* 0: free */
         hive_pid_t owner;
@@ -112,6 +122,34 @@ typedef struct frame {
     size_t len;
     char bytes[];
 } frame_t;
+
+/* ---- handshake flags ----------------------------------------------------------
+ * ei does not offer DFLAG_DIST_MONITOR | DFLAG_DIST_MONITOR_NAME, and an
+ * Erlang node then neither sends MONITOR_P for its monitors of hive pids
+ * nor MONITOR_P_EXIT when a process hive monitors ends. hive handles those
+ * signals, so it offers the flags: ei's own socket callbacks, but writes of
+ * the handshake's name ('N'/'n') and challenge ('N'/'n') messages get the two
+ * bits set in their flags field (the digest covers the cookie and challenge
+ * only). Only handshakes use ei's callbacks: after one the socket is ours. */
+#define DFLAG_MONITORS 0x28 /* DFLAG_DIST_MONITOR 0x08 | DFLAG_DIST_MONITOR_NAME 0x20 */
+extern ei_socket_callbacks ei_default_socket_callbacks; /* libei's (not in ei.h) */
+static ei_socket_callbacks hs_cbs;
+
+static int hs_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
+{
+    char tmp[600];
+    size_t n = (size_t)*len;
+    if (n >= 11 && n <= sizeof tmp &&
+        ((size_t)(unsigned char)buf[0] << 8 | (unsigned char)buf[1]) == n - 2 &&
+        (buf[2] == 'N' || buf[2] == 'n')) {
+        memcpy(tmp, buf, n);
+        /* 'N': 8-byte flags at 3 (low byte at 10); 'n': version, 4-byte flags
+         * at 5 (low byte at 8). */
+        tmp[buf[2] == 'N' ? 10 : 8] |= DFLAG_MONITORS;
+        return ei_default_socket_callbacks.write(ctx, tmp, len, tmo);
+    }
+    return ei_default_socket_callbacks.write(ctx, buf, len, tmo);
+}
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -177,6 +215,181 @@ static hive_pid_t local_pid(const hive_rpid_t *p)
     if (strcmp(p->node, N.name) != 0)
         return HIVE_PID_NONE;
     return (hive_pid_t)p->serial << 32 | p->num;
+}
+
+/* ---- the proxy table ---------------------------------------------------------
+ *
+ * One entry per proxy, reached by two chained hashes: by the remote pid it
+ * stands for (proxy_for) and by its own hive pid (hive_node_proxy_rpid,
+ * proxy_gone). Buckets double when entries outnumber them, so lookups stay
+ * short however many remote pids are in use. An ended proxy's entry is
+ * marked dead and queued (FIFO); only the DEAD_KEEP most recent dead entries
+ * are kept, so an EXIT or DOWN naming a proxy can still be mapped back to
+ * its remote pid for a while. All of it under N.lock. */
+
+typedef struct proxy_ent {
+    hive_rpid_t rpid;
+    hive_pid_t pid;
+    bool dead;
+    struct proxy_ent *next_r, *next_p; /* chains in px.by_rpid, px.by_pid */
+    struct proxy_ent *next_dead;       /* the dead queue */
+} proxy_ent_t;
+
+static bool same_rpid(const hive_rpid_t *a, const hive_rpid_t *b)
+{
+    return a->num == b->num && a->serial == b->serial && a->creation == b->creation &&
+           !strcmp(a->node, b->node);
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x *= UINT64_C(0xc4ceb9fe1a85ec53);
+    return x ^ (x >> 33);
+}
+
+static size_t hash_rpid(const hive_rpid_t *p, size_t nbuckets)
+{
+    uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a over the node name */
+    for (const char *c = p->node; *c; c++)
+        h = (h ^ (unsigned char)*c) * UINT64_C(1099511628211);
+    h ^= mix64((uint64_t)p->serial << 32 | p->num) ^ p->creation;
+    return (size_t)(mix64(h) & (nbuckets - 1));
+}
+
+static size_t hash_pid(hive_pid_t pid, size_t nbuckets)
+{
+    return (size_t)(mix64((uint64_t)pid) & (nbuckets - 1));
+}
+
+/* The live entry for rp, or NULL. */
+static proxy_ent_t *px_find_rpid(const hive_rpid_t *rp)
+{
+    if (!N.px.nbuckets)
+        return NULL;
+    for (proxy_ent_t *e = N.px.by_rpid[hash_rpid(rp, N.px.nbuckets)]; e; e = e->next_r)
+        if (!e->dead && same_rpid(&e->rpid, rp))
+            return e;
+    return NULL;
+}
+
+/* The entry (live or kept dead) of proxy pid, or NULL. */
+static proxy_ent_t *px_find_pid(hive_pid_t pid)
+{
+    if (!N.px.nbuckets || pid == HIVE_PID_NONE)
+        return NULL;
+    for (proxy_ent_t *e = N.px.by_pid[hash_pid(pid, N.px.nbuckets)]; e; e = e->next_p)
+        if (e->pid == pid)
+            return e;
+    return NULL;
+}
+
+/* Double the buckets (or make the first 64). Keeps the old ones if memory
+ * is short: chains only get longer. */
+static void px_grow(void)
+{
+    size_t nb = N.px.nbuckets ? N.px.nbuckets * 2 : 64;
+    proxy_ent_t **br = calloc(nb, sizeof *br), **bp = calloc(nb, sizeof *bp);
+    if (!br || !bp) {
+        free(br);
+        free(bp);
+        return;
+    }
+    for (size_t i = 0; i < N.px.nbuckets; i++) {
+        for (proxy_ent_t *e = N.px.by_rpid[i], *next; e; e = next) {
+            next = e->next_r;
+            size_t h = hash_rpid(&e->rpid, nb);
+            e->next_r = br[h];
+            br[h] = e;
+        }
+        for (proxy_ent_t *e = N.px.by_pid[i], *next; e; e = next) {
+            next = e->next_p;
+            size_t h = hash_pid(e->pid, nb);
+            e->next_p = bp[h];
+            bp[h] = e;
+        }
+    }
+    free(N.px.by_rpid);
+    free(N.px.by_pid);
+    N.px.by_rpid = br;
+    N.px.by_pid = bp;
+    N.px.nbuckets = nb;
+}
+
+/* A new live entry rp -> pid: 0 or -ENOMEM. */
+static int px_insert(const hive_rpid_t *rp, hive_pid_t pid)
+{
+    if (N.px.total >= N.px.nbuckets)
+        px_grow();
+    if (!N.px.nbuckets)
+        return -ENOMEM;
+    proxy_ent_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    e->rpid = *rp;
+    e->pid = pid;
+    size_t hr = hash_rpid(rp, N.px.nbuckets), hp = hash_pid(pid, N.px.nbuckets);
+    e->next_r = N.px.by_rpid[hr];
+    N.px.by_rpid[hr] = e;
+    e->next_p = N.px.by_pid[hp];
+    N.px.by_pid[hp] = e;
+    N.px.live++;
+    N.px.total++;
+    return 0;
+}
+
+/* Unlink e from both chains and free it. */
+static void px_free(proxy_ent_t *e)
+{
+    proxy_ent_t **pp = &N.px.by_rpid[hash_rpid(&e->rpid, N.px.nbuckets)];
+    while (*pp != e)
+        pp = &(*pp)->next_r;
+    *pp = e->next_r;
+    pp = &N.px.by_pid[hash_pid(e->pid, N.px.nbuckets)];
+    while (*pp != e)
+        pp = &(*pp)->next_p;
+    *pp = e->next_p;
+    N.px.total--;
+    free(e);
+}
+
+/* The proxy ended: its entry stops counting and joins the dead queue; the
+ * oldest dead entry beyond DEAD_KEEP goes. */
+static void px_kill(proxy_ent_t *e)
+{
+    if (e->dead)
+        return;
+    e->dead = true;
+    N.px.live--;
+    e->next_dead = NULL;
+    if (N.px.dead_tail)
+        N.px.dead_tail->next_dead = e;
+    else
+        N.px.dead_head = e;
+    N.px.dead_tail = e;
+    if (++N.px.ndead > DEAD_KEEP) {
+        proxy_ent_t *old = N.px.dead_head;
+        N.px.dead_head = old->next_dead;
+        if (!N.px.dead_head)
+            N.px.dead_tail = NULL;
+        N.px.ndead--;
+        px_free(old);
+    }
+}
+
+/* The live proxies of node, as a malloc'd array (*n of them; NULL when
+ * none or out of memory). */
+static hive_pid_t *px_live_of(const char *node, size_t *n)
+{
+    *n = 0;
+    hive_pid_t *out = N.px.live ? malloc(N.px.live * sizeof *out) : NULL;
+    for (size_t i = 0; out && i < N.px.nbuckets; i++)
+        for (proxy_ent_t *e = N.px.by_pid[i]; e; e = e->next_p)
+            if (!e->dead && !strcmp(e->rpid.node, node) && *n < N.px.live)
+                out[(*n)++] = e->pid;
+    return out;
 }
 
 /* ---- delivery -------------------------------------------------------------- */
@@ -393,18 +606,14 @@ static int arg_fd(void *a) { return (int)(uint32_t)(uintptr_t)a; }
 
 static void conn_release(int idx)
 {
-    hive_pid_t *lost = malloc(MAX_PROXIES * sizeof *lost);
-    int nlost = 0;
     pthread_mutex_lock(&N.lock);
     conn_t *c = &N.conns[idx];
     hive_pid_t writer = c->writer;
     int fd = c->fd;
     free(c->buf);
     c->buf = NULL;
-    for (int i = 0; lost && i < MAX_PROXIES; i++)
-        if (N.proxies[i].pid != HIVE_PID_NONE && !N.proxies[i].dead &&
-            !strcmp(N.proxies[i].rpid.node, c->node))
-            lost[nlost++] = N.proxies[i].pid;
+    size_t nlost = 0;
+    hive_pid_t *lost = px_live_of(c->node, &nlost);
     c->state = C_FREE;
     c->node[0] = 0;
     c->fd = -1;
@@ -416,7 +625,7 @@ static void conn_release(int idx)
         ei_close_connection(fd);
     /* Every remote pid of that node is gone for us: noconnection. */
     hive_reason_t nc = {.kind = HIVE_EXIT_NOCONNECTION};
-    for (int i = 0; i < nlost; i++)
+    for (size_t i = 0; i < nlost; i++)
         proxy_cmd(lost[i], P_DIE, HIVE_PID_NONE, &nc, NULL, 0);
     free(lost);
 }
@@ -638,15 +847,31 @@ static int writer_for(const char *node, hive_pid_t *writer)
 
 /* ---- sending ---------------------------------------------------------------- */
 
+/* The writer of node's connection if it is up; never connects nor waits
+ * (for exit handlers). 0 or -ECONNREFUSED. */
+static int writer_if_up(const char *node, hive_pid_t *writer)
+{
+    int rc = -ECONNREFUSED;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_CONNS && rc; i++) {
+        if (N.conns[i].state == C_UP && !strcmp(N.conns[i].node, node)) {
+            *writer = N.conns[i].writer;
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&N.lock);
+    return rc;
+}
+
 /* Frame = length, 'p', control, msg (may be NULL: a signal); handed to
- * node's writer. */
-static int send_ctrl(const char *node, ei_x_buff *ctrl, const hive_term_buf_t *msg)
+ * node's writer, connecting first when `connect` (else only if up). */
+static int send_ctrl(const char *node, ei_x_buff *ctrl, const hive_term_buf_t *msg, bool connect)
 {
     hive_term_reader_t check;
     if (msg && hive_term_reader_init(&check, msg->data, msg->len))
         return -EINVAL;
     hive_pid_t writer;
-    int rc = writer_for(node, &writer);
+    int rc = connect ? writer_for(node, &writer) : writer_if_up(node, &writer);
     if (rc)
         return rc;
     size_t msg_len = msg ? msg->len : 0;
@@ -702,7 +927,7 @@ int hive_node_send(const hive_rpid_t *to, const hive_term_buf_t *msg)
     int rc = -EINVAL;
     if (ei_x_encode_tuple_header(&c, 3) == 0 && ei_x_encode_long(&c, OP_SEND) == 0 &&
         ei_x_encode_atom(&c, "") == 0 && ei_x_encode_pid(&c, &e) == 0)
-        rc = send_ctrl(to->node, &c, msg);
+        rc = send_ctrl(to->node, &c, msg, true);
     ei_x_free(&c);
     return rc;
 }
@@ -727,7 +952,7 @@ int hive_node_send_named(const char *name, const char *node, const hive_term_buf
     if (ei_x_encode_tuple_header(&c, 4) == 0 && ei_x_encode_long(&c, OP_REG_SEND) == 0 &&
         ei_x_encode_pid(&c, &from) == 0 && ei_x_encode_atom(&c, "") == 0 &&
         ei_x_encode_atom(&c, name) == 0)
-        rc = send_ctrl(node, &c, msg);
+        rc = send_ctrl(node, &c, msg, true);
     ei_x_free(&c);
     return rc;
 }
@@ -761,9 +986,9 @@ static int encode_reason(ei_x_buff *x, const hive_reason_t *r)
  *   OP_MONITOR_P {19, Local, Remote, Ref}        OP_DEMONITOR_P {20, Local, Remote, Ref}
  *   OP_MONITOR_P_EXIT {21, Local, Remote, Ref, Reason}
  * ref: an encoded reference (no version byte). */
-static int send_signal(const hive_rpid_t *remote, int op, hive_pid_t local,
-                       const hive_reason_t *reason, const char *ref, size_t ref_len,
-                       long long id)
+static int signal_to(const hive_rpid_t *remote, int op, hive_pid_t local,
+                     const hive_reason_t *reason, const char *ref, size_t ref_len, long long id,
+                     bool connect)
 {
     hive_rpid_t lp;
     erlang_pid le, re;
@@ -786,15 +1011,34 @@ static int send_signal(const hive_rpid_t *remote, int op, hive_pid_t local,
         bad = !ref || ei_x_append_buf(&c, ref, (int)ref_len) < 0;
     if (!bad && (op == OP_EXIT || op == OP_MONITOR_P_EXIT))
         bad = encode_reason(&c, reason) != 0;
-    int rc = bad ? -EINVAL : send_ctrl(remote->node, &c, NULL);
+    int rc = bad ? -EINVAL : send_ctrl(remote->node, &c, NULL, connect);
     ei_x_free(&c);
     return rc;
 }
 
-static bool same_rpid(const hive_rpid_t *a, const hive_rpid_t *b)
+static int send_signal(const hive_rpid_t *remote, int op, hive_pid_t local,
+                       const hive_reason_t *reason, const char *ref, size_t ref_len,
+                       long long id)
 {
-    return a->num == b->num && a->serial == b->serial && a->creation == b->creation &&
-           !strcmp(a->node, b->node);
+    return signal_to(remote, op, local, reason, ref, ref_len, id, true);
+}
+
+/* MONITOR_P from local to remote with a new reference, kept in ref (REF_MAX
+ * bytes, encoded without version byte) for DEMONITOR_P. 0 or an error. */
+static int monitor_p(const hive_rpid_t *remote, hive_pid_t local, char *ref, uint32_t *ref_len)
+{
+    erlang_ref er;
+    ei_x_buff x;
+    if (ei_make_ref(&N.ec, &er) < 0 || ei_x_new(&x) < 0)
+        return -ENOMEM;
+    int rc = ei_x_encode_ref(&x, &er) < 0 || x.index > REF_MAX ? -EINVAL : 0;
+    if (!rc) {
+        memcpy(ref, x.buff, (size_t)x.index);
+        *ref_len = (uint32_t)x.index;
+        rc = send_signal(remote, OP_MONITOR_P, local, NULL, ref, *ref_len, 0);
+    }
+    ei_x_free(&x);
+    return rc;
 }
 
 /* A proxy's command: {local, reason, ref}. */
@@ -831,20 +1075,38 @@ static void proxy_cmd(hive_pid_t proxy, int cmd, hive_pid_t local, const hive_re
     }
 }
 
+/* A proxy's own state; its exit handler frees it. `mon`: its monitor of
+ * the remote pid (MON_NONE: not sent yet; MON_ON: in place, withdrawn with
+ * DEMONITOR_P if the proxy ends for another reason than the remote's end or
+ * the lost connection; MON_OFF: fired or moot). Only the proxy and then its
+ * exit handler touch it, one after the other. */
+enum { MON_NONE, MON_ON, MON_OFF };
+typedef struct proxy_state {
+    hive_rpid_t rp;
+    hive_pid_t self;
+    int mon;
+    uint32_t ref_len;
+    char ref[REF_MAX];
+} proxy_state_t;
+
 static void proxy_gone(void *arg, const hive_reason_t *reason)
 {
-    hive_pid_t self = (hive_pid_t)(uintptr_t)arg;
+    proxy_state_t *st = arg;
     pthread_mutex_lock(&N.lock);
-    for (int i = 0; i < MAX_PROXIES; i++) {
-        if (N.proxies[i].pid == self) {
-            N.proxies[i].dead = true;
-            /* Its remote ended: its monitors have fired, nothing to withdraw. */
-            for (int k = 0; k < MAX_RMONS; k++)
-                if (N.rmons[k].ref && same_rpid(&N.rmons[k].remote, &N.proxies[i].rpid))
-                    N.rmons[k].ref = 0;
-        }
+    proxy_ent_t *e = px_find_pid(st->self);
+    if (e && !e->dead) {
+        px_kill(e); /* the slot is free; the entry stays a while for proxy_rpid */
+        /* Its remote ended: its monitors have fired, nothing to withdraw. */
+        for (int k = 0; k < MAX_RMONS; k++)
+            if (N.rmons[k].ref && same_rpid(&N.rmons[k].remote, &st->rp))
+                N.rmons[k].ref = 0;
     }
     pthread_mutex_unlock(&N.lock);
+    /* Killed, or the runtime stops, while the remote lives: its node drops
+     * our monitor (only over a connection that is up: no waiting here). */
+    if (st->mon == MON_ON)
+        signal_to(&st->rp, OP_DEMONITOR_P, st->self, NULL, st->ref, st->ref_len, 0, false);
+    free(st);
 }
 
 /* A monitor the proxy holds on a local process for its remote pid. */
@@ -857,9 +1119,13 @@ typedef struct proxy_mon {
 
 static void proxy_main(void *arg)
 {
-    hive_rpid_t rp = *(hive_rpid_t *)arg;
-    free(arg);
-    hive_on_exit(proxy_gone, (void *)(uintptr_t)hive_self());
+    proxy_state_t *st = arg;
+    st->self = hive_self();
+    if (hive_on_exit(proxy_gone, st)) {
+        free(st);
+        return; /* proxy_for sees it dead and makes another */
+    }
+    const hive_rpid_t rp = st->rp;
     hive_trap_exits(true);
     proxy_mon_t *mons = NULL;
     size_t nmons = 0;
@@ -886,6 +1152,19 @@ static void proxy_main(void *arg)
                     mons[i] = mons[--nmons];
                     break;
                 }
+            }
+        } else if (tag == P_START && st->mon == MON_NONE) {
+            /* Published: watch the remote pid, so that this proxy ends when
+             * it does (MONITOR_P_EXIT -> P_DIE) whoever uses the proxy. A
+             * node that cannot be reached: noconnection, as Erlang. */
+            if (monitor_p(&rp, st->self, st->ref, &st->ref_len) == 0) {
+                st->mon = MON_ON;
+            } else {
+                hive_msg_free(m);
+                free(mons);
+                st->mon = MON_OFF;
+                hive_reason_t nc = {.kind = HIVE_EXIT_NOCONNECTION};
+                hive_exit(nc);
             }
         } else if (tag == P_LINK) {
             hive_link(pm.local);
@@ -916,72 +1195,76 @@ static void proxy_main(void *arg)
                 }
             }
         } else if (tag == P_DIE) {
+            /* The remote ended (its node dropped our monitor with it) or
+             * its connection is gone: nothing to withdraw. */
             hive_msg_free(m);
             free(mons);
+            st->mon = MON_OFF;
             hive_exit(pm.why); /* links and monitors of the proxy fire */
         }
         hive_msg_free(m);
     }
 }
 
-/* The proxy of rp, started when `create` and there is none. */
-static hive_pid_t proxy_for(const hive_rpid_t *rp, bool create)
+/* The proxy of rp, started when `create` and there is none: 0, or -ENOMEM,
+ * -EAGAIN (no process can be spawned), -ESRCH (none and !create). */
+static int proxy_get(const hive_rpid_t *rp, bool create, hive_pid_t *out)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
+    *out = HIVE_PID_NONE;
+    for (int attempt = 0; attempt < 3; attempt++) {
         hive_pid_t found = HIVE_PID_NONE;
         pthread_mutex_lock(&N.lock);
-        for (int i = 0; i < MAX_PROXIES && !found; i++)
-            if (N.proxies[i].pid != HIVE_PID_NONE && !N.proxies[i].dead &&
-                same_rpid(&N.proxies[i].rpid, rp))
-                found = N.proxies[i].pid;
+        proxy_ent_t *e = px_find_rpid(rp);
+        if (e)
+            found = e->pid;
         pthread_mutex_unlock(&N.lock);
-        if (found != HIVE_PID_NONE && hive_is_alive(found))
-            return found;
+        if (found != HIVE_PID_NONE && hive_is_alive(found)) {
+            *out = found;
+            return 0;
+        }
         if (!create)
-            return HIVE_PID_NONE;
+            return -ESRCH;
         /* Spawn outside the lock (a spawn may yield), then publish unless
-         * another process published one meanwhile. */
-        hive_rpid_t *arg = malloc(sizeof *arg);
+         * another process published one meanwhile. The new proxy does
+         * nothing remote until P_START, sent once it is published, so a
+         * loser is killed without a trace. */
+        proxy_state_t *st = calloc(1, sizeof *st);
         hive_pid_t p;
-        if (!arg)
-            return HIVE_PID_NONE;
-        *arg = *rp;
-        if (hive_spawn(proxy_main, arg, &p)) {
-            free(arg);
-            return HIVE_PID_NONE;
+        if (!st)
+            return -ENOMEM;
+        st->rp = *rp;
+        int rc = hive_spawn(proxy_main, st, &p);
+        if (rc) {
+            free(st);
+            return rc;
         }
-        int slot = -1;
-        found = HIVE_PID_NONE;
         pthread_mutex_lock(&N.lock);
-        int dead = -1;
-        for (int i = 0; i < MAX_PROXIES; i++) {
-            if (N.proxies[i].pid == HIVE_PID_NONE) {
-                if (slot < 0)
-                    slot = i;
-            } else if (N.proxies[i].dead) {
-                if (dead < 0)
-                    dead = i;
-            } else if (same_rpid(&N.proxies[i].rpid, rp)) {
-                found = N.proxies[i].pid;
-            }
+        e = px_find_rpid(rp);
+        found = e ? e->pid : HIVE_PID_NONE;
+        if (e && !hive_is_alive(found)) {
+            px_kill(e); /* ended without its exit handler (killed before it ran) */
+            found = HIVE_PID_NONE;
         }
-        if (slot < 0)
-            slot = dead; /* never-used slots first, so dead ones stay mapped longer */
-        if (found == HIVE_PID_NONE && slot >= 0) {
-            N.proxies[slot].rpid = *rp;
-            N.proxies[slot].pid = p;
-            N.proxies[slot].dead = false;
-        }
+        if (found == HIVE_PID_NONE)
+            rc = px_insert(rp, p);
         pthread_mutex_unlock(&N.lock);
-        if (found != HIVE_PID_NONE || slot < 0) {
+        if (found != HIVE_PID_NONE || rc) {
             hive_kill(p); /* unused: nothing links to it yet */
-            if (slot < 0)
-                return HIVE_PID_NONE;
+            if (rc)
+                return rc;
             continue;
         }
-        return p;
+        hive_send(p, P_START, NULL, 0);
+        *out = p;
+        return 0;
     }
-    return HIVE_PID_NONE;
+    return -EAGAIN;
+}
+
+static hive_pid_t proxy_for(const hive_rpid_t *rp, bool create)
+{
+    hive_pid_t p;
+    return proxy_get(rp, create, &p) ? HIVE_PID_NONE : p;
 }
 
 int hive_node_proxy(const hive_rpid_t *remote, hive_pid_t *proxy)
@@ -994,8 +1277,7 @@ int hive_node_proxy(const hive_rpid_t *remote, hive_pid_t *proxy)
         *proxy = local_pid(remote);
         return 0;
     }
-    *proxy = proxy_for(remote, true);
-    return *proxy == HIVE_PID_NONE ? -ENOMEM : 0;
+    return proxy_get(remote, true, proxy);
 }
 
 int hive_node_proxy_rpid(hive_pid_t proxy, hive_rpid_t *out)
@@ -1004,15 +1286,21 @@ int hive_node_proxy_rpid(hive_pid_t proxy, hive_rpid_t *out)
         return -EINVAL;
     int rc = -ESRCH;
     pthread_mutex_lock(&N.lock);
-    for (int i = 0; i < MAX_PROXIES; i++) {
-        if (proxy != HIVE_PID_NONE && N.proxies[i].pid == proxy) {
-            *out = N.proxies[i].rpid;
-            rc = 0;
-            break;
-        }
+    proxy_ent_t *e = px_find_pid(proxy);
+    if (e) {
+        *out = e->rpid;
+        rc = 0;
     }
     pthread_mutex_unlock(&N.lock);
     return rc;
+}
+
+size_t hive_node_proxy_count(void)
+{
+    pthread_mutex_lock(&N.lock);
+    size_t n = N.px.live;
+    pthread_mutex_unlock(&N.lock);
+    return n;
 }
 
 /* Link or monitor setup shared by hive_node_link / hive_node_monitor. */
@@ -1032,14 +1320,10 @@ static int remote_watch(const hive_rpid_t *remote, bool link, hive_ref_t *ref)
     if (link) {
         rc = send_signal(remote, OP_LINK, self, NULL, NULL, 0, 0);
     } else {
-        erlang_ref er;
-        ei_x_buff x;
-        if (ei_make_ref(&N.ec, &er) < 0 || ei_x_new(&x) < 0)
-            return -ENOMEM;
-        rc = ei_x_encode_ref(&x, &er) < 0 ? -EINVAL
-                                          : send_signal(remote, OP_MONITOR_P, self, NULL,
-                                                        x.buff, (size_t)x.index, 0);
-        if (!rc && x.index <= REF_MAX) {
+        char erl_ref[REF_MAX];
+        uint32_t ref_len = 0;
+        rc = monitor_p(remote, self, erl_ref, &ref_len);
+        if (!rc) {
             /* Kept for hive_node_demonitor (a full table only means that
              * monitor cannot be withdrawn from the remote side). */
             pthread_mutex_lock(&N.lock);
@@ -1048,14 +1332,13 @@ static int remote_watch(const hive_rpid_t *remote, bool link, hive_ref_t *ref)
                     N.rmons[i].ref = *ref;
                     N.rmons[i].owner = self;
                     N.rmons[i].remote = *remote;
-                    N.rmons[i].ref_len = (uint32_t)x.index;
-                    memcpy(N.rmons[i].erl_ref, x.buff, (size_t)x.index);
+                    N.rmons[i].ref_len = ref_len;
+                    memcpy(N.rmons[i].erl_ref, erl_ref, ref_len);
                     break;
                 }
             }
             pthread_mutex_unlock(&N.lock);
         }
-        ei_x_free(&x);
     }
     if (rc) { /* the node cannot be reached: as Erlang, noconnection */
         hive_reason_t nc = {.kind = HIVE_EXIT_NOCONNECTION};
@@ -1286,7 +1569,10 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
     /* creation: epmd gives the real one on publish; until then a value
      * that differs between runs. */
     unsigned creation = (unsigned)time(NULL) | 1u;
-    if (ei_connect_xinit(&N.ec, host, alive, full, NULL, cookie, creation) < 0)
+    hs_cbs = ei_default_socket_callbacks;
+    hs_cbs.write = hs_write;
+    if (ei_connect_xinit_ussi(&N.ec, host, alive, full, NULL, cookie, creation, &hs_cbs,
+                              sizeof hs_cbs, NULL) < 0)
         return fail(diag, -EINVAL, "ei_connect_xinit refused node name %.200s", full);
     snprintf(N.name, sizeof N.name, "%s", full);
     N.tmo = cfg->timeout_ms > 0 ? (unsigned)cfg->timeout_ms : 5000;

@@ -6,7 +6,8 @@
  * the crash reason; killing the Erlang node gives noconnection; a hive
  * process calls an Erlang gen_server (tests/dist_gen_server.erl); a hive
  * supervisor restarts a child an Erlang process killed; garbage on the
- * node's port does not bring hive down (a call still succeeds after it). Skips
+ * node's port does not bring hive down (a call still succeeds after it); the
+ * proxies of thousands of short-lived Erlang processes end with them. Skips
  * with a message when erl or epmd is absent. Every wait has a deadline. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -42,9 +43,8 @@ static bool have(const char *prog)
     return system(cmd) == 0;
 }
 
-/* Run `erl -sname <name> -eval <code>`: its exit status, or -1 when it did
- * not end within deadline_s (then it is killed). */
-static int run_erl(const char *name, const char *code, int deadline_s)
+/* Start `erl -sname <name> -eval <code>` (wait_erl reaps it). */
+static pid_t start_erl(const char *name, const char *code)
 {
     pid_t p = fork();
     if (p == 0) {
@@ -52,6 +52,13 @@ static int run_erl(const char *name, const char *code, int deadline_s)
                "-eval", code, (char *)NULL);
         _exit(127);
     }
+    return p;
+}
+
+/* Its exit status, or -1 when it did not end within deadline_s (then it is
+ * killed). */
+static int wait_erl(pid_t p, int deadline_s)
+{
     time_t end = time(NULL) + deadline_s;
     int st;
     while (time(NULL) < end) {
@@ -62,6 +69,12 @@ static int run_erl(const char *name, const char *code, int deadline_s)
     kill(p, SIGKILL);
     waitpid(p, &st, 0);
     return -1;
+}
+
+/* Run `erl -sname <name> -eval <code>`: wait_erl's answer. */
+static int run_erl(const char *name, const char *code, int deadline_s)
+{
+    return wait_erl(start_erl(name, code), deadline_s);
 }
 
 /* ---- a named hive process that answers {From, N} with {reply, N + 1} ---- */
@@ -392,9 +405,10 @@ static void lost_node_is_noconnection(void **state)
 }
 
 /* ---- monitor and demonitor an Erlang process ------------------------------
- * "watcher": on {From, _} monitors From and says `monitored`; on `drop`
- * demonitors and says `demonitored`. Erlang checks its monitored_by list
- * each time: MONITOR_P and DEMONITOR_P reached it. */
+ * "watcher": on {From, _} monitors From and says {monitored, Self}; on
+ * `drop` demonitors and says `demonitored`. Erlang checks its monitored_by
+ * list each time: MONITOR_P and DEMONITOR_P from the watcher reached it
+ * (the list also holds From's proxy, which monitors From itself). */
 static void watcher_main(void *arg)
 {
     hive_msg_t *m;
@@ -408,11 +422,14 @@ static void watcher_main(void *arg)
         return;
     hive_msg_free(m);
     hive_ref_t ref;
-    if (hive_node_monitor(&from, &ref))
+    hive_rpid_t me;
+    if (hive_node_monitor(&from, &ref) || hive_node_pid(hive_self(), &me))
         return;
     hive_term_buf_t b;
     hive_term_buf_init(&b);
+    hive_term_put_tuple(&b, 2);
     hive_term_put_atom(&b, "monitored");
+    hive_term_put_pid(&b, &me);
     hive_node_send(&from, &b);
     hive_term_buf_free(&b);
     if (hive_receive_tag(HIVE_TAG_DIST, 30000, &m))
@@ -431,16 +448,17 @@ static void hive_monitors_and_demonitors_erlang(void **state)
     hive_pid_t w;
     assert_int_equal(hive_spawn(watcher_main, NULL, &w), 0);
     assert_int_equal(hive_register("watcher", w), 0);
-    char code[1024];
+    char code[2048];
     snprintf(code, sizeof code,
              "W = {watcher, '%s'}, W ! {self(), 0},"
-             "receive monitored -> ok after 10000 -> halt(3) end,"
-             "{monitored_by, [M]} = process_info(self(), monitored_by),"
-             "'%s' = node(M), W ! drop,"
+             "M = receive {monitored, P} -> P after 10000 -> halt(3) end,"
+             "{monitored_by, By} = process_info(self(), monitored_by),"
+             "true = lists:member(M, By), '%s' = node(M), W ! drop,"
              "receive demonitored -> ok after 10000 -> halt(4) end,"
              "timer:sleep(100),"
-             "case process_info(self(), monitored_by) of"
-             "  {monitored_by, []} -> halt(0); Other -> io:format(\"~p~n\", [Other]), halt(5) end.",
+             "{monitored_by, After} = process_info(self(), monitored_by),"
+             "case lists:member(M, After) of"
+             "  false -> halt(0); true -> io:format(\"~p~n\", [After]), halt(5) end.",
              hive_node, hive_node);
     assert_int_equal(run_erl("watched", code, 30), 0);
 }
@@ -689,6 +707,112 @@ static void garbage_after_handshake_drops_only_that_peer(void **state)
     ei_close_connection(fd);
 }
 
+/* ---- proxies follow their remote processes --------------------------------
+ * An Erlang process spawns MANY short-lived processes; each sends {Self, I}
+ * to the hive process "counter" and waits for {reply, I + 1}. Even ones
+ * monitor the counter first (as gen_server:call does: MONITOR_P makes a
+ * proxy for them), odd ones get a proxy from the counter
+ * (hive_node_proxy). Once all have ended, their proxies must have ended
+ * too (each monitors its remote pid), with the Erlang node still connected,
+ * and the node must still work: one more round trip through `echo`. */
+#define MANY 6000
+
+static _Atomic int many_msgs, many_fail, many_done, many_go;
+static _Atomic size_t many_peak;
+
+static void counter_main(void *arg)
+{
+    hive_rpid_t boss;
+    bool told = false;
+    for (;;) {
+        hive_msg_t *m;
+        if (hive_receive_tag(HIVE_TAG_DIST, 10, &m)) {
+            if (many_go && many_done && !told) {
+                hive_term_buf_t b;
+                hive_term_buf_init(&b);
+                hive_term_put_atom(&b, "go");
+                hive_node_send(&boss, &b);
+                hive_term_buf_free(&b);
+                told = true;
+            }
+            continue;
+        }
+        hive_dist_msg_t d;
+        hive_term_reader_t r;
+        size_t arity;
+        hive_rpid_t from;
+        hive_term_type_t t;
+        long long n;
+        if (hive_dist_msg(m, &d) || hive_term_reader_init(&r, d.term, d.len) ||
+            hive_term_get_tuple(&r, &arity) || arity != 2 || hive_term_get_pid(&r, &from) ||
+            hive_term_peek(&r, &t, NULL)) {
+            hive_msg_free(m);
+            continue;
+        }
+        if (t == HIVE_TERM_ATOM) { /* {Boss, done}: every sender has ended */
+            boss = from;
+            many_done = 1;
+        } else if (hive_term_get_long(&r, &n) == 0) {
+            hive_pid_t proxy;
+            if (n % 2 && hive_node_proxy(&from, &proxy))
+                many_fail++;
+            size_t live = hive_node_proxy_count();
+            if (live > many_peak)
+                many_peak = live;
+            many_msgs++;
+            hive_term_buf_t b;
+            hive_term_buf_init(&b);
+            hive_term_put_tagged_long(&b, "reply", n + 1);
+            hive_node_send(&from, &b);
+            hive_term_buf_free(&b);
+        }
+        hive_msg_free(m);
+    }
+}
+
+static void short_lived_erlang_processes_leave_no_proxies(void **state)
+{
+    NEED_ERL();
+    many_msgs = many_fail = many_done = many_go = 0;
+    many_peak = 0;
+    hive_pid_t c;
+    assert_int_equal(hive_spawn(counter_main, NULL, &c), 0);
+    assert_int_equal(hive_register("counter", c), 0);
+    char code[2048];
+    snprintf(code, sizeof code,
+             "C = {counter, '%s'},"
+             "W = fun(I) -> R = case I rem 2 of 0 -> monitor(process, C); 1 -> none end,"
+             "  C ! {self(), I}, receive {reply, _} -> ok after 60000 -> ok end,"
+             "  R =:= none orelse demonitor(R, [flush]) end,"
+             "Ms = [element(2, spawn_monitor(fun() -> W(I) end)) || I <- lists:seq(1, %d)],"
+             "[receive {'DOWN', M, process, _, _} -> ok end || M <- Ms],"
+             "C ! {self(), done},"
+             "receive go -> ok after 120000 -> halt(3) end,"
+             "{echo, '%s'} ! {self(), 41},"
+             "receive {reply, 42} -> halt(0) after 10000 -> halt(4) end.",
+             hive_node, MANY, hive_node);
+    pid_t p = start_erl("many", code);
+    time_t end = time(NULL) + 150;
+    while (!many_done && time(NULL) < end)
+        usleep(10000);
+    /* Every sender has ended; the Erlang node stays connected meanwhile. */
+    end = time(NULL) + 30;
+    while (many_done && hive_node_proxy_count() > 2 && time(NULL) < end)
+        usleep(10000);
+    size_t left = hive_node_proxy_count();
+    many_go = 1;
+    int st = wait_erl(p, 60);
+    hive_kill(c);
+    fprintf(stderr, "  %d messages, peak %zu live proxies, %zu left\n", (int)many_msgs,
+            (size_t)many_peak, left);
+    assert_int_equal(many_done, 1);
+    assert_int_equal(many_msgs, MANY);
+    assert_int_equal(many_fail, 0);
+    assert_true(many_peak > 0);
+    assert_true(left <= 2);
+    assert_int_equal(st, 0); /* the round trip after it all */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -703,6 +827,7 @@ int main(void)
         cmocka_unit_test(supervisor_restarts_child_killed_from_erlang),
         cmocka_unit_test(garbage_does_not_bring_hive_down),
         cmocka_unit_test(garbage_after_handshake_drops_only_that_peer),
+        cmocka_unit_test(short_lived_erlang_processes_leave_no_proxies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -88,6 +88,11 @@ HIVE_API int hive_node_send_named(const char *name, const char *node,
  * A remote pid has a local stand-in, its proxy: a hive process that ends
  * when the remote process ends (with its reason) or when the connection to
  * its node is lost (reason HIVE_EXIT_NOCONNECTION, Erlang's noconnection).
+ * Each proxy monitors its remote pid (MONITOR_P from the proxy's own pid,
+ * so an Erlang process sees it in monitored_by), which is how it learns of
+ * that end even when nothing links to or monitors it: a hive node that
+ * hears from many short-lived Erlang processes holds proxies only for
+ * those alive (hive_node_proxy_count).
  * An EXIT or DOWN message about a remote pid names its proxy; map it back
  * with hive_node_proxy_rpid. Erlang's side works unchanged: link/1,
  * monitor/2, exit/2 on a hive pid do what they do on any node's pid (LINK,
@@ -100,12 +105,17 @@ HIVE_API int hive_node_send_named(const char *name, const char *node,
 
 /* hive_node_proxy - the proxy of remote (started on first use; a pid of
  * this node gives the hive process itself). A process or any thread.
- * 0, -EINVAL, -EPERM (node not started), -ENOMEM. */
+ * 0, -EINVAL, -EPERM (node not started), -ENOMEM, -EAGAIN (the
+ * max_processes limit: every proxy is a process). */
 HIVE_API int hive_node_proxy(const hive_rpid_t *remote, hive_pid_t *proxy);
 /* hive_node_proxy_rpid - the remote pid a proxy stands for, also after the
- * proxy ended (until its table slot is reused, which takes thousands of
- * later proxies). 0, -ESRCH (not a proxy), -EINVAL. Any thread. */
+ * proxy ended (until 4096 later proxies have ended too). 0, -ESRCH (not a
+ * proxy), -EINVAL. Any thread. */
 HIVE_API int hive_node_proxy_rpid(hive_pid_t proxy, hive_rpid_t *out);
+/* hive_node_proxy_count - how many proxies are live (started and not yet
+ * ended): one per remote pid in use whose process has not ended. Any
+ * thread. */
+HIVE_API size_t hive_node_proxy_count(void);
 /* hive_node_link / hive_node_unlink - link the caller with a remote pid
  * (as hive_link: an unreachable node gives the caller an exit signal
  * noconnection, a dead pid noproc). A process. 0, -EINVAL, -EPERM. */
