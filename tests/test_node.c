@@ -43,12 +43,22 @@ static bool have(const char *prog)
     return system(cmd) == 0;
 }
 
-/* Start `erl -sname <name> -eval <code>` (wait_erl reaps it). */
+/* A node name unique to this test run (<base><pid>), so that two runs on one
+ * machine (two builds' ctest, CI beside a developer) never collide in epmd. */
+static const char *uniq(const char *base, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%d", base, (int)getpid());
+    return buf;
+}
+
+/* Start `erl -sname <name><pid> -eval <code>` (wait_erl reaps it). */
 static pid_t start_erl(const char *name, const char *code)
 {
+    char full[128];
+    uniq(name, full, sizeof full);
     pid_t p = fork();
     if (p == 0) {
-        execlp("erl", "erl", "-sname", name, "-setcookie", COOKIE, "-noshell", "-noinput",
+        execlp("erl", "erl", "-sname", full, "-setcookie", COOKIE, "-noshell", "-noinput",
                "-eval", code, (char *)NULL);
         _exit(127);
     }
@@ -200,7 +210,8 @@ static void hive_sends_to_erlang(void **state)
 {
     NEED_ERL();
     static char node[300];
-    snprintf(node, sizeof node, "peer@%s", host);
+    char peer[64];
+    snprintf(node, sizeof node, "%s@%s", uniq("peer", peer, sizeof peer), host);
     acked = 0;
     hive_pid_t s;
     assert_int_equal(hive_spawn(sender_main, node, &s), 0);
@@ -390,12 +401,7 @@ static void lost_node_is_noconnection(void **state)
              "{linker, '%s'} ! {self(), 0}, receive go -> ok end,"
              "receive after 30000 -> halt(3) end.",
              hive_node);
-    pid_t p = fork();
-    if (p == 0) {
-        execlp("erl", "erl", "-sname", "doomed", "-setcookie", COOKIE, "-noshell", "-noinput",
-               "-eval", code, (char *)NULL);
-        _exit(127);
-    }
+    pid_t p = start_erl("doomed", code);
     assert_true(wait_stage(1, 30));
     kill(p, SIGKILL); /* the whole Erlang node dies */
     waitpid(p, NULL, 0);
