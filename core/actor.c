@@ -401,7 +401,12 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         if (spec->link)
             hive_unlink(pid);
         hive_kill(pid);
-        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
+        /* Wait for the end (a kill cannot be trapped), as the failure path
+         * below does: a name it took is free again, and it no longer reads
+         * spec->name, once we return. */
+        const uint64_t down = HIVE_TAG_DOWN;
+        if (hive__receive(&down, 1, is_down_of, &w.ref, HIVE_INFINITY, &m) == 0)
+            hive_msg_free(m);
         hive__alias_drop(self, w.alias);
         if (why)
             *why = (hive_reason_t){.kind = HIVE_EXIT_KILLED};

@@ -209,6 +209,21 @@ static void test_init_timeout(void **state)
     wait_dead(st);
 }
 
+/* A named actor whose init times out is gone, name and all, by the time the
+ * start returns: a restart right away (what a supervisor does) finds the
+ * name free, and the half-started actor no longer reads the caller's spec. */
+static void test_init_timeout_frees_name(void **state)
+{
+    hive_actor_spec_t spec = {.init = slow_init, .handle = counter_handle,
+                              .init_timeout_ms = 20, .name = "slow_named"};
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(hive_actor_start(&spec, NULL, NULL, NULL), -ETIMEDOUT);
+        assert_int_equal(hive_whereis("slow_named"), HIVE_PID_NONE);
+    }
+    hive_msg_t *m;
+    assert_int_equal(hive_receive(0, &m), -ETIMEDOUT); /* no DOWN or ack left over */
+}
+
 static void test_init_failure(void **state)
 {
     hive_actor_spec_t spec = {.init = failing_init, .handle = counter_handle, .link = true};
@@ -544,6 +559,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_start_cast_call),
         cmocka_unit_test(test_init_timeout),
+        cmocka_unit_test(test_init_timeout_frees_name),
         cmocka_unit_test(test_init_failure),
         cmocka_unit_test(test_call_timeout_late_reply_dropped),
         cmocka_unit_test(test_call_dead_actor),
