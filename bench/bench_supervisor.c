@@ -7,9 +7,10 @@
  *                   to the replacement running (its first message reaching
  *                   the driver), the crash and the restart included.
  *   sup_tree_start  a tree of 10,000 workers: a root supervisor over 100
- *                   supervisors of 100 workers each (workers are
- *                   spawn_link'ed processes waiting in receive); ns per
- *                   worker for hive_supervisor_start of the whole tree.
+ *                   supervisors of 100 workers each (workers are actors
+ *                   started with .link, as gen_servers under an OTP
+ *                   supervisor: each start waits for the actor's init); ns
+ *                   per worker for hive_supervisor_start of the whole tree.
  *   sup_tree_stop   the same tree stopped with hive_supervisor_stop (each
  *                   supervisor stops its children one by one, in reverse
  *                   order, waiting for each: OTP's order); ns per worker.
@@ -108,14 +109,19 @@ HIVE_BENCH_EX("sup_restart", "hive", "100,000 crash-and-restart cycles, ns per r
 
 enum { TREE_SUPS = 100, TREE_WORKERS = 100 };
 
-static void idle_worker(void *arg)
-{
-    hive_msg_t *m;
-    while (hive_receive(HIVE_INFINITY, &m) == 0)
-        hive_msg_free(m);
-}
+/* A worker is an actor (a gen_server, as OTP trees are made of), started
+ * with .link as start_link does: hive_actor_start returns once its init ran. */
+static hive_next_t idle_handle(void *state, hive_msg_t *m) { return hive_continue(state); }
 
-static int start_idle(void *arg, hive_pid_t *pid) { return hive_spawn_link(idle_worker, arg, pid); }
+static int start_idle(void *arg, hive_pid_t *pid)
+{
+    hive_actor_spec_t spec = {.handle = idle_handle, .link = true};
+    hive_subject_t s;
+    int rc = hive_actor_start(&spec, arg, &s, NULL);
+    if (rc == 0)
+        *pid = s.pid;
+    return rc;
+}
 
 static hive_child_spec_t leaf_kids[TREE_WORKERS];
 static hive_sup_spec_t leaf_spec;
