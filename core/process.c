@@ -17,7 +17,8 @@
  * message, up to HIVE__WAIT_TAGS_MAX tags, or "anything" for a predicate)
  * and rescans; a sender, after linking its message, reads that and wakes the
  * receiver only if the message concerns it. The two sides are a Dekker pair
- * (store, seq_cst fence, load on each side; argued at hive__proc_deliver).
+ * (receiver: release store, seq_cst fence, load; sender: the push's seq_cst
+ * exchange, then a seq_cst load; argued at hive__proc_deliver).
  * A fiber process waits with the task park token (sched/worker.h), an
  * attached thread on a futex word; the token is binary, so a wake-up is
  * delivered at most once however many matching messages arrive, and the
@@ -552,18 +553,23 @@ void hive__proc_deliver(hive__proc_t *p, hive_msg_t *m)
     /* Once linked, m belongs to the receiver, which may free it at once:
      * read what we need of it first. */
     uint64_t tag = m->tag;
-    /* (S1) link the message; its link store completes before the fence. */
+    /* (S1) link the message: the push's exchange of the queue head is a
+     * seq_cst read-modify-write (mailbox/mpsc.c). */
     hive__mpsc_push(&p->mbox, &m->node);
-    /* (S2) seq_cst fence, pairs with (R2) in publish_wait(): either the
-     * receiver's rescan (R3) sees our message, or our load (S3) sees what
-     * it published (R1) and we wake it. */
-    atomic_thread_fence(memory_order_seq_cst);
-    /* (S3) relaxed: ordered by the fence. */
-    uint32_t mode = atomic_load_explicit(&p->wait_mode, memory_order_relaxed);
+    /* (S3) seq_cst load, pairs with (R1)+(R2) in publish_wait(). C++20's
+     * single total order S: if S3 does not read R1, S3 is coherence-ordered
+     * before R1, which is sequenced before the fence R2, so S3 (and S1 before
+     * it) precede R2 in S, and the receiver's rescan (R3), after R2, sees our
+     * head exchange: it finds the message or sees the push in its window.
+     * If S3 reads R1 (a release store), it synchronises with it and sees the
+     * tags published before it: we wake the receiver if it wants ours. So a
+     * wake-up is never lost, and the sender pays no fence (on x86 this load
+     * is a plain mov after the push's xchg). */
+    uint32_t mode = atomic_load_explicit(&p->wait_mode, memory_order_seq_cst);
     if (mode == HIVE__WAIT_NONE)
         return; /* not blocked in receive: it will look when it receives */
     if (mode == HIVE__WAIT_TAGS) {
-        /* relaxed: written before (R1)'s store, which the fence ordered. */
+        /* relaxed: written before (R1)'s release store, which S3 read. */
         uint32_t n = atomic_load_explicit(&p->wait_ntags, memory_order_relaxed);
         bool wanted = false;
         for (uint32_t i = 0; i < n && i < HIVE__WAIT_TAGS_MAX && !wanted; i++)
@@ -671,15 +677,17 @@ static void publish_wait(hive__proc_t *p, const matcher_t *mt)
 {
     uint32_t mode = HIVE__WAIT_ANY; /* any message, or a predicate only we can run */
     if (mt->tags && mt->ntags <= HIVE__WAIT_TAGS_MAX) { /* fn only narrows further */
-        /* relaxed: published by the fence below with the mode. */
+        /* relaxed: published by the release store of the mode (R1). */
         for (size_t i = 0; i < mt->ntags; i++)
             atomic_store_explicit(&p->wait_tags[i], mt->tags[i], memory_order_relaxed);
         atomic_store_explicit(&p->wait_ntags, (uint8_t)mt->ntags, memory_order_relaxed);
         mode = HIVE__WAIT_TAGS;
     }
-    /* (R1) relaxed + (R2) seq_cst fence: pairs with (S2) in
-     * hive__proc_deliver(). */
-    atomic_store_explicit(&p->wait_mode, (uint8_t)mode, memory_order_relaxed);
+    /* (R1) release: a sender whose (S3) reads this mode also sees the tags
+     * above (on weakly ordered CPUs it could otherwise see the mode without
+     * them, skip a wanted wake-up, and lose it). (R2) seq_cst fence: pairs
+     * with (S1)/(S3) in hive__proc_deliver(); the argument is there. */
+    atomic_store_explicit(&p->wait_mode, (uint8_t)mode, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
 }
 

@@ -23,11 +23,15 @@ void hive__mpsc_push(hive__mpsc_t *q, hive__mpsc_node_t *n)
 {
     /* relaxed: n is not yet shared; the release below publishes it. */
     atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-    /* acq_rel: release publishes n (and the message it heads) to the next
-     * producer, who links after it; acquire orders our link store below
-     * after the previous producer's initialisation of prev. */
+    /* seq_cst (acq_rel would do for the queue alone): release publishes n
+     * (and the message it heads) to the next producer, who links after it;
+     * acquire orders our link store below after the previous producer's
+     * initialisation of prev. seq_cst because this exchange is also (S1) of
+     * the receiver wake-up handshake (core/process.c, hive__proc_deliver):
+     * the sender's seq_cst load (S3) follows it in the single total order,
+     * which spares the sender a separate fence. On x86 it is the same xchg. */
     HIVE_STEP();
-    hive__mpsc_node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_acq_rel);
+    hive__mpsc_node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_seq_cst);
     /* release: publishes n's contents to the consumer; pairs with the
      * acquire loads of next in hive__mpsc_pop(). Until this store lands the
      * consumer cannot reach n (the window, see mpsc.h). */
