@@ -526,14 +526,15 @@ void hive__proc_deliver_signal(hive__proc_t *p, hive_msg_t *m)
     wake(p); /* signals concern every receiver, whatever it waits for */
 }
 
-void hive__proc_flush_down(hive__proc_t *p, uint64_t ref)
+/* Free every message of p's skipped list for which drop(m, key) holds,
+ * keeping the others in order. */
+static void drop_saved(hive__proc_t *p, bool (*drop)(const hive_msg_t *m, uint64_t key),
+                       uint64_t key)
 {
-    hive__proc_checkpoint(p);
     hive_msg_t *prev = NULL;
     for (hive_msg_t *m = p->saved_head; m;) {
         hive_msg_t *next = m->next;
-        hive_down_info_t d;
-        if (m->tag == HIVE_TAG_DOWN && hive_down_info(m, &d) == 0 && d.ref == ref) {
+        if (drop(m, key)) {
             if (prev)
                 prev->next = next;
             else
@@ -546,6 +547,20 @@ void hive__proc_flush_down(hive__proc_t *p, uint64_t ref)
         }
         m = next;
     }
+}
+
+static bool is_down_with_ref(const hive_msg_t *m, uint64_t ref)
+{
+    hive_down_info_t d;
+    return m->tag == HIVE_TAG_DOWN && hive_down_info(m, &d) == 0 && d.ref == ref;
+}
+
+static bool has_tag(const hive_msg_t *m, uint64_t tag) { return m->tag == tag; }
+
+void hive__proc_flush_down(hive__proc_t *p, uint64_t ref)
+{
+    hive__proc_checkpoint(p);
+    drop_saved(p, is_down_with_ref, ref);
 }
 
 void hive__proc_deliver(hive__proc_t *p, hive_msg_t *m)
@@ -903,22 +918,7 @@ void hive__alias_drop(hive__proc_t *p, uint64_t alias)
         p->alias_one = 0;
     else if (!hive__idmap_del(&p->aliases, alias, NULL))
         return;
-    hive_msg_t *prev = NULL;
-    for (hive_msg_t *m = p->saved_head; m;) {
-        hive_msg_t *next = m->next;
-        if (m->tag == alias) {
-            if (prev)
-                prev->next = next;
-            else
-                p->saved_head = next;
-            if (p->saved_tail == m)
-                p->saved_tail = prev;
-            hive_msg_free(m);
-        } else {
-            prev = m;
-        }
-        m = next;
-    }
+    drop_saved(p, has_tag, alias);
 }
 
 HIVE_API int hive_receive_match(hive_match_fn_t match, void *ctx, int64_t timeout_ms,
