@@ -217,12 +217,6 @@ HIVE_API int hive_sys_request(hive_pid_t actor, uint32_t op, int64_t timeout_ms)
     return sys_call(actor, op, timeout_ms, NULL);
 }
 
-static bool is_down_of(const hive_msg_t *m, void *ctx)
-{
-    hive_down_info_t d;
-    return hive_down_info(m, &d) == 0 && d.ref == *(const hive_ref_t *)ctx;
-}
-
 HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t timeout_ms)
 {
     hive__proc_enter();
@@ -244,16 +238,11 @@ HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t tim
         return -ENOMEM;
     }
     hive__send_msg(actor, m); /* if it is gone already, the DOWN says so */
-    const uint64_t tag = HIVE_TAG_DOWN;
-    hive_msg_t *down;
-    rc = hive__receive(&tag, 1, is_down_of, &ref, timeout_ms, &down);
-    if (rc) {
+    hive_down_info_t d;
+    if ((rc = hive__await_down(ref, timeout_ms, &d)) != 0) {
         hive_demonitor(ref, HIVE_DEMONITOR_FLUSH);
         return rc;
     }
-    hive_down_info_t d;
-    hive_down_info(down, &d);
-    hive_msg_free(down);
     return d.reason.kind == HIVE_EXIT_NOPROC ? -ESRCH : 0;
 }
 
@@ -345,19 +334,6 @@ static void actor_main(void *arg)
 
 /* ---- starting --------------------------------------------------------- */
 
-typedef struct start_wait {
-    uint64_t alias;
-    hive_ref_t ref;
-} start_wait_t;
-
-static bool is_ack_or_down(const hive_msg_t *m, void *ctx)
-{
-    const start_wait_t *w = ctx;
-    if (m->tag == w->alias)
-        return true;
-    hive_down_info_t d;
-    return hive_down_info(m, &d) == 0 && d.ref == w->ref;
-}
 
 HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_subject_t *subject,
                               hive_reason_t *why)
@@ -378,7 +354,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         .link = spec->link,
         .name = spec->name,
     };
-    start_wait_t w = {.alias = hive__alias_new(self)};
+    hive__reply_wait_t w = {.alias = hive__alias_new(self)};
     if (!w.alias)
         return -ENOMEM;
     a.ack_alias = w.alias;
@@ -393,9 +369,8 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         return rc;
     }
     int64_t timeout = spec->init_timeout_ms ? spec->init_timeout_ms : DEFAULT_INIT_TIMEOUT_MS;
-    const uint64_t tags[2] = {w.alias, HIVE_TAG_DOWN};
     hive_msg_t *m;
-    rc = hive__receive(tags, 2, is_ack_or_down, &w, timeout, &m);
+    rc = hive__await_reply(&w, timeout, &m);
     if (rc == -ETIMEDOUT) {
         /* Half-started: unlink first so that the kill does not reach us. */
         if (spec->link)
@@ -404,9 +379,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         /* Wait for the end (a kill cannot be trapped), as the failure path
          * below does: a name it took is free again, and it no longer reads
          * spec->name, once we return. */
-        const uint64_t down = HIVE_TAG_DOWN;
-        if (hive__receive(&down, 1, is_down_of, &w.ref, HIVE_INFINITY, &m) == 0)
-            hive_msg_free(m);
+        hive__await_down(w.ref, HIVE_INFINITY, NULL);
         hive__alias_drop(self, w.alias);
         if (why)
             *why = (hive_reason_t){.kind = HIVE_EXIT_KILLED};
@@ -433,9 +406,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         }
         /* Failed: wait for the end, so that a name it took is free again
          * and a restart right away does not find it still alive. */
-        const uint64_t down = HIVE_TAG_DOWN;
-        if (hive__receive(&down, 1, is_down_of, &w.ref, HIVE_INFINITY, &m) == 0)
-            hive_msg_free(m);
+        hive__await_down(w.ref, HIVE_INFINITY, NULL);
         if (why)
             *why = k.reason;
         return k.rc;

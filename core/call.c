@@ -82,19 +82,39 @@ HIVE_API int hive_subject_receive_copy(hive_subject_t s, void *out, size_t size,
 
 /* ---- calls ------------------------------------------------------------ */
 
-typedef struct call_wait {
-    uint64_t alias;
-    hive_ref_t ref;
-} call_wait_t;
-
-/* The reply, or the DOWN of our monitor (the tags let only those two by). */
-static bool is_ours(const hive_msg_t *m, void *ctx)
+static bool is_reply_or_down(const hive_msg_t *m, void *ctx)
 {
-    const call_wait_t *w = ctx;
+    const hive__reply_wait_t *w = ctx;
     if (m->tag == w->alias)
         return true;
     hive_down_info_t d;
     return hive_down_info(m, &d) == 0 && d.ref == w->ref;
+}
+
+int hive__await_reply(const hive__reply_wait_t *w, int64_t timeout_ms, hive_msg_t **out)
+{
+    /* The tags let only the two by; the predicate picks our DOWN. */
+    const uint64_t tags[2] = {w->alias, HIVE_TAG_DOWN};
+    return hive__receive(tags, 2, is_reply_or_down, (void *)w, timeout_ms, out);
+}
+
+static bool is_down_of(const hive_msg_t *m, void *ctx)
+{
+    hive_down_info_t d;
+    return hive_down_info(m, &d) == 0 && d.ref == *(const hive_ref_t *)ctx;
+}
+
+int hive__await_down(hive_ref_t ref, int64_t timeout_ms, hive_down_info_t *out)
+{
+    const uint64_t tag = HIVE_TAG_DOWN;
+    hive_msg_t *m;
+    int rc = hive__receive(&tag, 1, is_down_of, &ref, timeout_ms, &m);
+    if (rc)
+        return rc;
+    if (out)
+        hive_down_info(m, out);
+    hive_msg_free(m);
+    return 0;
 }
 
 int hive__call_msg(hive_subject_t s, hive_msg_t *m, int64_t timeout_ms, hive_msg_t **reply,
@@ -105,7 +125,7 @@ int hive__call_msg(hive_subject_t s, hive_msg_t *m, int64_t timeout_ms, hive_msg
         hive__msg_discard(m);
         return p ? -EDEADLK : -EPERM; /* calling yourself can only hang */
     }
-    call_wait_t w = {.alias = hive__alias_new(p)};
+    hive__reply_wait_t w = {.alias = hive__alias_new(p)};
     if (!w.alias) {
         hive__msg_discard(m);
         return -ENOMEM;
@@ -126,9 +146,8 @@ int hive__call_msg(hive_subject_t s, hive_msg_t *m, int64_t timeout_ms, hive_msg
             *why = (hive_reason_t){.kind = HIVE_EXIT_NOPROC};
         return -ESRCH;
     }
-    const uint64_t tags[2] = {w.alias, HIVE_TAG_DOWN};
     hive_msg_t *got;
-    rc = hive__receive(tags, 2, is_ours, &w, timeout_ms, &got);
+    rc = hive__await_reply(&w, timeout_ms, &got);
     if (rc == 0 && got->tag == w.alias) {
         hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
         *reply = got;

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 
+#include "core/call.h"
 #include "core/process.h"
 #include "mailbox/alloc.h"
 #include <hive/actor.h>
@@ -59,15 +60,6 @@ HIVE_API int hive_task_async(hive_task_fn_t fn, void *arg, hive_task_t *task)
     return 0;
 }
 
-static bool is_ours(const hive_msg_t *m, void *ctx)
-{
-    const hive_task_t *t = ctx;
-    if (hive_msg_tag(m) == t->alias)
-        return true;
-    hive_down_info_t d;
-    return hive_down_info(m, &d) == 0 && d.ref == t->ref;
-}
-
 HIVE_API int hive_task_try_await(hive_task_t *task, int64_t timeout_ms, void **result,
                                  hive_reason_t *why)
 {
@@ -79,9 +71,9 @@ HIVE_API int hive_task_try_await(hive_task_t *task, int64_t timeout_ms, void **r
         return -EPERM; /* only the starter holds the alias the result goes to */
     if (task->done)
         return -EALREADY;
-    const uint64_t tags[2] = {task->alias, HIVE_TAG_DOWN};
+    const hive__reply_wait_t w = {task->alias, task->ref};
     hive_msg_t *m;
-    int rc = hive__receive(tags, 2, is_ours, task, timeout_ms, &m);
+    int rc = hive__await_reply(&w, timeout_ms, &m);
     if (rc)
         return rc; /* -ETIMEDOUT: the task goes on; the alias stays */
     task->done = 1;

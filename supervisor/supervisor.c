@@ -192,26 +192,10 @@ static int start_child(sup_t *s, size_t i)
     return 0;
 }
 
-static bool is_down_of(const hive_msg_t *m, void *ctx)
-{
-    hive_down_info_t d;
-    return hive_down_info(m, &d) == 0 && d.ref == *(const hive_ref_t *)ctx;
-}
-
 static bool is_exit_from(const hive_msg_t *m, void *ctx)
 {
     hive_exit_info_t e;
     return hive_exit_info(m, &e) == 0 && e.from == *(const hive_pid_t *)ctx;
-}
-
-static int wait_down(hive_ref_t ref, int64_t timeout_ms)
-{
-    const uint64_t tag = HIVE_TAG_DOWN;
-    hive_msg_t *m;
-    int rc = hive__receive(&tag, 1, is_down_of, &ref, timeout_ms, &m);
-    if (rc == 0)
-        hive_msg_free(m);
-    return rc;
 }
 
 static int64_t shutdown_of(const hive_child_spec_t *c)
@@ -243,13 +227,13 @@ static void shutdown_pid(hive_pid_t pid, int64_t shutdown)
     forget_link(pid);
     if (shutdown == HIVE_SHUTDOWN_BRUTAL_KILL) {
         hive_kill(pid);
-        wait_down(ref, HIVE_INFINITY);
+        hive__await_down(ref, HIVE_INFINITY, NULL);
         return;
     }
     hive_send_exit(pid, shutdown_reason);
-    if (wait_down(ref, shutdown < 0 ? HIVE_INFINITY : shutdown) == -ETIMEDOUT) {
+    if (hive__await_down(ref, shutdown < 0 ? HIVE_INFINITY : shutdown, NULL) == -ETIMEDOUT) {
         hive_kill(pid); /* it ignored shutdown (trapping exits) for too long */
-        wait_down(ref, HIVE_INFINITY);
+        hive__await_down(ref, HIVE_INFINITY, NULL);
     }
 }
 
