@@ -33,14 +33,6 @@
 
 enum { RESULT = 1, READY, DONE };
 
-static long msg_long(const hive_msg_t *m)
-{
-    long v = 0;
-    if (hive_msg_size(m) == sizeof v)
-        memcpy(&v, hive_msg_data(m), sizeof v);
-    return v;
-}
-
 /* A counter: a cast (any message that is not a call) adds one; a call
  * answers the count; a message with value -1 stops it. */
 static hive_next_t counter_handle(void *state, hive_msg_t *m)
@@ -50,7 +42,7 @@ static hive_next_t counter_handle(void *state, hive_msg_t *m)
         hive_reply(m, n, sizeof *n);
         return hive_continue(n);
     }
-    if (msg_long(m) == -1)
+    if (bench_msg_long(m) == -1)
         return hive_stop();
     *n += 1;
     return hive_continue(n);
@@ -424,15 +416,6 @@ static void idle_stopper(void *arg)
         hive_subject_send(d->actors[i], &stop, sizeof stop);
 }
 
-static bool wait_processes(long n)
-{
-    for (long i = 0; i < kBenchDeadlineMs * 10L && hive_process_count() > n; i++) {
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-    return hive_process_count() <= n;
-}
-
 static int bench_idle_actors(long ops, hive_bench_t *b)
 {
     static idle_t d;
@@ -453,14 +436,14 @@ static int bench_idle_actors(long ops, hive_bench_t *b)
         rc = bench_collect(READY, &started, sizeof started);
 
     hive_bench_pause(b);
-    wait_processes(ops + 1); /* the starter has ended */
+    bench_wait_process_count(ops + 1); /* the starter has ended */
     long rss1 = bench_vm_rss();
     long alive = hive_process_count() - 1;
     hive_bench_resume(b);
 
     if (rc == 0)
         rc = hive_spawn(idle_stopper, &d, NULL);
-    bool drained = rc == 0 && wait_processes(1);
+    bool drained = rc == 0 && bench_wait_process_count(1);
 
     hive_bench_pause(b);
     bench_rt_stop();

@@ -132,31 +132,6 @@ __attribute__((format(printf, 3, 4))) static void report(hive_bench_t *b, const 
                       100 * m->wait / wall);
 }
 
-/* Receive one message with `tag` on the attached thread, copying its
- * payload (exactly len bytes) to out. 0 or a negative errno. */
-/* Wait (outside the clock) until only `n` processes are left; false on a
- * timeout. Exits finish just after a process's last message. */
-static bool wait_process_count(long n)
-{
-    struct timespec start, now, pause = {0, 100000};
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    while (hive_process_count() > n) {
-        nanosleep(&pause, NULL);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec > kBenchDeadlineMs / 1000)
-            return false;
-    }
-    return true;
-}
-
-static long get_long(const hive_msg_t *m)
-{
-    long v = 0;
-    if (hive_msg_size(m) == sizeof v)
-        memcpy(&v, hive_msg_data(m), sizeof v);
-    return v;
-}
-
 /* ---- send_recv ------------------------------------------------------ */
 
 enum { SR_MSG = 1, SR_RESULT };
@@ -175,7 +150,7 @@ static void sr_proc(void *arg)
         hive_msg_t *m;
         if (hive_send(self, SR_MSG, &i, sizeof i) != 0 || hive_receive(0, &m) != 0)
             break;
-        good += get_long(m) == i;
+        good += bench_msg_long(m) == i;
         hive_msg_free(m);
     }
     hive_send(sink, SR_RESULT, &good, sizeof good);
@@ -230,7 +205,7 @@ static void pp_ponger(void *arg)
     hive_msg_t *m;
     while (hive_receive(HIVE_INFINITY, &m) == 0) {
         uint64_t tag = hive_msg_tag(m);
-        long v = get_long(m);
+        long v = bench_msg_long(m);
         hive_pid_t from = hive_msg_from(m);
         hive_msg_free(m);
         if (tag == PP_STOP)
@@ -255,7 +230,7 @@ static void pp_pinger(void *arg)
         if (hive_send(pp->ponger, PP_PING, &i, sizeof i) != 0 ||
             hive_receive_tag(PP_PONG, HIVE_INFINITY, &m) != 0)
             break;
-        good += get_long(m) == i;
+        good += bench_msg_long(m) == i;
         hive_msg_free(m);
     }
     pp->end_cpu_a = sched_getcpu();
@@ -335,7 +310,7 @@ static void cnt_counter(void *arg)
         uint64_t tag = hive_msg_tag(m);
         if (tag == CNT_INC) {
             count++;
-            sum += get_long(m);
+            sum += bench_msg_long(m);
         }
         hive_msg_free(m);
         if (tag == CNT_GET)
@@ -410,7 +385,7 @@ static void tr_proc(void *arg)
     hive_msg_t *m;
     while (hive_receive(HIVE_INFINITY, &m) == 0) {
         uint64_t tag = hive_msg_tag(m);
-        long left = get_long(m);
+        long left = bench_msg_long(m);
         hive_msg_free(m);
         if (tag == TR_STOP)
             break;
@@ -519,7 +494,7 @@ static int bench_fjcreate(long ops, hive_bench_t *b)
         rc = bench_collect(FJC_DONE, NULL, 0);
 
     clock_off(b, &mt);
-    bool drained = rc == 0 && wait_process_count(1);
+    bool drained = rc == 0 && bench_wait_process_count(1);
     long left = hive_process_count() - 1;
     bench_rt_stop();
     if (rc != 0)
@@ -569,7 +544,7 @@ static void sky_node(void *arg)
                 sum = -(1L << 50);
                 break;
             }
-            sum += get_long(m);
+            sum += bench_msg_long(m);
             hive_msg_free(m);
         }
     }
@@ -680,7 +655,7 @@ static int bench_idle(long ops, hive_bench_t *b)
         rc = bench_collect(IDLE_DONE, NULL, 0);
 
     clock_off(b, &mt);
-    bool drained = rc == 0 && wait_process_count(1);
+    bool drained = rc == 0 && bench_wait_process_count(1);
     long left = hive_process_count() - 1;
     bench_rt_stop();
     if (rc != 0)

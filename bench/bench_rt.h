@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include <stdio.h>
 
@@ -103,5 +104,28 @@ static inline void bench_purge_allocator(void)
 #endif
 }
 
+
+/* Wait (outside the clock) until only `n` processes are left; false on a
+ * timeout. Exits finish just after a process's last message. */
+static inline bool bench_wait_process_count(long n)
+{
+    struct timespec start, now, pause = {0, 100000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (hive_process_count() > n) {
+        nanosleep(&pause, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > kBenchDeadlineMs / 1000)
+            return false;
+    }
+    return true;
+}
+
+static inline long bench_msg_long(const hive_msg_t *m)
+{
+    long v = 0;
+    if (hive_msg_size(m) == sizeof v)
+        memcpy(&v, hive_msg_data(m), sizeof v);
+    return v;
+}
 
 #endif

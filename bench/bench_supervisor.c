@@ -19,7 +19,6 @@
  * the start and none left after the stop) and starts its own runtime
  * outside the clock (bench_rt.h).
  */
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -171,8 +170,7 @@ static int bench_sup_tree(long ops, hive_bench_t *b)
     if (stop)
         hive_bench_pause(b);
     /* The root's count drops just after its DOWN reached us. */
-    for (int i = 0; i < 100000 && hive_process_count() > base; i++)
-        sched_yield();
+    bench_wait_process_count(base);
     long left = hive_process_count() - base;
     bench_rt_stop();
     if (rc != 0)
