@@ -2,6 +2,8 @@
 #ifndef HIVE_TESTS_RT_H
 #define HIVE_TESTS_RT_H
 
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <hive/hive.h>
@@ -22,6 +24,15 @@ static inline int rt_start(int workers, long max_processes, long max_message_siz
     if (rc)
         fprintf(stderr, "runtime start: %s\n", d.message);
     return rc;
+}
+
+/* Wait (yielding) until pid has ended; true if it did. The count of
+ * yields, not a clock, bounds the wait: tests assert behaviour, not time. */
+static inline bool rt_wait_dead(hive_pid_t pid)
+{
+    for (long i = 0; i < 200000000 && hive_is_alive(pid); i++)
+        sched_yield();
+    return !hive_is_alive(pid);
 }
 
 #endif

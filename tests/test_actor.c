@@ -46,13 +46,6 @@ static int teardown(void **state)
     return hive_runtime_stop();
 }
 
-static void wait_dead(hive_pid_t pid)
-{
-    for (long i = 0; i < 200000000 && hive_is_alive(pid); i++)
-        sched_yield();
-    assert_false(hive_is_alive(pid));
-}
-
 /* ---- a counter actor: casts add, calls read; some requests misbehave ---- */
 
 enum { ADD = 1, GET, SLOW_GET, CRASH, STOP_NORMAL, STOP_ABNORMAL, LOG };
@@ -206,7 +199,7 @@ static void test_init_timeout(void **state)
     hive_sleep(50);
     assert_true(hive_is_alive(st));
     hive_send(st, 1, NULL, 0);
-    wait_dead(st);
+    assert_true(rt_wait_dead(st));
 }
 
 /* A named actor whose init times out is gone, name and all, by the time the
@@ -328,7 +321,7 @@ static int run_watcher(bool trap, long stop_with, int *terminated)
     hive_down_info_t d;
     hive_down_info(m, &d);
     hive_msg_free(m);
-    wait_dead(w.actor.pid);
+    assert_true(rt_wait_dead(w.actor.pid));
     int r = atomic_load(&w.result);
     if (r == 0) /* the watcher died before it could say: the cascade */
         return d.reason.kind == HIVE_EXIT_USER && d.reason.code == 7 ? 4 : 8;
@@ -468,10 +461,10 @@ static void test_parent_exit_stops_trapping_actor(void **state)
 {
     hive_pid_t pp;
     assert_int_equal(hive_spawn(parent, NULL, &pp), 0);
-    wait_dead(pp);
+    assert_true(rt_wait_dead(pp));
     hive_pid_t c = atomic_load(&child_of_parent);
     assert_int_not_equal(c, HIVE_PID_NONE);
-    wait_dead(c);
+    assert_true(rt_wait_dead(c));
     assert_int_equal(parent_terminated, 2);
 }
 

@@ -37,13 +37,6 @@ static int teardown(void **state)
     return hive_runtime_stop();
 }
 
-static void wait_dead(hive_pid_t pid)
-{
-    for (long i = 0; i < 200000000 && hive_is_alive(pid); i++)
-        sched_yield();
-    assert_false(hive_is_alive(pid));
-}
-
 static hive_msg_t *expect(uint64_t tag)
 {
     hive_msg_t *m = NULL;
@@ -115,8 +108,8 @@ static void abnormal_exit_cascades_through_links(void **state)
     assert_int_equal(e.reason.kind, HIVE_EXIT_USER);
     assert_int_equal(e.reason.code, 7);
     assert_string_equal(e.reason.text, "boom");
-    wait_dead(a);
-    wait_dead(b);
+    assert_true(rt_wait_dead(a));
+    assert_true(rt_wait_dead(b));
 }
 
 /* `normal` does not kill a linked process that does not trap. */
@@ -127,11 +120,11 @@ static void normal_exit_is_ignored_by_links(void **state)
     assert_int_equal(hive_spawn(linker, &a, &b), 0);
     hive_msg_free(expect(T_OK));
     assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
-    wait_dead(a);
+    assert_true(rt_wait_dead(a));
     assert_int_equal(hive_send(b, T_DATA, NULL, 0), 0); /* a runtime call for b */
     assert_true(hive_is_alive(b));
     hive_kill(b);
-    wait_dead(b);
+    assert_true(rt_wait_dead(b));
 }
 
 static void trap_and_report(void *arg)
@@ -161,7 +154,7 @@ static void trapping_turns_exit_signals_into_messages(void **state)
     hive_msg_free(m);
     assert_int_equal(e.from, a);
     assert_int_equal(e.reason.code, 3);
-    wait_dead(t); /* it returned normally after reporting */
+    assert_true(rt_wait_dead(t)); /* it returned normally after reporting */
 }
 
 /* kill cannot be trapped; the victim's links see `killed` (trappable). */
@@ -178,7 +171,7 @@ static void kill_cannot_be_trapped_and_links_see_killed(void **state)
     hive_exit_info_t e = expect_exit();
     assert_int_equal(e.from, t);
     assert_int_equal(e.reason.kind, HIVE_EXIT_KILLED);
-    wait_dead(t);
+    assert_true(rt_wait_dead(t));
     assert_int_equal(hive_kill(t), -ESRCH);
 }
 
@@ -204,7 +197,7 @@ static void dead_pids_give_noproc(void **state)
     hive_pid_t a;
     assert_int_equal(hive_spawn(block, NULL, &a), 0);
     assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
-    wait_dead(a);
+    assert_true(rt_wait_dead(a));
     assert_int_equal(hive_link(a), 0);
     hive_exit_info_t e = expect_exit();
     assert_int_equal(e.from, a);
@@ -229,7 +222,7 @@ static void a_non_trapping_process_linking_a_dead_pid_dies_noproc(void **state)
     hive_pid_t a, b;
     assert_int_equal(hive_spawn(block, NULL, &a), 0);
     assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
-    wait_dead(a);
+    assert_true(rt_wait_dead(a));
     hive_ref_t ref;
     assert_int_equal(hive_spawn_opts(link_to_dead_then_noproc_kills, &a,
                                      &(hive_spawn_opts_t){.worker = -1, .monitor = true,
@@ -270,7 +263,7 @@ static void demonitor_flush_removes_a_queued_down(void **state)
     assert_int_equal(hive_spawn(block, NULL, &a), 0);
     assert_int_equal(hive_monitor(a, &r), 0);
     assert_int_equal(hive_send(a, T_STOP, NULL, 0), 0);
-    wait_dead(a);
+    assert_true(rt_wait_dead(a));
     /* Let the DOWN arrive and become a message, then flush it. */
     assert_int_equal(hive_send(me, T_DATA, NULL, 0), 0);
     hive_msg_free(expect(T_DATA));

@@ -182,13 +182,6 @@ static hive_pid_t start_sup(hive_strategy_t strategy, hive_child_spec_t *kids, s
     return sup;
 }
 
-static void wait_dead(hive_pid_t pid)
-{
-    for (long i = 0; i < 200000000 && hive_is_alive(pid); i++)
-        sched_yield();
-    assert_false(hive_is_alive(pid));
-}
-
 /* ---- strategies ------------------------------------------------------------- */
 
 static void run_strategy(hive_strategy_t st, const char *after_crash)
@@ -329,7 +322,7 @@ static void test_intensity_escalates_one_level(void **state)
     log_clear();
     hive_send(pid_of(in1, "a"), CRASH, NULL, 0); /* one too many for inner */
     expect_log("stop:a start:a");                /* ...root restarted inner, which started a */
-    wait_dead(in1);
+    assert_true(rt_wait_dead(in1));
     hive_pid_t in2 = pid_of(root, "inner");
     assert_int_not_equal(in2, in1);
     assert_true(hive_is_alive(in2));
