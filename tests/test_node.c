@@ -87,6 +87,36 @@ static int run_erl(const char *name, const char *code, int deadline_s)
     return wait_erl(start_erl(name, code), deadline_s);
 }
 
+/* Send a small term to a remote pid: an atom, {Tag, Pid}, {Tag, N}. */
+static void send_atom(const hive_rpid_t *to, const char *atom)
+{
+    hive_term_buf_t b;
+    hive_term_buf_init(&b);
+    hive_term_put_atom(&b, atom);
+    hive_node_send(to, &b);
+    hive_term_buf_free(&b);
+}
+
+static void send_tagged_pid(const hive_rpid_t *to, const char *tag, const hive_rpid_t *pid)
+{
+    hive_term_buf_t b;
+    hive_term_buf_init(&b);
+    hive_term_put_tuple(&b, 2);
+    hive_term_put_atom(&b, tag);
+    hive_term_put_pid(&b, pid);
+    hive_node_send(to, &b);
+    hive_term_buf_free(&b);
+}
+
+static void send_tagged_long(const hive_rpid_t *to, const char *tag, long long v)
+{
+    hive_term_buf_t b;
+    hive_term_buf_init(&b);
+    hive_term_put_tagged_long(&b, tag, v);
+    hive_node_send(to, &b);
+    hive_term_buf_free(&b);
+}
+
 /* ---- a named hive process that answers {From, N} with {reply, N + 1} ---- */
 
 static void echo_main(void *arg)
@@ -103,11 +133,7 @@ static void echo_main(void *arg)
         if (hive_dist_msg(m, &d) == 0 && hive_term_reader_init(&r, d.term, d.len) == 0 &&
             hive_term_get_tuple(&r, &arity) == 0 && arity == 2 &&
             hive_term_get_pid(&r, &from) == 0 && hive_term_get_long(&r, &n) == 0) {
-            hive_term_buf_t b;
-            hive_term_buf_init(&b);
-            hive_term_put_tagged_long(&b, "reply", n + 1);
-            hive_node_send(&from, &b);
-            hive_term_buf_free(&b);
+            send_tagged_long(&from, "reply", n + 1);
         }
         hive_msg_free(m);
     }
@@ -278,13 +304,7 @@ static void crasher_main(void *arg)
         hive_term_get_pid(&r, &from) || hive_node_pid(hive_self(), &me))
         return;
     hive_msg_free(m);
-    hive_term_buf_t b;
-    hive_term_buf_init(&b);
-    hive_term_put_tuple(&b, 2);
-    hive_term_put_atom(&b, "pid");
-    hive_term_put_pid(&b, &me);
-    hive_node_send(&from, &b);
-    hive_term_buf_free(&b);
+    send_tagged_pid(&from, "pid", &me);
     if (hive_receive_tag(HIVE_TAG_DIST, 20000, &m) == 0)
         hive_panic("boom");
 }
@@ -329,11 +349,7 @@ static void linker_main(void *arg)
     hive_ref_t ref;
     if (hive_node_link(&from) || hive_node_monitor(&from, &ref))
         return;
-    hive_term_buf_t b;
-    hive_term_buf_init(&b);
-    hive_term_put_atom(&b, "go");
-    hive_node_send(&from, &b);
-    hive_term_buf_free(&b);
+    send_atom(&from, "go");
     link_stage = 1;
     int got = 0;
     while (got != 3) {
@@ -431,21 +447,12 @@ static void watcher_main(void *arg)
     hive_rpid_t me;
     if (hive_node_monitor(&from, &ref) || hive_node_pid(hive_self(), &me))
         return;
-    hive_term_buf_t b;
-    hive_term_buf_init(&b);
-    hive_term_put_tuple(&b, 2);
-    hive_term_put_atom(&b, "monitored");
-    hive_term_put_pid(&b, &me);
-    hive_node_send(&from, &b);
-    hive_term_buf_free(&b);
+    send_tagged_pid(&from, "monitored", &me);
     if (hive_receive_tag(HIVE_TAG_DIST, 30000, &m))
         return;
     hive_msg_free(m);
     hive_node_demonitor(ref);
-    hive_term_buf_init(&b);
-    hive_term_put_atom(&b, "demonitored");
-    hive_node_send(&from, &b);
-    hive_term_buf_free(&b);
+    send_atom(&from, "demonitored");
 }
 
 static void hive_monitors_and_demonitors_erlang(void **state)
@@ -499,11 +506,7 @@ static void caller_main(void *arg)
         hive_msg_free(reply);
     }
     hive_term_buf_free(&req);
-    hive_term_buf_t done;
-    hive_term_buf_init(&done);
-    hive_term_put_atom(&done, "done");
-    hive_node_send(&from, &done);
-    hive_term_buf_free(&done);
+    send_atom(&from, "done");
 }
 
 static void hive_calls_erlang_gen_server(void **state)
@@ -540,13 +543,7 @@ static void sup_child_main(void *arg)
         if (hive_dist_msg(m, &d) == 0 && hive_term_reader_init(&r, d.term, d.len) == 0 &&
             hive_term_get_tuple(&r, &arity) == 0 && hive_term_get_pid(&r, &from) == 0 &&
             hive_node_pid(hive_self(), &me) == 0) {
-            hive_term_buf_t b;
-            hive_term_buf_init(&b);
-            hive_term_put_tuple(&b, 2);
-            hive_term_put_atom(&b, "pid");
-            hive_term_put_pid(&b, &me);
-            hive_node_send(&from, &b);
-            hive_term_buf_free(&b);
+            send_tagged_pid(&from, "pid", &me);
         }
         hive_msg_free(m);
     }
@@ -734,11 +731,7 @@ static void counter_main(void *arg)
         hive_msg_t *m;
         if (hive_receive_tag(HIVE_TAG_DIST, 10, &m)) {
             if (many_go && many_done && !told) {
-                hive_term_buf_t b;
-                hive_term_buf_init(&b);
-                hive_term_put_atom(&b, "go");
-                hive_node_send(&boss, &b);
-                hive_term_buf_free(&b);
+                send_atom(&boss, "go");
                 told = true;
             }
             continue;
@@ -766,11 +759,7 @@ static void counter_main(void *arg)
             if (live > many_peak)
                 many_peak = live;
             many_msgs++;
-            hive_term_buf_t b;
-            hive_term_buf_init(&b);
-            hive_term_put_tagged_long(&b, "reply", n + 1);
-            hive_node_send(&from, &b);
-            hive_term_buf_free(&b);
+            send_tagged_long(&from, "reply", n + 1);
         }
         hive_msg_free(m);
     }
