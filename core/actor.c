@@ -90,9 +90,6 @@ typedef struct sys_reply {
 
 static void actor_main(void *arg);
 
-/* hive_stop_abnormal's mark in hive_next_t.state: the reason is set. */
-static const char abnormal_marker;
-
 static actor_t *self_actor(void)
 {
     hive__proc_t *p = hive__proc_self();
@@ -106,8 +103,7 @@ HIVE_API hive_next_t hive_stop_abnormal(hive_reason_t reason)
     hive__proc_t *p = hive__proc_self();
     if (self_actor())
         hive__proc_set_reason(p, &reason);
-    hive_next_t n = hive_stop();
-    n.state = (void *)&abnormal_marker;
+    hive_next_t n = {0, HIVE_NEXT_STOP_ABNORMAL};
     return n;
 }
 
@@ -322,8 +318,8 @@ static void actor_main(void *arg)
         a->handled++;
         hive_next_t next = a->handle(a->state, m);
         hive_msg_free(m);
-        if (next.action == HIVE_NEXT_STOP) {
-            hive_reason_t r = next.state == (void *)&abnormal_marker
+        if (next.action != HIVE_NEXT_CONTINUE) {
+            hive_reason_t r = next.action == HIVE_NEXT_STOP_ABNORMAL
                                   ? *hive__proc_reason(hive__proc_self())
                                   : hive_reason_normal();
             actor_end(a, &r);

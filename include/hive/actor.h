@@ -53,7 +53,9 @@ typedef struct hive_next {
     void *state;
     int action; /* HIVE_NEXT_* */
 } hive_next_t;
-enum { HIVE_NEXT_CONTINUE = 0, HIVE_NEXT_STOP = 1 };
+/* HIVE_NEXT_STOP_ABNORMAL comes only from hive_stop_abnormal(), which holds
+ * the reason. */
+enum { HIVE_NEXT_CONTINUE = 0, HIVE_NEXT_STOP = 1, HIVE_NEXT_STOP_ABNORMAL = 2 };
 
 static inline hive_next_t hive_continue(void *state)
 {
