@@ -774,6 +774,8 @@ static hive_msg_t *hold(hive__proc_t *p, hive_msg_t *m)
     return m;
 }
 
+static bool mbox_nonempty(void *p) { return !hive__mpsc_empty(&((hive__proc_t *)p)->mbox); }
+
 static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
 {
     hive__proc_t *p = hive__proc_enter();
@@ -794,7 +796,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
     bool waited = false;
     hive__timer_t *tm = NULL;
     int rc = -ETIMEDOUT;
-    bool published = false;
+    bool published = false, spun = false;
     for (;;) {
         if (p->is_thread) /* acquire: pairs with the release in wake() */
             atomic_exchange_explicit(&p->thread_word, 0, memory_order_acquire);
@@ -811,6 +813,15 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             break;
         waited = false;
         if (!published) {
+            /* Before saying what we wait for (senders then pay for a
+             * wake-up): if nothing else would run here, spin a moment for
+             * the mailbox (a reply from another worker is often that
+             * close). Anything new, wanted or not, is looked at again. */
+            if (!spun && !p->is_thread) {
+                spun = true;
+                if (hive__task_spin_wait(mbox_nonempty, p))
+                    continue;
+            }
             publish_wait(p, mt);
             published = true;
             continue; /* (R3) rescan before blocking */

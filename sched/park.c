@@ -144,6 +144,7 @@ static hive__parker_t *pop_sleeper_locked(hive__idle_t *idle, bool *via_poll)
     if (idle->nsleepers == 0)
         return NULL;
     hive__parker_t *p = idle->parkers[idle->sleepers[--idle->nsleepers]];
+    atomic_store_explicit(&p->listed, false, memory_order_relaxed); /* see wake_worker */
     /* seq_cst: the woken worker starts out searching, so that producers
      * that see it searching rely on it (file comment). */
     atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE, memory_order_seq_cst);
@@ -198,13 +199,24 @@ void hive__idle_notify(hive__idle_t *idle)
 
 void hive__idle_wake_worker(hive__idle_t *idle, int id)
 {
-    hive__parker_t *p = NULL;
-    bool via_poll = false;
+    hive__parker_t *p = idle->parkers[id];
+    /* The common case, a worker that is awake, takes no lock: the caller
+     * stored the work for worker `id` (its inbox, its timer inbox) before
+     * calling (W1), and a parking worker sets `listed` (K1') before its
+     * fence (K2) and its last look at its own queues (K3, any_work()).
+     * (W2) seq_cst fence, then (W3) the load of listed: if W3 reads false,
+     * W2 precedes K2 in the fences' total order, so K3 sees W1 and the
+     * worker does not sleep; if it reads true, the locked path below wakes
+     * it. relaxed: ordered by the fences. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load_explicit(&p->listed, memory_order_relaxed))
+        return;
+    bool via_poll = false, found = false;
     pthread_mutex_lock(&idle->lock);
     for (int i = 0; i < idle->nsleepers; i++) {
         if (idle->sleepers[i] == id) {
             idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
-            p = idle->parkers[id];
+            atomic_store_explicit(&p->listed, false, memory_order_relaxed); /* under lock */
             /* seq_cst: as in pop_sleeper_locked(). */
             atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE,
                                       memory_order_seq_cst);
@@ -212,11 +224,12 @@ void hive__idle_wake_worker(hive__idle_t *idle, int id)
             via_poll = p->in_poll;
             /* release: pairs with the acquire load of word in hive__idle_park(). */
             atomic_store_explicit(&p->word, 1, memory_order_release);
+            found = true;
             break;
         }
     }
     pthread_mutex_unlock(&idle->lock);
-    if (p)
+    if (found)
         kick(p, via_poll);
 }
 
@@ -242,6 +255,7 @@ static bool unregister_self(hive__idle_t *idle, int id)
     for (int i = 0; i < idle->nsleepers; i++) {
         if (idle->sleepers[i] == id) {
             idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+            atomic_store_explicit(&idle->parkers[id]->listed, false, memory_order_relaxed);
             /* seq_cst: back to unparked and searching, as a woken worker. */
             atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE,
                                       memory_order_seq_cst);
@@ -272,6 +286,8 @@ void hive__idle_park_poll(hive__idle_t *idle, int id, uint64_t deadline,
                               memory_order_seq_cst);
     p->searching = false;
     idle->sleepers[idle->nsleepers++] = id;
+    /* (K1') relaxed: ordered for hive__idle_wake_worker() by the fence K2. */
+    atomic_store_explicit(&p->listed, true, memory_order_relaxed);
     pthread_mutex_unlock(&idle->lock);
     /* (K2) seq_cst fence: the state change is ordered before the queue
      * loads (K3) in has_work(); pairs with the fence (P2) in

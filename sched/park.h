@@ -37,6 +37,9 @@ typedef struct hive__parker {
      * written by the parker and read by wakers, both under idle->lock. */
     struct hive__poller *poller;        /* NULL: always the futex */
     bool in_poll;
+    /* On the sleepers list: written under idle->lock, read without it by
+     * hive__idle_wake_worker() (the argument is there). */
+    _Atomic bool listed;
 } hive__parker_t;
 
 typedef struct hive__idle {

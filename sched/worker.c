@@ -67,6 +67,7 @@ static struct {
     hive__idle_t idle;
     int steal_batch;
     int idle_spin;
+    bool oversubscribed; /* more workers than CPUs to run them: never spin */
     hive__topology_t *topology;
     hive__idle_hook_t idle_hook;
     hive__poll_ready_fn io_ready;
@@ -138,6 +139,15 @@ static void push_local(hive__worker_t *w, hive__task_t *t)
 {
     if (hive__deque_push(&w->deque, t) != 0)
         hive__inject_push(&S.inject, &t->inject);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#endif
 }
 
 static hive__task_t *task_of(hive__inject_node_t *n)
@@ -281,6 +291,42 @@ static hive__task_t *steal_from(hive__worker_t *w, hive__worker_t *v)
     return NULL;
 }
 
+/* Rounds of spin_local() per unit of idle_spin. */
+#define SPIN_LOCAL_PER_ROUND 16
+
+/* Local work ran out: before stealing or sleeping, watch our own queues a
+ * little while (idle_spin x SPIN_LOCAL_PER_ROUND looks, a pause each: some
+ * 10-30 us). The next message of a request/response exchange across workers
+ * (a process pinned here, an actor whose caller runs elsewhere) usually
+ * arrives within a microsecond; caught while spinning it costs a cache-line
+ * transfer, caught asleep a futex wake on each side (several us in a VM).
+ * Reads only - no shared counter moves, so a spinner costs other workers
+ * nothing - and it still counts as unparked: work pushed elsewhere meanwhile
+ * waits at most the spin for this worker's search (other workers are awake
+ * or get woken as usual). Off when the workers outnumber their CPUs: there
+ * the spinner would hold the CPU the sender needs. */
+/* Anything this worker could run (a hint: relaxed loads; find_local()
+ * takes what is there with the proper orderings). */
+static bool local_work(hive__worker_t *w)
+{
+    return atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
+           hive__deque_size(&w->deque) > 0 || !hive__inject_empty(&w->inbox) ||
+           !hive__inject_empty(&S.inject) || stopping();
+}
+
+static bool spin_local(hive__worker_t *w)
+{
+    if (S.oversubscribed)
+        return false;
+    int rounds = S.idle_spin * SPIN_LOCAL_PER_ROUND;
+    for (int i = 0; i < rounds; i++) {
+        if (local_work(w))
+            return true;
+        cpu_relax();
+    }
+    return false;
+}
+
 static hive__task_t *search(hive__worker_t *w)
 {
     if (S.n < 2 && hive__inject_empty(&S.inject))
@@ -297,8 +343,13 @@ static hive__task_t *search(hive__worker_t *w)
             hive__idle_from_searching(&S.idle, &w->parker);
             return t;
         }
-        if (round % 8 == 7)
-            sched_yield(); /* oversubscribed machines: let the owner run */
+        if (round % 8 == 7) {
+            if (S.oversubscribed)
+                sched_yield(); /* let the victims' owners run */
+            else
+                for (int k = 0; k < 32; k++)
+                    cpu_relax();
+        }
     }
     return NULL; /* still counted as searching: park() hands that back */
 }
@@ -492,6 +543,25 @@ void hive__task_charge(int units)
     w->budget -= units;
     if (w->budget <= 0)
         hive__task_yield();
+}
+
+/* Pauses of hive__task_spin_wait() per unit of idle_spin. */
+#define SPIN_WAIT_PER_ROUND 4
+
+bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
+{
+    hive__worker_t *w = hive__worker_self();
+    if (!w || !w->current || S.oversubscribed)
+        return false;
+    int rounds = S.idle_spin * SPIN_WAIT_PER_ROUND;
+    for (int i = 0; i < rounds; i++) {
+        if ((i & 15) == 0 && local_work(w))
+            return false;
+        if (ready(ctx))
+            return true;
+        cpu_relax();
+    }
+    return false;
 }
 
 void hive__task_park(void)
@@ -700,6 +770,8 @@ static void *worker_main(void *arg)
         }
         if (!t && io && poll_once(w, 0) > 0)
             t = find_local(w);
+        if (!t && spin_local(w))
+            t = find_local(w);
         if (!t)
             t = search(w);
         if (t) {
@@ -776,6 +848,8 @@ int hive__sched_start(const hive__sched_params_t *p)
     S.n = p->nworkers;
     S.steal_batch = p->steal_batch;
     S.idle_spin = p->idle_spin;
+    cpu_set_t cpus;
+    S.oversubscribed = sched_getaffinity(0, sizeof cpus, &cpus) != 0 || S.n > CPU_COUNT(&cpus);
     S.topology = p->topology;
     S.idle_hook = p->idle_hook;
     S.io_ready = p->io_ready;

@@ -154,6 +154,14 @@ void hive__task_charge(int units);
 /* Running task: sleep until hive__task_unpark(self) (returns at once if a
  * token is already there). */
 void hive__task_park(void);
+/* Running task, about to park for want of something a task on another
+ * worker will send: while this worker has nothing else to run, spin a few
+ * microseconds until ready(ctx) holds. True if it did; false when the spin
+ * ran out, local work appeared, or spinning is off (idle_spin 0, more
+ * workers than CPUs): park then. A cross-worker request/response that comes
+ * back while spinning costs cache-line transfers instead of a park, a wake
+ * and, with the worker asleep, a futex call on each side. */
+bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx);
 /* Running task: as hive__task_park, but if the task must sleep its fiber
  * is abandoned and its stack goes back to the pool: when unparked it starts
  * again from its entry function on a fresh stack. Returns (with the stack
