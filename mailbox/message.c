@@ -5,25 +5,27 @@
 
 #include "mailbox/alloc.h"
 
+_Static_assert(sizeof(hive_msg_t) == 56, "a message with 8 bytes of payload fills one 64-byte line");
+
 static size_t node_size(const hive_msg_t *m)
 {
-    return sizeof *m + (m->kind == HIVE__MSG_PTR ? 0 : m->len);
+    return sizeof *m + (m->kind == HIVE__MSG_PTR ? sizeof(hive__msg_ptr_t) : m->len);
 }
+
+static hive__msg_ptr_t *ptr_of(hive_msg_t *m) { return (hive__msg_ptr_t *)(void *)m->data; }
 
 hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data, size_t len)
 {
     hive_msg_t *m = hive__alloc(sizeof *m + len);
     if (!m)
         return NULL;
-    m->next = m->prev = NULL;
-    m->holder = NULL;
+    m->next = NULL;
+    m->pprev = NULL;
     m->tag = tag;
     m->from = from;
     m->reply = 0;
     m->kind = HIVE__MSG_BYTES;
     m->len = (uint32_t)len;
-    m->ptr = NULL;
-    m->dtor = NULL;
     if (len)
         memcpy(m->data, data, len);
     return m;
@@ -31,18 +33,18 @@ hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data,
 
 hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*dtor)(void *))
 {
-    hive_msg_t *m = hive__alloc(sizeof *m);
+    hive_msg_t *m = hive__alloc(sizeof *m + sizeof(hive__msg_ptr_t));
     if (!m)
         return NULL;
-    m->next = m->prev = NULL;
-    m->holder = NULL;
+    m->next = NULL;
+    m->pprev = NULL;
     m->tag = tag;
     m->from = from;
     m->reply = 0;
     m->kind = HIVE__MSG_PTR;
     m->len = 0;
-    m->ptr = ptr;
-    m->dtor = dtor;
+    ptr_of(m)->ptr = ptr;
+    ptr_of(m)->dtor = dtor;
     return m;
 }
 
@@ -69,30 +71,26 @@ HIVE_API void *hive_msg_take_ptr(hive_msg_t *m)
 {
     if (!m || m->kind != HIVE__MSG_PTR)
         return NULL;
-    void *p = m->ptr;
-    m->ptr = NULL;
+    void *p = ptr_of(m)->ptr;
+    ptr_of(m)->ptr = NULL;
     return p;
 }
 
 void hive__msg_hold(hive__msg_list_t *l, hive_msg_t *m)
 {
-    m->holder = l;
-    m->prev = NULL;
     m->next = l->head;
-    if (l->head)
-        l->head->prev = m;
+    if (m->next)
+        m->next->pprev = &m->next;
     l->head = m;
+    m->pprev = &l->head;
 }
 
 static void unhold(hive_msg_t *m)
 {
-    if (m->prev)
-        m->prev->next = m->next;
-    else
-        m->holder->head = m->next;
+    *m->pprev = m->next;
     if (m->next)
-        m->next->prev = m->prev;
-    m->holder = NULL;
+        m->next->pprev = m->pprev;
+    m->pprev = NULL;
 }
 
 void hive__msg_free_held(hive__msg_list_t *l)
@@ -105,9 +103,9 @@ HIVE_API void hive_msg_free(hive_msg_t *m)
 {
     if (!m)
         return;
-    if (m->holder)
+    if (m->pprev)
         unhold(m);
-    if (m->kind == HIVE__MSG_PTR && m->ptr && m->dtor)
-        m->dtor(m->ptr);
+    if (m->kind == HIVE__MSG_PTR && ptr_of(m)->ptr && ptr_of(m)->dtor)
+        ptr_of(m)->dtor(ptr_of(m)->ptr);
     hive__free(m, node_size(m));
 }

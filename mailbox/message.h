@@ -4,7 +4,7 @@
  * messages, the payload copied right after the header (so a small message
  * is one cache-friendly block and a send is one allocation). A pointer
  * message carries the sender's pointer and an optional destructor that runs
- * if nobody takes the pointer.
+ * if nobody takes the pointer, in the payload's place.
  *
  * Ownership: the sender builds the node and gives it to exactly one mailbox;
  * from then on only the receiving process touches it, until hive_msg_free()
@@ -34,20 +34,29 @@ typedef struct hive__msg_list {
     struct hive_msg *head;
 } hive__msg_list_t;
 
+/* 56 bytes of header: with up to 8 bytes of payload a message is one
+ * 64-byte allocation, one cache line to carry across cores. The held list
+ * is an hlist (Linux's): pprev points at the previous node's next, or at
+ * the list's head, so unlinking needs no pointer to the list. */
 struct hive_msg {
     hive__mpsc_node_t node;     /* first: mailbox link */
     struct hive_msg *next;      /* the receiver's skipped list, then its held list */
-    struct hive_msg *prev;      /* held list */
-    hive__msg_list_t *holder;   /* the held list it is on, or NULL */
+    struct hive_msg **pprev;    /* held list: whatever points at us; NULL = not held */
     uint64_t tag;
     hive_pid_t from;
     uint64_t reply;             /* a call's reply alias (core/actor.c), else 0 */
     uint32_t kind;              /* HIVE__MSG_* */
-    uint32_t len;               /* payload bytes */
-    void *ptr;                  /* HIVE__MSG_PTR: the pointer (NULL once taken) */
-    void (*dtor)(void *);
-    _Alignas(16) unsigned char data[]; /* HIVE__MSG_BYTES: the payload */
+    uint32_t len;               /* HIVE__MSG_BYTES: payload bytes */
+    /* HIVE__MSG_BYTES: the payload (8-byte aligned); HIVE__MSG_PTR: a
+     * hive__msg_ptr_t. */
+    _Alignas(8) unsigned char data[];
 };
+
+/* A pointer message's payload. */
+typedef struct hive__msg_ptr {
+    void *ptr;                  /* NULL once taken */
+    void (*dtor)(void *);
+} hive__msg_ptr_t;
 
 static inline hive_msg_t *hive__msg_of(hive__mpsc_node_t *n) { return (hive_msg_t *)(void *)n; }
 
