@@ -41,6 +41,7 @@
 #include "mailbox/alloc.h"
 #include "mailbox/message.h"
 #include "sched/fault.h"
+#include "sched/fence.h"
 #include "sched/rcu.h"
 
 #define MAX_STACK ((size_t)1 << 30)
@@ -703,7 +704,7 @@ static void publish_wait(hive__proc_t *p, const matcher_t *mt)
      * them, skip a wanted wake-up, and lose it). (R2) seq_cst fence: pairs
      * with (S1)/(S3) in hive__proc_deliver(); the argument is there. */
     atomic_store_explicit(&p->wait_mode, (uint8_t)mode, memory_order_release);
-    atomic_thread_fence(memory_order_seq_cst);
+    hive__fence_seq_cst();
 }
 
 static bool matches(const matcher_t *mt, const hive_msg_t *m)
@@ -784,7 +785,8 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
     *out = NULL;
     if (!p)
         return -EPERM;
-    hive__task_charge(1);
+    if (!p->is_thread)
+        hive__task_charge_self(&p->task, 1);
     hive_msg_t *m = take_saved(p, mt);
     if (m) {
         *out = hold(p, m);
@@ -949,16 +951,21 @@ HIVE_API int hive_receive_match(hive_match_fn_t match, void *ctx, int64_t timeou
  * plain thread), whose own signals are looked at after the send. */
 static int send_from(hive__proc_t *self, hive_pid_t to, hive_msg_t *m)
 {
-    hive__rcu_enter();
+    /* A fiber process runs on a worker, which is always an RCU reader. */
+    bool fiber = self && !self->is_thread;
+    if (!fiber)
+        hive__rcu_enter();
     hive__proc_t *p = hive__proc_lookup(to);
     if (p)
         hive__proc_deliver(p, m);
-    hive__rcu_leave();
+    if (!fiber)
+        hive__rcu_leave();
     if (!p) {
         hive__msg_discard(m);
         return -ESRCH;
     }
-    hive__task_charge(1);
+    if (fiber)
+        hive__task_charge_self(&self->task, 1);
     hive__proc_checkpoint(self);
     return 0;
 }

@@ -29,6 +29,7 @@
 #include "mailbox/alloc.h"
 #include "mailbox/explore.h"
 #include "sched/rcu.h"
+#include "sched/fence.h"
 
 struct hive__deque_array {
 #if !HIVE_TSAN
@@ -172,7 +173,7 @@ void *hive__deque_pop(hive__deque_t *d)
      * thief sees the smaller bottom, or we see its incremented top. */
     HIVE_STEP();
     atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
+    hive__fence_seq_cst();
     /* relaxed: ordered by the fence above. */
     HIVE_STEP();
     int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
@@ -209,7 +210,7 @@ void *hive__deque_steal(hive__deque_t *d)
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
     /* seq_cst fence: read top before bottom; pairs with the seq_cst fence
      * in hive__deque_pop() (see the file comment). */
-    atomic_thread_fence(memory_order_seq_cst);
+    hive__fence_seq_cst();
     /* acquire: pairs with the release fence (release store under TSan) on
      * bottom in hive__deque_push(): the slot below holds the pushed item. */
     HIVE_STEP();

@@ -39,6 +39,7 @@
 
 #include "mailbox/alloc.h"
 #include "sched/poll.h"
+#include "sched/fence.h"
 
 #define SEARCHING_ONE ((uint64_t)1 << 32)
 #define UNPARKED_ONE ((uint64_t)1)
@@ -189,7 +190,7 @@ void hive__idle_notify(hive__idle_t *idle)
     /* (P2) seq_cst fence: the caller's store of the work (P1) is ordered
      * before the state load (P3); pairs with the fence (K2) in
      * hive__idle_park(). */
-    atomic_thread_fence(memory_order_seq_cst);
+    hive__fence_seq_cst();
     /* (P3) relaxed: ordered by the fence above. */
     uint64_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
     if (n_searching(s) != 0 || n_unparked(s) >= (uint32_t)idle->nworkers)
@@ -208,7 +209,7 @@ void hive__idle_wake_worker(hive__idle_t *idle, int id)
      * W2 precedes K2 in the fences' total order, so K3 sees W1 and the
      * worker does not sleep; if it reads true, the locked path below wakes
      * it. relaxed: ordered by the fences. */
-    atomic_thread_fence(memory_order_seq_cst);
+    hive__fence_seq_cst();
     if (!atomic_load_explicit(&p->listed, memory_order_relaxed))
         return;
     bool via_poll = false, found = false;
@@ -292,7 +293,7 @@ void hive__idle_park_poll(hive__idle_t *idle, int id, uint64_t deadline,
     /* (K2) seq_cst fence: the state change is ordered before the queue
      * loads (K3) in has_work(); pairs with the fence (P2) in
      * hive__idle_notify(). */
-    atomic_thread_fence(memory_order_seq_cst);
+    hive__fence_seq_cst();
     for (;;) {
         /* acquire: pairs with the release store of the token in
          * pop_sleeper_locked(). */

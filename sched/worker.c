@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <urcu-qsbr.h>
 
@@ -51,7 +52,6 @@ struct hive__worker {
     uint32_t *seen_tick;    /* thief memo: each victim's tick at our last look */
     int lifo_streak;
     bool fair_next;
-    int budget;
     const int *steal_order;
     /* Statistics and task counts: written by this worker only (relaxed
      * load + store, no RMW), read approximately by anyone. */
@@ -301,9 +301,8 @@ static hive__task_t *steal_from(hive__worker_t *w, hive__worker_t *v)
  * arrives within a microsecond; caught while spinning it costs a cache-line
  * transfer, caught asleep a futex wake on each side (several us in a VM).
  * Reads only - no shared counter moves, so a spinner costs other workers
- * nothing - and it still counts as unparked: work pushed elsewhere meanwhile
- * waits at most the spin for this worker's search (other workers are awake
- * or get woken as usual). Off when the workers outnumber their CPUs: there
+ * nothing - and it still counts as unparked, so it also watches the other
+ * deques and stops to steal as soon as one holds work. Off when the workers outnumber their CPUs: there
  * the spinner would hold the CPU the sender needs. */
 /* Anything this worker could run (a hint: relaxed loads; find_local()
  * takes what is there with the proper orderings). */
@@ -314,13 +313,24 @@ static bool local_work(hive__worker_t *w)
            !hive__inject_empty(&S.inject) || stopping();
 }
 
+/* Another worker's deque holds work to steal (a hint, relaxed). */
+static bool stealable_work(hive__worker_t *w)
+{
+    for (int i = 0; i < S.n; i++)
+        if (i != w->id && hive__deque_size(&S.workers[i].deque) > 0)
+            return true;
+    return false;
+}
+
+/* True when there is work to look for: here (find_local) or in another
+ * worker's deque (search steals it at once, not after the spin). */
 static bool spin_local(hive__worker_t *w)
 {
     if (S.oversubscribed)
         return false;
     int rounds = S.idle_spin * SPIN_LOCAL_PER_ROUND;
     for (int i = 0; i < rounds; i++) {
-        if (local_work(w))
+        if (local_work(w) || ((i & 7) == 0 && stealable_work(w)))
             return true;
         cpu_relax();
     }
@@ -537,12 +547,9 @@ void hive__task_yield(void)
 
 void hive__task_charge(int units)
 {
-    hive__worker_t *w = hive__worker_self();
-    if (!w || !w->current)
-        return;
-    w->budget -= units;
-    if (w->budget <= 0)
-        hive__task_yield();
+    hive__task_t *t = hive__task_self();
+    if (t)
+        hive__task_charge_self(t, units);
 }
 
 /* Pauses of hive__task_spin_wait() per unit of idle_spin. */
@@ -564,13 +571,22 @@ bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
     return false;
 }
 
+/* A token already there: consume it (true). A plain load first, so the
+ * common case (no token: the task will suspend) costs no locked
+ * instruction; a token that lands after the load is seen by run_task()'s
+ * CAS, which then runs the task again at once. acquire: a token left by
+ * hive__task_unpark() (release) publishes what the unparker wrote. */
+static bool take_token(hive__task_t *t)
+{
+    return atomic_load_explicit(&t->park_state, memory_order_relaxed) == HIVE__PARK_NOTIFIED &&
+           atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY, memory_order_acquire) ==
+               HIVE__PARK_NOTIFIED;
+}
+
 void hive__task_park(void)
 {
     hive__task_t *t = hive__task_self();
-    /* acquire: a token left by hive__task_unpark() (release) publishes what
-     * the unparker wrote before it. */
-    if (atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY, memory_order_acquire) ==
-        HIVE__PARK_NOTIFIED)
+    if (take_token(t))
         return;
     t->suspend_reason = HIVE__SUSPEND_PARK;
     hive__fiber_suspend(&t->fiber);
@@ -583,9 +599,7 @@ void hive__task_park(void)
 void hive__task_park_release(void)
 {
     hive__task_t *t = hive__task_self();
-    /* acquire: as in hive__task_park(). */
-    if (atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY, memory_order_acquire) ==
-        HIVE__PARK_NOTIFIED)
+    if (take_token(t))
         return;
     t->suspend_reason = HIVE__SUSPEND_RELEASE;
 #if HIVE_ASAN
@@ -641,7 +655,7 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
             }
         }
         w->current = t;
-        w->budget = HIVE__BUDGET;
+        t->budget = HIVE__BUDGET;
         t->worker = w;
         t->suspend_reason = 0;
         bump(&w->runs, 1);

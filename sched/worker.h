@@ -82,6 +82,7 @@ struct hive__task {
     bool overflowed;             /* ended by touching its guard page (fault.c) */
     bool embedded;               /* first member of the layer above's object
                                     (a process): hive__task_upper() */
+    int16_t budget;              /* units left this dispatch (hive__task_charge) */
 };
 
 /* The layer above's object around t (a process), or NULL for a bare task. */
@@ -151,6 +152,14 @@ int hive__worker_id(const hive__worker_t *w);
 void hive__task_yield(void);
 /* Running task: charge `units` of budget; yield when it runs out. */
 void hive__task_charge(int units);
+/* The same for a caller that has its running task at hand (t is the
+ * running task): no thread-local lookup. */
+static inline void hive__task_charge_self(hive__task_t *t, int units)
+{
+    t->budget = (int16_t)(t->budget - units);
+    if (t->budget <= 0)
+        hive__task_yield();
+}
 /* Running task: sleep until hive__task_unpark(self) (returns at once if a
  * token is already there). */
 void hive__task_park(void);
