@@ -72,7 +72,7 @@ HIVE_API int hive_receive_match(hive_match_fn_t match, void *ctx, int64_t timeou
 /* A received message. */
 HIVE_API uint64_t hive_msg_tag(const hive_msg_t *m);
 HIVE_API hive_pid_t hive_msg_from(const hive_msg_t *m);   /* HIVE_PID_NONE if unknown */
-HIVE_API const void *hive_msg_data(const hive_msg_t *m);  /* bytes, or NULL */
+HIVE_API const void *hive_msg_data(const hive_msg_t *m);  /* bytes (8-byte aligned), or NULL */
 HIVE_API size_t hive_msg_size(const hive_msg_t *m);       /* bytes; 0 for pointers */
 /* The pointer of a hive_send_ptr message, now the caller's (its dtor will
  * not run); NULL for a bytes message or when already taken. */
