@@ -2,7 +2,7 @@
  *
  * hive uses liburcu's QSBR flavour: a registered, online thread is inside a
  * read-side critical section until it reports a quiescent state. Workers are
- * registered for their whole life and report at every dispatch. A foreign
+ * registered for their whole life and report every 8 dispatches. A foreign
  * thread (the embedder's) that calls into hive becomes a reader for the
  * duration of the call: hive__rcu_enter() registers it on first use and puts
  * it online, hive__rcu_leave() puts it offline again, so an idle foreign

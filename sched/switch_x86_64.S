@@ -5,7 +5,8 @@
  * Pushes exactly what the System V ABI makes callee-saved - rbx, rbp, r12-r15,
  * and the control bits of MXCSR and the x87 control word - onto the current
  * stack, stores the stack pointer in *save_sp, loads load_sp, pops the same
- * frame from there and returns `arg` in rax on the other side. Nothing else
+ * frame from there and returns `arg` in rax on the other side. The control
+ * words are loaded only when the other side's differ from ours. Nothing else
  * is saved: the caller-saved registers (rax, rcx, rdx, rsi, rdi, r8-r11,
  * xmm0-15) are dead across a call by the ABI, so the compiler already spilled
  * whatever it needed.
@@ -44,11 +45,21 @@ hive__ctx_switch:
     subq    $8, %rsp
     stmxcsr (%rsp)
     fnstcw  4(%rsp)
+    movl    (%rsp), %ecx        /* our MXCSR and x87 CW, kept for the compare */
+    movzwl  4(%rsp), %r8d
     movq    %rsp, (%rdi)
     movq    %rsi, %rsp
-    ldmxcsr (%rsp)
-    fldcw   4(%rsp)
-    addq    $8, %rsp
+    /* Load the other side's control settings only when they differ from
+     * ours (almost never): LDMXCSR and FLDCW are slow, the compares are
+     * not. Only MXCSR's control bits (6-15) count; its status flags are
+     * caller-saved. rcx, r8, r9 are caller-saved scratch. */
+    movl    (%rsp), %r9d
+    xorl    %ecx, %r9d
+    testl   $0xffc0, %r9d
+    jnz     3f
+1:  cmpw    4(%rsp), %r8w
+    jne     4f
+2:  addq    $8, %rsp
     popq    %r15
     popq    %r14
     popq    %r13
@@ -57,6 +68,10 @@ hive__ctx_switch:
     popq    %rbp
     movq    %rdx, %rax
     ret
+3:  ldmxcsr (%rsp)
+    jmp     1b
+4:  fldcw   4(%rsp)
+    jmp     2b
     .cfi_endproc
     .size   hive__ctx_switch, .-hive__ctx_switch
 

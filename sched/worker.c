@@ -42,6 +42,7 @@ struct hive__worker {
     hive__poller_t poller;
     uint32_t poll_tick;   /* dispatches since the last zero-timeout poll */
     uint32_t timer_tick;  /* dispatches since the timers were last run */
+    uint32_t qs_tick;     /* dispatches, for the RCU quiescent state */
     struct epoll_event events[HIVE__POLL_BATCH];
     int id;
     int cpu;
@@ -790,7 +791,11 @@ static void *worker_main(void *arg)
             t = search(w);
         if (t) {
             run_task(w, t);
-            hive__rcu_quiescent(); /* one load when no grace period waits */
+            /* A quiescent state every 8 dispatches: a call into liburcu
+             * and a thread-local lookup each time would cost more than the
+             * few microseconds it holds a grace period up. */
+            if ((++w->qs_tick & 7) == 0)
+                hive__rcu_quiescent();
         } else {
             worker_park(w);
         }
