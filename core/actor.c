@@ -48,7 +48,6 @@ enum { SYS_GET_STATE = 1, SYS_GET_STATUS, SYS_SUSPEND, SYS_RESUME, SYS_STOP };
  * actor is one block: keep it small (72 bytes: with the 376-byte process,
  * 448, a jemalloc size class). */
 typedef struct actor {
-    hive_actor_init_fn init;
     hive_actor_handle_fn handle;
     hive_actor_terminate_fn terminate;
     union {
@@ -56,16 +55,21 @@ typedef struct actor {
         void *state; /* from init on */
     };
     hive_pid_t starter;
-    uint64_t ack_alias;
-    uint64_t handled;
-    const char *name; /* spec->name: valid until the ack (the starter waits) */
+    union {
+        struct { /* until running */
+            hive_actor_init_fn init;
+            uint64_t ack_alias;
+            const char *name; /* spec->name: valid until the ack (the starter waits) */
+        };
+        uint64_t handled; /* from running on (over init, which is done) */
+    };
     bool running;     /* init done: the loop is all that is left */
     bool suspended;
     bool trap_exits;
     bool link;
 } actor_t;
 
-_Static_assert(sizeof(actor_t) <= 72, "an idle actor should stay in one 448-byte block");
+_Static_assert(sizeof(actor_t) <= 64, "an idle actor should stay in one 448-byte block");
 #if !HIVE_ASAN && !HIVE_TSAN && defined(__LP64__)
 _Static_assert(sizeof(hive__proc_t) + sizeof(actor_t) <= 448,
                "an idle actor should stay in one 448-byte block (bench idle_actors)");
@@ -287,6 +291,7 @@ static void start_up(actor_t *a)
         }
     } /* else the state is arg (the same field) */
     a->running = true;
+    a->handled = 0; /* over init; ack_alias is still there for the ack */
     ack(a, 0, NULL);
 }
 

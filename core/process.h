@@ -40,10 +40,17 @@ typedef struct hive__cleanup hive__cleanup_t;
 enum { HIVE__WAIT_NONE = 0, HIVE__WAIT_ANY, HIVE__WAIT_TAGS };
 #define HIVE__WAIT_TAGS_MAX 4
 
+/* Layout (release builds, LP64): 384 bytes, six cache lines, allocated
+ * 64-byte aligned. The last line is the doorbell: everything a sender
+ * touches per message - the mailbox's head and stub, the pid it checks, what
+ * a blocked receive waits for, alive, is_thread - and nothing the receiver
+ * writes per message, so a process busy receiving from another core does
+ * not pull the line away from its senders at every pop, charge or hold.
+ * The receiver's own end of the mailbox (tail) closes the line before. The
+ * task's park state (written by wakers) stays in the task: it is touched
+ * only when the receiver sleeps. Static asserts in process.c keep this. */
 typedef struct hive__proc {
     hive__task_t task;          /* first (hive__task_upper); unused (no fiber) for attached threads */
-    hive__mpsc_t mbox;
-    hive_pid_t pid;
     /* The entry (read at every start: an actor restarts from it after
      * releasing its stack); once the process is dead, the RCU head. */
     union {
@@ -59,9 +66,6 @@ typedef struct hive__proc {
     hive_msg_t *saved_head, *saved_tail;
     hive__msg_list_t held;      /* received, not yet freed (fibers only) */
     hive__timer_t *timeout;
-    /* Written by the receiver, read by senders (with wait_mode and
-     * wait_ntags, below). */
-    _Atomic uint64_t wait_tags[HIVE__WAIT_TAGS_MAX];
     _Atomic(hive__name_t *) name; /* registry.c; HIVE__NAME_GONE once exited */
     /* Links and monitors (signal.c). sig_lock guards links, monitored_by
      * and the alive flag's one transition to false, so a link or monitor
@@ -91,12 +95,18 @@ typedef struct hive__proc {
      * harvests the event. */
     _Atomic uint32_t io_state;
     uint16_t attach_size;       /* bytes of attachment after the struct */
-    _Atomic bool alive;
-    bool is_thread;             /* an attached foreign thread */
     bool reason_static;         /* reason points at a static fallback (no memory) */
     bool trap_exit;             /* owner only */
+    /* The mailbox: tail ends this line, head and stub open the doorbell. */
+    hive__mpsc_t mbox;
+    /* The rest of the doorbell line. Written by the receiver only when it
+     * blocks (wait_*) or ends (alive). */
+    hive_pid_t pid;
+    _Atomic uint64_t wait_tags[HIVE__WAIT_TAGS_MAX];
     _Atomic uint8_t wait_mode;  /* HIVE__WAIT_*: what a blocked receive waits for */
     _Atomic uint8_t wait_ntags; /* wait_tags in use (<= HIVE__WAIT_TAGS_MAX) */
+    _Atomic bool alive;
+    bool is_thread;             /* an attached foreign thread */
 } hive__proc_t;
 
 /* An actor's or a task's own state (core/actor.c, core/task.c) lives right

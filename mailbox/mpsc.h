@@ -27,12 +27,13 @@ typedef struct hive__mpsc_node {
 } hive__mpsc_node_t;
 
 /* Not padded to cache lines: every process has one, and a million idle
- * processes should not pay two cache lines each for it. Producers and the
- * consumer of one mailbox share a line (as Pony's per-actor queues do); the
- * cost falls only on a mailbox that is busy from both sides at once. */
+ * processes should not pay two cache lines each for it. The consumer's tail
+ * comes first so that an embedder can end a cache line with it and start
+ * the next with head and stub, which producers write (core/process.h does:
+ * a busy mailbox then does not bounce one line between both sides). */
 typedef struct hive__mpsc {
-    _Atomic(hive__mpsc_node_t *) head; /* producers */
     hive__mpsc_node_t *tail;           /* the consumer */
+    _Atomic(hive__mpsc_node_t *) head; /* producers */
     hive__mpsc_node_t stub;
 } hive__mpsc_t;
 
