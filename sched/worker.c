@@ -559,7 +559,8 @@ void hive__task_charge(int units)
 bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
 {
     hive__worker_t *w = hive__worker_self();
-    if (!w || !w->current || S.oversubscribed)
+    /* One worker: only foreign threads could answer; not worth a spin. */
+    if (!w || !w->current || S.oversubscribed || S.n < 2)
         return false;
     int rounds = S.idle_spin * SPIN_WAIT_PER_ROUND;
     for (int i = 0; i < rounds; i++) {
