@@ -47,10 +47,21 @@ static atomic_size_t nregions;
 
 /* ---- size classes and the global pool (slow path, under `lock`) ---- */
 
+/* The pool is a LIFO array: pool[0, clean) hold no pages (fresh, or given
+ * back with madvise), pool[clean, n) still hold the pages their last user
+ * touched. A spill pushes dirty stacks without a system call; only when more
+ * than DIRTY_MAX are dirty are the oldest of them given back. A worker that
+ * takes stacks from the pool (refill) then gets warm ones: no page faults,
+ * and no madvise on the other side, whose TLB shootdown interrupts every
+ * CPU the process runs on (expensive in a VM). Stacks drift between workers
+ * whenever a process blocks on one and ends on another. */
+#define DIRTY_MAX 64
+
 typedef struct klass {
     size_t size;
     hive__stack_t *pool;
     size_t n, cap;
+    size_t clean;
 } klass_t;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -222,6 +233,7 @@ static int new_slab_locked(klass_t *k)
         if ((err = pool_push_locked(k, &s)) != 0)
             return err; /* the slab stays registered; its stacks are lost */
     }
+    k->clean = k->n; /* fresh mappings: no pages yet */
     slabs_made++;
     if (guarded)
         guarded_made += n;
@@ -253,6 +265,8 @@ int hive__stack_alloc(size_t size, hive__stack_t *out)
             cache.size = size;
         while (cache.size == size && cache.n < CACHE_MAX / 2 && k->n > 0)
             cache.s[cache.n++] = k->pool[--k->n];
+        if (k->clean > k->n)
+            k->clean = k->n;
     }
     pthread_mutex_unlock(&lock);
     return err;
@@ -291,14 +305,19 @@ static void spill(const hive__stack_t *extra, int keep)
         moved[m++] = cache.s[--cache.n];
     if (extra)
         moved[m++] = *extra;
-    release_pages(moved, m);
     pthread_mutex_lock(&lock);
     for (int i = 0; i < m; i++) {
         klass_t *k = class_locked(moved[i].size);
         /* Classes only grow, and this size came from one; a failed push
          * loses the stack's address range, not correctness. */
-        if (k)
-            (void)pool_push_locked(k, &moved[i]);
+        if (k && pool_push_locked(k, &moved[i]) == 0 && k->n - k->clean > DIRTY_MAX) {
+            /* Give back the oldest dirty ones. Under the lock: nobody may
+             * take a stack while its pages are being dropped. Rare: once
+             * per DIRTY_MAX / 2 spilled stacks at most. */
+            size_t excess = k->n - k->clean - DIRTY_MAX / 2;
+            release_pages(k->pool + k->clean, (int)excess);
+            k->clean += excess;
+        }
     }
     pthread_mutex_unlock(&lock);
 }
