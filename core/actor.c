@@ -45,7 +45,7 @@
 enum { SYS_GET_STATE = 1, SYS_GET_STATUS, SYS_SUSPEND, SYS_RESUME, SYS_STOP };
 
 /* Lives in the actor's process allocation (hive__proc_attach), so an idle
- * actor is one block: keep it small (72 bytes: with the 376-byte process,
+ * actor is one block: keep it small (64 bytes: with the 384-byte process,
  * 448, a jemalloc size class). */
 typedef struct actor {
     hive_actor_handle_fn handle;

@@ -43,9 +43,12 @@ enum { HIVE__WAIT_NONE = 0, HIVE__WAIT_ANY, HIVE__WAIT_TAGS };
 /* Layout (release builds, LP64): 384 bytes, six cache lines, allocated
  * 64-byte aligned. The last line is the doorbell: everything a sender
  * touches per message - the mailbox's head and stub, the pid it checks, what
- * a blocked receive waits for, alive, is_thread - and nothing the receiver
- * writes per message, so a process busy receiving from another core does
- * not pull the line away from its senders at every pop, charge or hold.
+ * a blocked receive waits for, alive, is_thread - and nothing else the
+ * receiver writes per message: a process busy receiving from another core
+ * does not pull the line away from its senders at every charge, hold or
+ * pop. (The receiver still writes head when a pop empties the mailbox: the
+ * queue's stub goes back in, which a mailbox that is drained message by
+ * message pays once per message.)
  * The receiver's own end of the mailbox (tail) closes the line before. The
  * task's park state (written by wakers) stays in the task: it is touched
  * only when the receiver sleeps. Static asserts in process.c keep this. */

@@ -16,9 +16,17 @@
 
 #include <stdatomic.h>
 
+#if defined(__SANITIZE_THREAD__)
+#define HIVE__FENCE_C11 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HIVE__FENCE_C11 1
+#endif
+#endif
+
 static inline void hive__fence_seq_cst(void)
 {
-#if defined(__x86_64__) && !HIVE_TSAN
+#if defined(__x86_64__) && !HIVE_TSAN && !defined(HIVE__FENCE_C11)
     __asm__ volatile("lock orq $0, (%%rsp)" ::: "memory", "cc");
 #else
     atomic_thread_fence(memory_order_seq_cst);

@@ -205,10 +205,14 @@ void hive__idle_wake_worker(hive__idle_t *idle, int id)
      * stored the work for worker `id` (its inbox, its timer inbox) before
      * calling (W1), and a parking worker sets `listed` (K1') before its
      * fence (K2) and its last look at its own queues (K3, any_work()).
-     * (W2) seq_cst fence, then (W3) the load of listed: if W3 reads false,
-     * W2 precedes K2 in the fences' total order, so K3 sees W1 and the
-     * worker does not sleep; if it reads true, the locked path below wakes
-     * it. relaxed: ordered by the fences. */
+     * (W2) seq_cst fence, then (W3) the load of listed. If W3 reads true,
+     * the locked path below wakes it. If W3 reads false, either W2 precedes
+     * the K2 of the worker's next park (then that park's K3 sees W1 and it
+     * does not sleep), or W3 read a clear of listed that came after an
+     * earlier K1' - the worker was taken off the list (woken, or it found
+     * work) and is awake: it looks at its queues again before it parks,
+     * and that park's K1' comes after the clear W3 read, so its K2 follows
+     * W2 and its K3 sees W1. relaxed: ordered by the fences. */
     hive__fence_seq_cst();
     if (!atomic_load_explicit(&p->listed, memory_order_relaxed))
         return;

@@ -292,8 +292,11 @@ static hive__task_t *steal_from(hive__worker_t *w, hive__worker_t *v)
     return NULL;
 }
 
-/* Rounds of spin_local() per unit of idle_spin. */
+/* Pauses of spin_local() per unit of idle_spin, and at most (a few tens of
+ * microseconds whatever idle_spin says: timers due on this worker and fd
+ * events wait for the spin to end). */
 #define SPIN_LOCAL_PER_ROUND 16
+#define SPIN_LOCAL_MAX 2048
 
 /* Local work ran out: before stealing or sleeping, watch our own queues a
  * little while (idle_spin x SPIN_LOCAL_PER_ROUND looks, a pause each: some
@@ -311,7 +314,8 @@ static bool local_work(hive__worker_t *w)
 {
     return atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
            hive__deque_size(&w->deque) > 0 || !hive__inject_empty(&w->inbox) ||
-           !hive__inject_empty(&S.inject) || stopping();
+           !hive__inject_empty(&S.inject) || !hive__inject_empty(&w->timers.inbox) ||
+           stopping();
 }
 
 /* Another worker's deque holds work to steal (a hint, relaxed). */
@@ -329,7 +333,9 @@ static bool spin_local(hive__worker_t *w)
 {
     if (S.oversubscribed)
         return false;
-    int rounds = S.idle_spin * SPIN_LOCAL_PER_ROUND;
+    int rounds = S.idle_spin < SPIN_LOCAL_MAX / SPIN_LOCAL_PER_ROUND
+                     ? S.idle_spin * SPIN_LOCAL_PER_ROUND
+                     : SPIN_LOCAL_MAX;
     for (int i = 0; i < rounds; i++) {
         if (local_work(w) || ((i & 7) == 0 && stealable_work(w)))
             return true;
@@ -367,25 +373,26 @@ static hive__task_t *search(hive__worker_t *w)
 
 static void start_on(hive__task_t *t, int id);
 
-/* park.c's has_work: is there anything any worker could take? (K3) */
-/* The parking worker's last look (K3 in park.c). `self` is the parking
- * worker: its own timer inbox counts too. A foreign thread's timer lands
- * there and the thread then wakes this worker by id
- * (hive__sched_wake_worker); if that wake came before we joined the
- * sleepers list it found nobody, and the deadline we park with was read
- * before the timer arrived - without this check we slept through it until
- * something else woke us (found by test_alloc_fail under TSan: a 1 ms timer
- * armed from a foreign thread arrived after 5 s). The sleepers-list mutex
- * orders the thread's push before this load. Other workers' timer inboxes
- * are theirs to drain, not ours. */
+/* park.c's has_work, the parking worker's last look (K3 in park.c): is
+ * there anything this worker could take? `self` is the parking worker: its
+ * own inbox and timer inbox count, other workers' deques and LIFO slots
+ * (stealable) and the injection queue too. A foreign thread's timer lands in
+ * the timer inbox and a pinned task in the inbox, and the sender then wakes
+ * this worker by id (hive__idle_wake_worker); if that wake came before we
+ * joined the sleepers list it found nobody, and - for a timer - the deadline
+ * we park with was read before the timer arrived: without this check we
+ * slept through it until something else woke us (found by test_alloc_fail
+ * under TSan: a 1 ms timer armed from a foreign thread arrived after 5 s).
+ * The fences W2/K2 order the sender's push before this load (park.c).
+ * Other workers' inboxes are theirs to drain, not ours: counting them would
+ * only make us park and unpark in a loop until their owner takes them. */
 static bool any_work(void *self)
 {
     hive__worker_t *me = self;
-    if (stopping() || !hive__inject_empty(&S.inject) || !hive__inject_empty(&me->timers.inbox))
+    if (stopping() || !hive__inject_empty(&S.inject) || !hive__inject_empty(&me->timers.inbox) ||
+        !hive__inject_empty(&me->inbox))
         return true;
     for (int i = 0; i < S.n; i++) {
-        if (!hive__inject_empty(&S.workers[i].inbox))
-            return true;
         /* relaxed: ordered after the (K2) fence in hive__idle_park(). */
         if (hive__deque_size(&S.workers[i].deque) > 0 ||
             atomic_load_explicit(&S.workers[i].lifo, memory_order_relaxed))
@@ -553,8 +560,10 @@ void hive__task_charge(int units)
         hive__task_charge_self(t, units);
 }
 
-/* Pauses of hive__task_spin_wait() per unit of idle_spin. */
+/* Pauses of hive__task_spin_wait() per unit of idle_spin, and at most (the
+ * waiting process's own timeout is armed only after the spin). */
 #define SPIN_WAIT_PER_ROUND 4
+#define SPIN_WAIT_MAX 512
 
 bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
 {
@@ -562,7 +571,9 @@ bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
     /* One worker: only foreign threads could answer; not worth a spin. */
     if (!w || !w->current || S.oversubscribed || S.n < 2)
         return false;
-    int rounds = S.idle_spin * SPIN_WAIT_PER_ROUND;
+    int rounds = S.idle_spin < SPIN_WAIT_MAX / SPIN_WAIT_PER_ROUND
+                     ? S.idle_spin * SPIN_WAIT_PER_ROUND
+                     : SPIN_WAIT_MAX;
     for (int i = 0; i < rounds; i++) {
         if ((i & 15) == 0 && local_work(w))
             return false;
@@ -790,6 +801,11 @@ static void *worker_main(void *arg)
             t = find_local(w);
         if (!t)
             t = search(w);
+        else if (w->parker.searching)
+            /* Woken (a woken worker starts out searching) and found work
+             * here: stop counting as a searcher, or notify() would rely on
+             * us and wake no sleeper while we run it. */
+            hive__idle_from_searching(&S.idle, &w->parker);
         if (t) {
             run_task(w, t);
             /* A quiescent state every 8 dispatches: a call into liburcu
