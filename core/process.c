@@ -185,17 +185,28 @@ static void proc_free_rcu(struct rcu_head *h)
 {
     hive__proc_t *p = caa_container_of(h, hive__proc_t, rcu);
     hive__rcu_callback_begin();
-    /* After the grace period every delivery is complete: drain for good. */
+    /* After the grace period every delivery is complete: drain for good.
+     * The rest was freed by proc_end() on its worker (proc_release_owned):
+     * this runs on liburcu's thread, where every line of p is a miss. */
     hive__mpsc_node_t *n;
     while ((n = hive__mpsc_pop(&p->mbox)))
         hive_msg_free(hive__msg_of(n));
+    hive__free(p, sizeof *p + p->attach_size);
+}
+
+/* What a dead process owns besides its mailbox, freed while its lines are
+ * still in the ending worker's cache: its skipped messages, its maps (the
+ * link and monitor maps are already empty: hive__signal_exit() took them
+ * under sig_lock, after which nobody adds to them) and its exit reason (read
+ * by nobody once its exit signals are out). */
+static void proc_release_owned(hive__proc_t *p)
+{
     free_saved(p);
     hive__idmap_free(&p->links);
     hive__idmap_free(&p->monitored_by);
     hive__idmap_free(&p->monitoring);
     hive__idmap_free(&p->aliases);
     hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_NORMAL});
-    hive__free(p, sizeof *p + p->attach_size);
 }
 
 /* Dead processes are freed after a grace period in batches: one call_rcu
@@ -260,6 +271,7 @@ static void proc_end(hive__proc_t *p)
         hive__timer_put(p->timeout);
         p->timeout = NULL;
     }
+    proc_release_owned(p);
     uint32_t slot = (uint32_t)p->pid - 1;
     /* release: lookups that still find p see it dead (alive above). */
     atomic_store_explicit(&T.slots[slot], NULL, memory_order_release);
