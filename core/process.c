@@ -191,19 +191,22 @@ static void proc_free_rcu(struct rcu_head *h)
     hive__mpsc_node_t *n;
     while ((n = hive__mpsc_pop(&p->mbox)))
         hive_msg_free(hive__msg_of(n));
+    /* Empty since hive__signal_exit() took them under sig_lock, but other
+     * processes may look into them (hive_unlink, demonitor, under sig_lock)
+     * until the grace period is over: not before. */
+    hive__idmap_free(&p->links);
+    hive__idmap_free(&p->monitored_by);
     hive__free(p, sizeof *p + p->attach_size);
 }
 
-/* What a dead process owns besides its mailbox, freed while its lines are
- * still in the ending worker's cache: its skipped messages, its maps (the
- * link and monitor maps are already empty: hive__signal_exit() took them
- * under sig_lock, after which nobody adds to them) and its exit reason (read
- * by nobody once its exit signals are out). */
+/* What only the dead process itself ever touched, freed while its lines are
+ * still in the ending worker's cache: its skipped messages, its own maps and
+ * its exit reason (read by nobody once its exit signals are out). The link
+ * and monitor maps others lock and look into wait for the grace period
+ * (proc_free_rcu). */
 static void proc_release_owned(hive__proc_t *p)
 {
     free_saved(p);
-    hive__idmap_free(&p->links);
-    hive__idmap_free(&p->monitored_by);
     hive__idmap_free(&p->monitoring);
     hive__idmap_free(&p->aliases);
     hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_NORMAL});
