@@ -29,6 +29,7 @@ static inline void hive__fence_seq_cst(void)
 #if defined(__x86_64__) && !HIVE_TSAN && !defined(HIVE__FENCE_C11)
     __asm__ volatile("lock orq $0, (%%rsp)" ::: "memory", "cc");
 #else
+    /* seq_cst: the fence itself; its pairings are argued at each caller. */
     atomic_thread_fence(memory_order_seq_cst);
 #endif
 }

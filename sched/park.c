@@ -260,6 +260,7 @@ static bool unregister_self(hive__idle_t *idle, int id)
     for (int i = 0; i < idle->nsleepers; i++) {
         if (idle->sleepers[i] == id) {
             idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+            /* relaxed: under the lock; see hive__idle_wake_worker(). */
             atomic_store_explicit(&idle->parkers[id]->listed, false, memory_order_relaxed);
             /* seq_cst: back to unparked and searching, as a woken worker. */
             atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE,
