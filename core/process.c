@@ -231,8 +231,7 @@ static __thread free_batch_t *batch;
 /* Batches whose grace period is over, waiting for a worker to free them.
  * liburcu's callback thread only pushes a batch here (Treiber stack: one
  * CAS); the processes are freed by the next worker that runs dry or parks
- * (hive__proc_idle_hook), by a busy one once READY_BUSY batches wait, or by
- * a task the callback starts when the list was empty (batch_free_rcu).
+ * (hive__proc_idle_hook), or by a busy one once READY_BUSY batches wait.
  * Freeing on the callback thread meant a cache miss per line of each
  * dead process and a third busy thread on the workers' CPUs (fjcreate spent
  * half its time waiting for a CPU on a 2-CPU machine), and jemalloc saw
@@ -252,37 +251,19 @@ static void free_batch(free_batch_t *b)
     hive__free(b, sizeof *b);
 }
 
-static void free_ready_batches(void);
-
-static void free_ready_task(void *unused)
-{
-    (void)unused;
-    free_ready_batches();
-}
-
 static void batch_free_rcu(struct rcu_head *h)
 {
     hive__rcu_callback_begin();
     free_batch_t *b = caa_container_of(h, free_batch_t, rcu);
     /* relaxed: a guess refreshed by the CAS. */
-    free_batch_t *head = atomic_load_explicit(&ready_batches, memory_order_relaxed);
-    do {
-        b->next = head;
-        /* release: the batch (and, through the grace period's annotation
-         * above, that no reader holds its processes) is published to the
-         * worker that takes it; pairs with the acquire exchange in
-         * free_ready_batches(). From then on b may be freed at any moment:
-         * only `head` (the list before it) is looked at below. */
-    } while (!atomic_compare_exchange_weak_explicit(&ready_batches, &head, b,
-                                                    memory_order_release, memory_order_relaxed));
+    b->next = atomic_load_explicit(&ready_batches, memory_order_relaxed);
+    /* release: the batch (and, through the grace period's annotation above,
+     * that no reader holds its processes) is published to the worker that
+     * takes it; pairs with the acquire exchange in free_ready_batches(). */
+    while (!atomic_compare_exchange_weak_explicit(&ready_batches, &b->next, b,
+                                                  memory_order_release, memory_order_relaxed))
+        ;
     atomic_fetch_add_explicit(&ready_count, 1, memory_order_relaxed); /* a hint */
-    /* The list was empty: make sure some worker frees it even if every
-     * worker sleeps (a quiet runtime must not hold dead processes): a small
-     * task through the injection queue, which wakes a worker if need be. A
-     * worker's idle hook may take the list first; the task then finds it
-     * empty. Without a scheduler (runtime stopping) or memory, free here. */
-    if (!head && hive__task_spawn(free_ready_task, NULL, 0) != 0)
-        free_ready_batches();
 }
 
 /* Free every batch whose grace period is over (any thread). */
