@@ -230,19 +230,12 @@ static __thread free_batch_t *batch;
 
 /* Batches whose grace period is over, waiting for a worker to free them.
  * liburcu's callback thread only pushes a batch here (Treiber stack: one
- * CAS); the processes are freed by the next worker that runs dry or parks
- * (hive__proc_idle_hook), or by a busy one once READY_BUSY batches wait.
- * Freeing on the callback thread meant a cache miss per line of each
+ * CAS); the processes are freed by the next worker that ends a process or
+ * parks. Freeing on the callback thread meant a cache miss per line of each
  * dead process and a third busy thread on the workers' CPUs (fjcreate spent
  * half its time waiting for a CPU on a 2-CPU machine), and jemalloc saw
  * every process freed by a thread other than the one that made it. */
 static _Atomic(free_batch_t *) ready_batches;
-/* Batches on the list (about: a hint for when a busy worker should help). */
-static _Atomic int ready_count;
-/* A worker that keeps busy frees the ready batches itself once this many
- * wait (bounded memory); below that they wait for a worker that runs dry
- * (hive__proc_idle_hook), so a busy worker's critical path does not pay. */
-#define READY_BUSY 16
 
 static void free_batch(free_batch_t *b)
 {
@@ -263,7 +256,6 @@ static void batch_free_rcu(struct rcu_head *h)
     while (!atomic_compare_exchange_weak_explicit(&ready_batches, &b->next, b,
                                                   memory_order_release, memory_order_relaxed))
         ;
-    atomic_fetch_add_explicit(&ready_count, 1, memory_order_relaxed); /* a hint */
 }
 
 /* Free every batch whose grace period is over (any thread). */
@@ -277,16 +269,13 @@ static void free_ready_batches(void)
     while (b) {
         free_batch_t *next = b->next;
         free_batch(b);
-        atomic_fetch_sub_explicit(&ready_count, 1, memory_order_relaxed); /* a hint */
         b = next;
     }
 }
 
-void hive__proc_idle_hook(bool parking)
+void hive__proc_idle_hook(void)
 {
-    /* The partial batch only before parking: call_rcu may wake liburcu's
-     * thread, too dear for every time a worker runs dry. */
-    if (parking && batch && batch->n > 0) {
+    if (batch && batch->n > 0) {
         call_rcu(&batch->rcu, batch_free_rcu);
         batch = NULL;
     }
@@ -307,9 +296,7 @@ static void defer_free(hive__proc_t *p)
     if (batch->n == BATCH) {
         call_rcu(&batch->rcu, batch_free_rcu);
         batch = NULL;
-        /* relaxed: a hint (see READY_BUSY). */
-        if (atomic_load_explicit(&ready_count, memory_order_relaxed) >= READY_BUSY)
-            free_ready_batches();
+        free_ready_batches(); /* the batches of earlier grace periods */
     }
 }
 

@@ -135,7 +135,7 @@ long hive__proc_max_message_size(void);
 hive__proc_t *hive__proc_enter(void);
 /* The scheduler's idle hook: flush this worker's batch of dead processes
  * to RCU (before parking and at exit). */
-void hive__proc_idle_hook(bool parking);
+void hive__proc_idle_hook(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
 void hive__proc_checkpoint(hive__proc_t *p);

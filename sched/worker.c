@@ -744,7 +744,7 @@ static void worker_park(hive__worker_t *w)
 {
     bump(&w->parks, 1);
     if (S.idle_hook)
-        S.idle_hook(true);
+        S.idle_hook();
     hive__rcu_offline(); /* a sleeping reader must not hold up grace periods */
     uint64_t deadline = hive__timer_heap_next(&w->timers);
     if (S.io_ready && hive__poll_registered(&w->poller) > 0)
@@ -797,8 +797,6 @@ static void *worker_main(void *arg)
         }
         if (!t && io && poll_once(w, 0) > 0)
             t = find_local(w);
-        if (!t && S.idle_hook)
-            S.idle_hook(false); /* ran dry: the layer above's deferred work */
         if (!t && spin_local(w))
             t = find_local(w);
         if (!t)
@@ -821,7 +819,7 @@ static void *worker_main(void *arg)
     }
     hive__idle_from_searching(&S.idle, &w->parker);
     if (S.idle_hook)
-        S.idle_hook(true);
+        S.idle_hook();
     hive__stack_thread_flush();
     hive__fault_thread_fini();
     hive__rcu_offline();

@@ -99,10 +99,8 @@ typedef struct hive__worker_stats {
 } hive__worker_stats_t;
 
 /* Called by each worker on its own thread before it parks and before it
- * exits (parking true: the layer above flushes per-worker batches there),
- * and whenever its local work runs out (parking false: cheap deferred work,
- * such as freeing what a grace period released). */
-typedef void (*hive__idle_hook_t)(bool parking);
+ * exits (the layer above flushes per-worker batches there). */
+typedef void (*hive__idle_hook_t)(void);
 
 typedef struct hive__sched_params {
     int nworkers;
