@@ -221,56 +221,19 @@ static void proc_release_owned(hive__proc_t *p)
 
 typedef struct free_batch {
     struct rcu_head rcu;
-    struct free_batch *next; /* on the ready list */
     int n;
     hive__proc_t *p[BATCH];
 } free_batch_t;
 
 static __thread free_batch_t *batch;
 
-/* Batches whose grace period is over, waiting for a worker to free them.
- * liburcu's callback thread only pushes a batch here (Treiber stack: one
- * CAS); the processes are freed by the next worker that ends a process or
- * parks. Freeing on the callback thread meant a cache miss per line of each
- * dead process and a third busy thread on the workers' CPUs (fjcreate spent
- * half its time waiting for a CPU on a 2-CPU machine), and jemalloc saw
- * every process freed by a thread other than the one that made it. */
-static _Atomic(free_batch_t *) ready_batches;
-
-static void free_batch(free_batch_t *b)
-{
-    for (int i = 0; i < b->n; i++)
-        proc_free_rcu(&b->p[i]->rcu);
-    hive__free(b, sizeof *b);
-}
-
 static void batch_free_rcu(struct rcu_head *h)
 {
     hive__rcu_callback_begin();
     free_batch_t *b = caa_container_of(h, free_batch_t, rcu);
-    /* relaxed: a guess refreshed by the CAS. */
-    b->next = atomic_load_explicit(&ready_batches, memory_order_relaxed);
-    /* release: the batch (and, through the grace period's annotation above,
-     * that no reader holds its processes) is published to the worker that
-     * takes it; pairs with the acquire exchange in free_ready_batches(). */
-    while (!atomic_compare_exchange_weak_explicit(&ready_batches, &b->next, b,
-                                                  memory_order_release, memory_order_relaxed))
-        ;
-}
-
-/* Free every batch whose grace period is over (any thread). */
-static void free_ready_batches(void)
-{
-    /* relaxed peek: the common case is an empty list. */
-    if (!atomic_load_explicit(&ready_batches, memory_order_relaxed))
-        return;
-    /* acquire: pairs with the release CAS in batch_free_rcu(). */
-    free_batch_t *b = atomic_exchange_explicit(&ready_batches, NULL, memory_order_acquire);
-    while (b) {
-        free_batch_t *next = b->next;
-        free_batch(b);
-        b = next;
-    }
+    for (int i = 0; i < b->n; i++)
+        proc_free_rcu(&b->p[i]->rcu);
+    hive__free(b, sizeof *b);
 }
 
 void hive__proc_idle_hook(void)
@@ -279,7 +242,6 @@ void hive__proc_idle_hook(void)
         call_rcu(&batch->rcu, batch_free_rcu);
         batch = NULL;
     }
-    free_ready_batches();
 }
 
 static void defer_free(hive__proc_t *p)
@@ -293,11 +255,8 @@ static void defer_free(hive__proc_t *p)
         return;
     }
     batch->p[batch->n++] = p;
-    if (batch->n == BATCH) {
-        call_rcu(&batch->rcu, batch_free_rcu);
-        batch = NULL;
-        free_ready_batches(); /* the batches of earlier grace periods */
-    }
+    if (batch->n == BATCH)
+        hive__proc_idle_hook();
 }
 
 /* End p: it is no longer alive, named, or in the table; its memory goes
@@ -1130,7 +1089,6 @@ void hive__proc_table_shutdown(void)
         proc_end(p);
     }
     rcu_barrier(); /* run every deferred free */
-    free_ready_batches();
     munmap(T.slots, T.max * sizeof *T.slots);
     munmap(T.gens, T.max * sizeof *T.gens);
     munmap((void *)T.next_free, T.max * sizeof *T.next_free);
