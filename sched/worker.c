@@ -292,6 +292,20 @@ static hive__task_t *steal_from(hive__worker_t *w, hive__worker_t *v)
     return NULL;
 }
 
+/* One step of a spin: a pause, and every SPIN_YIELD_EVERY steps a
+ * sched_yield(), so that on a machine shared with other processes (whose
+ * threads our affinity count cannot see) a spinner gives its CPU to whoever
+ * is waiting for it; on an idle CPU the call returns at once. */
+#define SPIN_YIELD_EVERY 256
+
+static inline void spin_pause(int i)
+{
+    if (i % SPIN_YIELD_EVERY == SPIN_YIELD_EVERY - 1)
+        sched_yield();
+    else
+        cpu_relax();
+}
+
 /* Pauses of spin_local() per unit of idle_spin, and at most (a few tens of
  * microseconds whatever idle_spin says: timers due on this worker and fd
  * events wait for the spin to end). */
@@ -339,7 +353,7 @@ static bool spin_local(hive__worker_t *w)
     for (int i = 0; i < rounds; i++) {
         if (local_work(w) || ((i & 7) == 0 && stealable_work(w)))
             return true;
-        cpu_relax();
+        spin_pause(i);
     }
     return false;
 }
@@ -579,7 +593,7 @@ bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
             return false;
         if (ready(ctx))
             return true;
-        cpu_relax();
+        spin_pause(i);
     }
     return false;
 }
