@@ -26,6 +26,22 @@ static inline int rt_start(int workers, long max_processes, long max_message_siz
     return rc;
 }
 
+/* rt_start, then attach the calling thread (the test) as a process: *me. */
+static inline int rt_start_attached(int workers, long max_processes, long max_message_size,
+                                    hive_pid_t *me)
+{
+    if (rt_start(workers, max_processes, max_message_size) != 0)
+        return -1;
+    return hive_thread_attach(me);
+}
+
+/* The other half: detach the test thread, stop the runtime. */
+static inline int rt_stop_attached(void)
+{
+    hive_thread_detach();
+    return hive_runtime_stop();
+}
+
 /* Wait (yielding) until pid has ended; true if it did. The count of
  * yields, not a clock, bounds the wait: tests assert behaviour, not time. */
 static inline bool rt_wait_dead(hive_pid_t pid)

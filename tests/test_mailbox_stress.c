@@ -85,16 +85,10 @@ typedef struct report {
 
 static int setup(void **state)
 {
-    if (rt_start(WORKERS, 0, 0) != 0)
-        return -1;
-    return hive_thread_attach(&me);
+    return rt_start_attached(WORKERS, 0, 0, &me);
 }
 
-static int teardown(void **state)
-{
-    hive_thread_detach();
-    return hive_runtime_stop();
-}
+static int teardown(void **state) { return rt_stop_attached(); }
 
 static int send_one(long sender, long seq)
 {

@@ -37,15 +37,20 @@ static hive_pid_t me;
 
 static int setup(void **state)
 {
-    if (rt_start(3, 0, 0) != 0)
-        return -1;
-    return hive_thread_attach(&me);
+    return rt_start_attached(3, 0, 0, &me);
 }
 
-static int teardown(void **state)
+static int teardown(void **state) { return rt_stop_attached(); }
+
+/* The next DOWN in the test thread's mailbox (there must be one). */
+static hive_down_info_t next_down(void)
 {
-    hive_thread_detach();
-    return hive_runtime_stop();
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, WAIT, &m), 0);
+    hive_down_info_t d;
+    assert_int_equal(hive_down_info(m, &d), 0);
+    hive_msg_free(m);
+    return d;
 }
 
 /* ---- the event log ------------------------------------------------------ */
@@ -293,11 +298,7 @@ static void test_intensity_exceeded(void **state)
         else
             expect_log("stop:a stop:b"); /* gave up: b stopped too, nothing restarted */
     }
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, WAIT, &m), 0);
-    hive_down_info_t d;
-    hive_down_info(m, &d);
-    hive_msg_free(m);
+    hive_down_info_t d = next_down();
     assert_int_equal(d.reason.kind, HIVE_EXIT_SHUTDOWN);
 }
 
@@ -343,11 +344,7 @@ static hive_down_info_t stop_and_watch_child(hive_child_spec_t c)
     hive_monitor(pid, &ref);
     hive_sleep(20); /* let it set up trapping */
     assert_int_equal(hive_supervisor_stop(sup, WAIT), 0);
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, WAIT, &m), 0);
-    hive_down_info_t d;
-    hive_down_info(m, &d);
-    hive_msg_free(m);
+    hive_down_info_t d = next_down();
     assert_false(hive_is_alive(pid)); /* gone before stop returned */
     return d;
 }
@@ -440,11 +437,7 @@ static void test_auto_shutdown(void **state)
         } else {
             expect_log("stop:b stop:c stop:a");
         }
-        hive_msg_t *m;
-        assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, WAIT, &m), 0);
-        hive_down_info_t d;
-        hive_down_info(m, &d);
-        hive_msg_free(m);
+        hive_down_info_t d = next_down();
         assert_int_equal(d.reason.kind, HIVE_EXIT_SHUTDOWN);
     }
 }

@@ -25,16 +25,10 @@ static hive_pid_t me;
 
 static int setup(void **state)
 {
-    if (rt_start(3, 0, 0) != 0)
-        return -1;
-    return hive_thread_attach(&me);
+    return rt_start_attached(3, 0, 0, &me);
 }
 
-static int teardown(void **state)
-{
-    hive_thread_detach();
-    return hive_runtime_stop();
-}
+static int teardown(void **state) { return rt_stop_attached(); }
 
 static void *square(void *arg)
 {
