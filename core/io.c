@@ -185,17 +185,27 @@ HIVE_API int hive_io_set_nonblocking(int fd)
     return 0;
 }
 
+/* A call on fd just failed with errno: 0 to try it again (interrupted, or
+ * fd became ready for `events` within timeout_ms), else the error. */
+static int retry_after(int fd, unsigned events, int64_t timeout_ms)
+{
+    if (errno == EINTR)
+        return 0;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return -errno;
+    int r = hive_io_wait(fd, events, timeout_ms);
+    return r < 0 ? r : 0;
+}
+
 HIVE_API int hive_io_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t timeout_ms)
 {
     for (;;) {
         int c = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0)
             return c;
-        if (errno == EINTR || errno == ECONNABORTED)
+        if (errno == ECONNABORTED)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        int r = hive_io_wait(fd, HIVE_IO_READ, timeout_ms);
+        int r = retry_after(fd, HIVE_IO_READ, timeout_ms);
         if (r < 0)
             return r;
     }
@@ -209,11 +219,7 @@ HIVE_API ssize_t hive_io_read(int fd, void *buf, size_t len, int64_t timeout_ms)
         ssize_t n = read(fd, buf, len);
         if (n >= 0)
             return n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        int r = hive_io_wait(fd, HIVE_IO_READ, timeout_ms);
+        int r = retry_after(fd, HIVE_IO_READ, timeout_ms);
         if (r < 0)
             return r;
     }
@@ -236,11 +242,9 @@ HIVE_API ssize_t hive_io_write(int fd, const void *buf, size_t len, int64_t time
             done += (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        int r = hive_io_wait(fd, HIVE_IO_WRITE, timeout_ms);
+        /* n == 0: nothing taken, wait for room as for EAGAIN. */
+        int r = n < 0 ? retry_after(fd, HIVE_IO_WRITE, timeout_ms)
+                      : hive_io_wait(fd, HIVE_IO_WRITE, timeout_ms);
         if (r < 0)
             return r;
     }
