@@ -138,24 +138,47 @@ bool hive__idle_to_searching(hive__idle_t *idle, hive__parker_t *p)
     return true;
 }
 
-/* Under idle->lock: pop a sleeper, count it unparked and searching, and set
- * its token. The caller wakes it after unlocking. */
-static hive__parker_t *pop_sleeper_locked(hive__idle_t *idle, bool *via_poll)
+/* Under idle->lock: take sleepers[i] off the list and count it unparked and
+ * searching again, as a woken worker starts out. */
+static hive__parker_t *unlist_locked(hive__idle_t *idle, int i)
 {
-    if (idle->nsleepers == 0)
-        return NULL;
-    hive__parker_t *p = idle->parkers[idle->sleepers[--idle->nsleepers]];
-    atomic_store_explicit(&p->listed, false, memory_order_relaxed); /* see wake_worker */
+    hive__parker_t *p = idle->parkers[idle->sleepers[i]];
+    idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+    /* relaxed: under the lock; see hive__idle_wake_worker(). */
+    atomic_store_explicit(&p->listed, false, memory_order_relaxed);
     /* seq_cst: the woken worker starts out searching, so that producers
      * that see it searching rely on it (file comment). */
     atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE, memory_order_seq_cst);
-    p->searching = true; /* handed over with the token below */
+    p->searching = true; /* handed over with the token, or by the worker itself */
+    return p;
+}
+
+/* Under idle->lock: take sleepers[i] off the list and set its token. The
+ * caller wakes it after unlocking (kick, with *via_poll). */
+static hive__parker_t *wake_locked(hive__idle_t *idle, int i, bool *via_poll)
+{
+    hive__parker_t *p = unlist_locked(idle, i);
     *via_poll = p->in_poll;
     /* release: the token publishes p->searching and the state above to the
      * woken worker; pairs with the acquire load of word in
      * hive__idle_park(). */
     atomic_store_explicit(&p->word, 1, memory_order_release);
     return p;
+}
+
+/* Under idle->lock: pop a sleeper and set its token (NULL: none). */
+static hive__parker_t *pop_sleeper_locked(hive__idle_t *idle, bool *via_poll)
+{
+    return idle->nsleepers ? wake_locked(idle, idle->nsleepers - 1, via_poll) : NULL;
+}
+
+/* Under idle->lock: where worker id is on the sleepers list, or -1. */
+static int find_sleeper_locked(const hive__idle_t *idle, int id)
+{
+    for (int i = 0; i < idle->nsleepers; i++)
+        if (idle->sleepers[i] == id)
+            return i;
+    return -1;
 }
 
 static void wake_one(hive__idle_t *idle)
@@ -216,25 +239,13 @@ void hive__idle_wake_worker(hive__idle_t *idle, int id)
     hive__fence_seq_cst();
     if (!atomic_load_explicit(&p->listed, memory_order_relaxed))
         return;
-    bool via_poll = false, found = false;
+    bool via_poll = false;
     pthread_mutex_lock(&idle->lock);
-    for (int i = 0; i < idle->nsleepers; i++) {
-        if (idle->sleepers[i] == id) {
-            idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
-            atomic_store_explicit(&p->listed, false, memory_order_relaxed); /* under lock */
-            /* seq_cst: as in pop_sleeper_locked(). */
-            atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE,
-                                      memory_order_seq_cst);
-            p->searching = true;
-            via_poll = p->in_poll;
-            /* release: pairs with the acquire load of word in hive__idle_park(). */
-            atomic_store_explicit(&p->word, 1, memory_order_release);
-            found = true;
-            break;
-        }
-    }
+    int i = find_sleeper_locked(idle, id);
+    if (i >= 0)
+        wake_locked(idle, i, &via_poll);
     pthread_mutex_unlock(&idle->lock);
-    if (found)
+    if (i >= 0)
         kick(p, via_poll);
 }
 
@@ -255,23 +266,12 @@ void hive__idle_wake_all(hive__idle_t *idle)
  * False when a waker already popped it: its token is set or about to be. */
 static bool unregister_self(hive__idle_t *idle, int id)
 {
-    bool found = false;
     pthread_mutex_lock(&idle->lock);
-    for (int i = 0; i < idle->nsleepers; i++) {
-        if (idle->sleepers[i] == id) {
-            idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
-            /* relaxed: under the lock; see hive__idle_wake_worker(). */
-            atomic_store_explicit(&idle->parkers[id]->listed, false, memory_order_relaxed);
-            /* seq_cst: back to unparked and searching, as a woken worker. */
-            atomic_fetch_add_explicit(&idle->state, SEARCHING_ONE | UNPARKED_ONE,
-                                      memory_order_seq_cst);
-            idle->parkers[id]->searching = true;
-            found = true;
-            break;
-        }
-    }
+    int i = find_sleeper_locked(idle, id);
+    if (i >= 0)
+        unlist_locked(idle, i);
     pthread_mutex_unlock(&idle->lock);
-    return found;
+    return i >= 0;
 }
 
 void hive__idle_park(hive__idle_t *idle, int id, uint64_t deadline, bool (*has_work)(void *),
