@@ -306,6 +306,12 @@ static inline void spin_pause(int i)
         cpu_relax();
 }
 
+/* idle_spin x per_round pauses, at most max (idle_spin may be 10^6). */
+static inline int spin_rounds(int per_round, int max)
+{
+    return S.idle_spin < max / per_round ? S.idle_spin * per_round : max;
+}
+
 /* Pauses of spin_local() per unit of idle_spin, and at most (a few tens of
  * microseconds whatever idle_spin says: timers due on this worker and fd
  * events wait for the spin to end). */
@@ -347,9 +353,7 @@ static bool spin_local(hive__worker_t *w)
 {
     if (S.oversubscribed)
         return false;
-    int rounds = S.idle_spin < SPIN_LOCAL_MAX / SPIN_LOCAL_PER_ROUND
-                     ? S.idle_spin * SPIN_LOCAL_PER_ROUND
-                     : SPIN_LOCAL_MAX;
+    int rounds = spin_rounds(SPIN_LOCAL_PER_ROUND, SPIN_LOCAL_MAX);
     for (int i = 0; i < rounds; i++) {
         if (local_work(w) || ((i & 7) == 0 && stealable_work(w)))
             return true;
@@ -585,9 +589,7 @@ bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
     /* One worker: only foreign threads could answer; not worth a spin. */
     if (!w || !w->current || S.oversubscribed || S.n < 2)
         return false;
-    int rounds = S.idle_spin < SPIN_WAIT_MAX / SPIN_WAIT_PER_ROUND
-                     ? S.idle_spin * SPIN_WAIT_PER_ROUND
-                     : SPIN_WAIT_MAX;
+    int rounds = spin_rounds(SPIN_WAIT_PER_ROUND, SPIN_WAIT_MAX);
     for (int i = 0; i < rounds; i++) {
         if ((i & 15) == 0 && local_work(w))
             return false;
