@@ -227,12 +227,33 @@ typedef struct free_batch {
 
 static __thread free_batch_t *batch;
 
+/* The lines proc_free_rcu() reads, fetched ahead: by the time a batch's
+ * grace period is over its processes have long left every cache, and one
+ * miss after another (mailbox tail, doorbell, link maps: ~3 per process)
+ * kept liburcu's thread busy for most of an exit's cost in fjcreate, on a
+ * CPU the workers need. Fetched PREFETCH_AHEAD processes ahead, the misses
+ * overlap. */
+#define PREFETCH_AHEAD 8
+
+static void prefetch_dead(const hive__proc_t *p)
+{
+    __builtin_prefetch(&p->mbox.tail, 0, 0);
+    __builtin_prefetch(&p->mbox.head, 0, 0);
+    __builtin_prefetch(&p->links, 0, 0);
+    __builtin_prefetch(&p->monitored_by, 0, 0);
+}
+
 static void batch_free_rcu(struct rcu_head *h)
 {
     hive__rcu_callback_begin();
     free_batch_t *b = caa_container_of(h, free_batch_t, rcu);
-    for (int i = 0; i < b->n; i++)
+    for (int i = 0; i < b->n && i < PREFETCH_AHEAD; i++)
+        prefetch_dead(b->p[i]);
+    for (int i = 0; i < b->n; i++) {
+        if (i + PREFETCH_AHEAD < b->n)
+            prefetch_dead(b->p[i + PREFETCH_AHEAD]);
         proc_free_rcu(&b->p[i]->rcu);
+    }
     hive__free(b, sizeof *b);
 }
 
