@@ -152,9 +152,12 @@ bool hive__idmap_next(const hive__idmap_t *m, uint32_t *pos, uint64_t *key, uint
 
 void hive__idmap_free(hive__idmap_t *m)
 {
-    if (m->b)
+    /* No store into a map that never held anything: a dead process's maps
+     * are freed where its lines are cold (a store would own the line). */
+    if (m->b) {
         hive__free(m->b, block_size(m->b->cap));
-    m->b = NULL;
+        m->b = NULL;
+    }
 }
 
 void hive__idmap_trim(hive__idmap_t *m)
