@@ -201,6 +201,7 @@ static void near_bottom_then_libc(long unused)
         volatile char frame[128];
         frame[0] = 1;
         near_bottom_then_libc(frame[0]);
+        frame[1] = 0; /* not a tail call: an optimising build made it a loop */
         return;
     }
     /* realpath keeps two 1 KiB scratch buffers on the stack: with at most
@@ -211,11 +212,21 @@ static void near_bottom_then_libc(long unused)
 
 static void overflow_in_libc(void *arg) { near_bottom_then_libc(0); }
 
-static void bad_pointer(void *arg) { *(volatile int *)16 = 1; }
+static void bad_pointer(void *arg)
+{
+    /* volatile pointer: an optimising build sees the constant and warns. */
+    volatile int *volatile bad = (volatile int *)16;
+    *bad = 1;
+}
 
 /* A bad pointer handed to the runtime: the fault is inside hive's copy of
  * the payload, not in user code and not a stack overflow. */
-static void bad_payload(void *arg) { hive_send(hive_self(), T_PING, (const void *)16, 64); }
+static void bad_payload(void *arg)
+{
+    /* volatile: an optimising build (LTO) sees the copy and warns. */
+    const void *volatile bad = (const void *)16;
+    hive_send(hive_self(), T_PING, bad, 64);
+}
 
 /* Run `fn` as a process in a child program; return its stderr and status. */
 static int run_child(hive_fn_t fn, char *err, size_t errlen)
