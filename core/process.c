@@ -58,8 +58,9 @@ static struct {
     _Atomic uint64_t epoch;        /* bumped per runtime start: stale thread TLS */
 } T;
 
-static __thread hive__proc_t *thread_proc; /* this foreign thread's pseudo-process */
-static __thread uint64_t thread_epoch;
+/* initial-exec: see tls_worker in sched/worker.c. */
+static __thread hive__proc_t *thread_proc __attribute__((tls_model("initial-exec")));
+static __thread uint64_t thread_epoch __attribute__((tls_model("initial-exec")));
 
 /* ---- the table ------------------------------------------------------- */
 

@@ -26,7 +26,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-static __thread hive__fiber_t *current;
+static __thread hive__fiber_t *current __attribute__((tls_model("initial-exec"))); /* see tls_worker */
 
 hive__fiber_t *hive__fiber_current(void) { return current; }
 

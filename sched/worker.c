@@ -82,7 +82,11 @@ static struct {
     int start_error;
 } S = {.start_lock = PTHREAD_MUTEX_INITIALIZER, .start_cond = PTHREAD_COND_INITIALIZER};
 
-static __thread hive__worker_t *tls_worker;
+/* initial-exec: in libhive.so the default (dynamic) model made every
+ * hive__worker_self() - several per message - a call to __tls_get_addr.
+ * Static TLS is safe for a library loaded with the program, and these few
+ * bytes fit the surplus glibc keeps for libraries opened later. */
+static __thread hive__worker_t *tls_worker __attribute__((tls_model("initial-exec")));
 
 static inline void bump(_Atomic uint64_t *c, uint64_t by)
 {
