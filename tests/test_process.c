@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include <hive/hive.h>
@@ -351,6 +352,44 @@ static void receive_timeout_and_poll(void **state)
 
 /* ---- sleep, timers ------------------------------------------------------ */
 
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u; /* us */
+}
+
+/* A timeout or sleep never ends early, whatever clock a wait reads (a
+ * coarse clock looked tempting: under a tickless kernel it lags by several
+ * ticks, and a 1000 ms receive timed out after 998.2 ms). */
+static void long_waiter(void *arg)
+{
+    hive_msg_t *m;
+    uint64_t t0 = mono_us();
+    int rc = hive_receive_tag(T_PING, 1000, &m);
+    uint64_t t1 = mono_us();
+    hive_sleep(1000);
+    uint64_t t2 = mono_us();
+    long r[3] = {rc, (long)(t1 - t0), (long)(t2 - t1)};
+    hive_send(me, T_DATA, r, sizeof r);
+}
+
+static void long_timeouts_are_never_early(void **state)
+{
+    assert_int_equal(hive_spawn(long_waiter, NULL, NULL), 0);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_DATA, WAIT_MS, &m), 0);
+    long r[3];
+    assert_int_equal(hive_msg_size(m), sizeof r);
+    memcpy(r, hive_msg_data(m), sizeof r);
+    hive_msg_free(m);
+    assert_int_equal(r[0], -ETIMEDOUT);
+    print_message("receive 1000 ms took %ld us, sleep 1000 ms took %ld us\n", r[1], r[2]);
+    assert_true(r[1] >= 1000000 && r[2] >= 1000000);
+    /* Late only by scheduling: generous, for a loaded CI machine. */
+    assert_true(r[1] < 1500000 && r[2] < 1500000);
+}
+
 static void sleeper(void *arg)
 {
     hive_msg_t *m;
@@ -548,6 +587,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(pointer_ownership_moves_with_the_message, setup, teardown),
         cmocka_unit_test_setup_teardown(receive_timeout_and_poll, setup, teardown),
         cmocka_unit_test_setup_teardown(sleep_and_receive_timeouts_inside_a_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(long_timeouts_are_never_early, setup, teardown),
         cmocka_unit_test_setup_teardown(send_after_fires_and_cancel_says_whether_it_had, setup, teardown),
         cmocka_unit_test_setup_teardown(timers_from_foreign_threads_and_to_dead_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(names_register_lookup_release, setup, teardown),
