@@ -46,17 +46,88 @@
 
 #define MAX_STACK ((size_t)1 << 30)
 
+/* Spawns and exits happen on every worker, and often a process ends on
+ * another worker than the one that spawned it. So what they write is kept
+ * per shard (one per worker; the last is shared by foreign threads and by
+ * workers beyond): the live-process count (a spawn adds one to its shard,
+ * an exit takes one from its own; hive_process_count() sums), and a cache
+ * of up to SLOT_CACHE free slots. The shared free-slot stack sees a shard
+ * only SLOT_BATCH slots at a time: one CAS on that line was a cache-line
+ * transfer per spawn and per exit between busy workers (fjcreate, fib,
+ * skynet: a third of their CPU time in proc_new/proc_end).
+ *
+ * A shard is guarded by its own spin lock: its worker takes it, uncontended,
+ * and so does, rarely, a spawn that found every other source empty and
+ * looks into each shard for a free slot (steal_slot), so that
+ * max_processes stays exact: a spawn fails with EAGAIN only when no slot is
+ * free anywhere. Nothing is held across a switch. */
+#define SHARDS 64
+#define SLOT_CACHE 28
+#define SLOT_BATCH (SLOT_CACHE / 2)
+
+typedef struct shard {
+    _Alignas(64) _Atomic int lock;
+    uint32_t n;                 /* free slots in slot[]; lock */
+    _Atomic long count;         /* slots taken - slots freed here; lock */
+    uint32_t slot[SLOT_CACHE];  /* lock */
+} shard_t;
+
 static struct {
+    /* Read by every lookup; written at runtime start only. */
     _Atomic(hive__proc_t *) *slots;
     _Atomic uint32_t *gens;
     _Atomic uint32_t *next_free;   /* free-stack links, slot + 1 (0 = end) */
-    _Atomic uint64_t free_head;    /* tag << 32 | (slot + 1) */
-    _Atomic uint32_t next_unused;  /* slots never used yet start here */
     uint32_t max;
     long max_msg;
-    _Atomic long count;
     _Atomic uint64_t epoch;        /* bumped per runtime start: stale thread TLS */
+    /* The shared free stack: off the line above, which spawns and exits
+     * used to take from every sender's lookup. */
+    _Alignas(64) _Atomic uint64_t free_head; /* tag << 32 | (slot + 1) */
+    _Atomic uint32_t next_unused;  /* slots never used yet start here */
+    _Atomic uint64_t moves;        /* batches moved between a shard and the rest */
+    shard_t shard[SHARDS];
 } T;
+
+static shard_t *my_shard(void)
+{
+    hive__worker_t *w = hive__worker_self();
+    return &T.shard[w ? hive__worker_id(w) % (SHARDS - 1) : SHARDS - 1];
+}
+
+static void shard_lock(shard_t *sh)
+{
+    for (;;) {
+        int expect = 0;
+        /* acquire: pairs with the release in shard_unlock(). */
+        if (atomic_compare_exchange_weak_explicit(&sh->lock, &expect, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+        /* relaxed: only waits for the holder's release. */
+        while (atomic_load_explicit(&sh->lock, memory_order_relaxed))
+            sched_yield(); /* the holder may be a preempted thread */
+    }
+}
+
+static void shard_unlock(shard_t *sh)
+{
+    atomic_store_explicit(&sh->lock, 0, memory_order_release); /* see shard_lock */
+}
+
+/* Under sh's lock: its writers are serialised, so no read-modify-write.
+ * relaxed: a count (hive_process_count() reads it unlocked). */
+static void count_locked(shard_t *sh, long delta)
+{
+    atomic_store_explicit(&sh->count, atomic_load_explicit(&sh->count, memory_order_relaxed) + delta,
+                          memory_order_relaxed);
+}
+
+static long count_sum(void)
+{
+    long sum = 0;
+    for (int i = 0; i < SHARDS; i++)
+        sum += atomic_load_explicit(&T.shard[i].count, memory_order_relaxed); /* a count */
+    return sum;
+}
 
 /* initial-exec: see tls_worker in sched/worker.c. */
 static __thread hive__proc_t *thread_proc __attribute__((tls_model("initial-exec")));
@@ -91,18 +162,22 @@ int hive__proc_table_init(long max_processes, long max_message_size)
     /* Fresh zero pages; no worker runs yet (thread creation orders these). */
     atomic_store_explicit(&T.free_head, 0, memory_order_relaxed);
     atomic_store_explicit(&T.next_unused, 0, memory_order_relaxed);
-    atomic_store_explicit(&T.count, 0, memory_order_relaxed);
+    for (int i = 0; i < SHARDS; i++) {
+        atomic_store_explicit(&T.shard[i].count, 0, memory_order_relaxed);
+        atomic_store_explicit(&T.shard[i].lock, 0, memory_order_relaxed);
+        T.shard[i].n = 0; /* slots of an earlier run are free again anyway */
+    }
     atomic_fetch_add_explicit(&T.epoch, 1, memory_order_relaxed);
     return 0;
 }
 
 long hive__proc_max_message_size(void) { return T.max_msg; }
 
-/* A free slot, or UINT32_MAX when max_processes are alive. */
-static uint32_t slot_alloc(void)
+/* The shared free stack's top slot, or UINT32_MAX. */
+static uint32_t global_pop(void)
 {
-    /* acquire: pairs with the release CAS in slot_free(): the link we read
-     * next was written before that push. */
+    /* acquire: pairs with the release CAS in global_push(): the link we
+     * read next was written before that push. */
     uint64_t h = atomic_load_explicit(&T.free_head, memory_order_acquire);
     while ((uint32_t)h != 0) {
         uint32_t slot = (uint32_t)h - 1;
@@ -115,32 +190,126 @@ static uint32_t slot_alloc(void)
                                                   memory_order_acquire))
             return slot;
     }
-    /* relaxed: a counter; slot contents are published by the slot store. */
-    uint32_t u = atomic_load_explicit(&T.next_unused, memory_order_relaxed);
-    do {
-        if (u >= T.max)
-            return UINT32_MAX;
-        /* relaxed: a counter, as above. */
-    } while (!atomic_compare_exchange_weak_explicit(&T.next_unused, &u, u + 1,
-                                                    memory_order_relaxed, memory_order_relaxed));
-    return u;
+    return UINT32_MAX;
 }
 
-static void slot_free(uint32_t slot)
+/* Push s[0..n) (n >= 1) on the shared free stack with one CAS. */
+static void global_push(const uint32_t *s, uint32_t n)
 {
-    /* relaxed: the generation is read by spawn after slot_alloc's acquire. */
-    atomic_fetch_add_explicit(&T.gens[slot], 1, memory_order_relaxed);
+    for (uint32_t k = 0; k + 1 < n; k++) /* relaxed: published by the CAS */
+        atomic_store_explicit(&T.next_free[s[k]], s[k + 1] + 1, memory_order_relaxed);
     /* relaxed: a guess refreshed by the CAS. */
     uint64_t h = atomic_load_explicit(&T.free_head, memory_order_relaxed);
     uint64_t nh;
     do {
         /* relaxed: published by the release CAS below. */
-        atomic_store_explicit(&T.next_free[slot], (uint32_t)h, memory_order_relaxed);
-        nh = (((h >> 32) + 1) << 32) | (slot + 1);
-        /* release: the link and the generation bump are visible to whoever
-         * pops this slot; pairs with the acquire loads in slot_alloc(). */
+        atomic_store_explicit(&T.next_free[s[n - 1]], (uint32_t)h, memory_order_relaxed);
+        nh = (((h >> 32) + 1) << 32) | (s[0] + 1);
+        /* release: the links and the generation bumps are visible to whoever
+         * pops these slots; pairs with the acquire loads in global_pop(). */
     } while (!atomic_compare_exchange_weak_explicit(&T.free_head, &h, nh, memory_order_release,
                                                     memory_order_relaxed));
+}
+
+/* Up to want never-used slots [*first, *first + return). */
+static uint32_t unused_take(uint32_t want, uint32_t *first)
+{
+    /* relaxed: a counter; slot contents are published by the slot store. */
+    uint32_t u = atomic_load_explicit(&T.next_unused, memory_order_relaxed), got;
+    do {
+        if (u >= T.max)
+            return 0;
+        got = T.max - u < want ? T.max - u : want;
+        /* relaxed: a counter, as above. */
+    } while (!atomic_compare_exchange_weak_explicit(&T.next_unused, &u, u + got,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    *first = u;
+    return got;
+}
+
+/* seq_cst: the moves counter orders the last-slot search against batches
+ * moving between shards and the shared stack (steal_slot). */
+static void moved(void) { atomic_fetch_add_explicit(&T.moves, 1, memory_order_seq_cst); }
+
+/* A slot taken outside the caller's shard lock: count it there. */
+static uint32_t counted(uint32_t slot)
+{
+    shard_t *sh = my_shard();
+    shard_lock(sh);
+    count_locked(sh, 1);
+    shard_unlock(sh);
+    return slot;
+}
+
+/* Every other source was empty: look for a free slot in every shard, so
+ * that a spawn fails only when max_processes are really alive. A batch
+ * that moved while we looked (moves changed) may have passed behind us:
+ * look again. */
+static uint32_t steal_slot(void)
+{
+    for (;;) {
+        uint64_t v = atomic_load_explicit(&T.moves, memory_order_seq_cst); /* see moved */
+        uint32_t slot = global_pop(), first;
+        if (slot != UINT32_MAX)
+            return counted(slot);
+        if (unused_take(1, &first))
+            return counted(first);
+        for (int i = 0; i < SHARDS; i++) {
+            shard_t *sh = &T.shard[i];
+            shard_lock(sh);
+            slot = sh->n ? sh->slot[--sh->n] : UINT32_MAX;
+            if (slot != UINT32_MAX)
+                count_locked(sh, 1);
+            shard_unlock(sh);
+            if (slot != UINT32_MAX)
+                return slot;
+        }
+        if ((slot = global_pop()) != UINT32_MAX)
+            return counted(slot);
+        if (atomic_load_explicit(&T.moves, memory_order_seq_cst) == v) /* see moved */
+            return UINT32_MAX;
+    }
+}
+
+/* A free slot, counted as live, or UINT32_MAX when max_processes are
+ * alive. Its generation is bumped by the spawn that takes it (proc_new). */
+static uint32_t slot_alloc(void)
+{
+    shard_t *sh = my_shard();
+    shard_lock(sh);
+    if (sh->n == 0) {
+        /* Refill half the cache: from the shared stack, else fresh slots. */
+        uint32_t slot, first, got;
+        while (sh->n < SLOT_BATCH && (slot = global_pop()) != UINT32_MAX)
+            sh->slot[sh->n++] = slot;
+        if (sh->n == 0 && (got = unused_take(SLOT_BATCH, &first)) > 0)
+            while (got-- > 0) /* the lowest taken last: slots fill up in order */
+                sh->slot[sh->n++] = first + got;
+        if (sh->n)
+            moved();
+    }
+    uint32_t slot = sh->n ? sh->slot[--sh->n] : UINT32_MAX;
+    if (slot != UINT32_MAX)
+        count_locked(sh, 1);
+    shard_unlock(sh);
+    return slot != UINT32_MAX ? slot : steal_slot();
+}
+
+/* Give a slot back and count it gone. */
+static void slot_free(uint32_t slot)
+{
+    shard_t *sh = my_shard();
+    shard_lock(sh);
+    count_locked(sh, -1);
+    if (sh->n == SLOT_CACHE) {
+        /* Full: the oldest half goes to the shared stack, in one CAS. */
+        global_push(sh->slot, SLOT_BATCH);
+        memmove(sh->slot, sh->slot + SLOT_BATCH, (SLOT_CACHE - SLOT_BATCH) * sizeof *sh->slot);
+        sh->n -= SLOT_BATCH;
+        moved();
+    }
+    sh->slot[sh->n++] = slot;
+    shard_unlock(sh);
 }
 
 hive__proc_t *hive__proc_lookup(hive_pid_t pid)
@@ -301,7 +470,6 @@ static void proc_end(hive__proc_t *p)
     /* release: lookups that still find p see it dead (alive above). */
     atomic_store_explicit(&T.slots[slot], NULL, memory_order_release);
     slot_free(slot);
-    atomic_fetch_sub_explicit(&T.count, 1, memory_order_relaxed); /* a count */
     defer_free(p);
     hive__rcu_leave();
 }
@@ -411,8 +579,15 @@ static hive__proc_t *proc_new(int *err, size_t attach_size)
         *err = -EAGAIN;
         return NULL;
     }
-    /* relaxed: ordered after slot_alloc's acquire (see slot_free). */
-    uint32_t gen = atomic_load_explicit(&T.gens[slot], memory_order_relaxed);
+    /* A new generation for the slot: the pid of the slot's last process
+     * names nobody now. Bumped here, by the one spawn that holds the slot,
+     * not when it was freed: a process often ends on another worker than
+     * the one that reuses its slot, and the bump at exit cost the spawn a
+     * cache miss. relaxed: the slot is ours alone until published (the
+     * shard lock or the shared stack's release/acquire ordered the last
+     * holder's store before this load). */
+    uint32_t gen = atomic_load_explicit(&T.gens[slot], memory_order_relaxed) + 1;
+    atomic_store_explicit(&T.gens[slot], gen, memory_order_relaxed);
     p->pid = ((uint64_t)gen << 32) | (slot + 1);
     hive__mpsc_init(&p->mbox);
     atomic_init(&p->alive, true);
@@ -421,7 +596,6 @@ static hive__proc_t *proc_new(int *err, size_t attach_size)
     atomic_init(&p->sig_lock, 0);
     atomic_init(&p->io_state, HIVE__IO_IDLE);
     p->io_fd = p->io_regfd = p->io_worker = -1;
-    atomic_fetch_add_explicit(&T.count, 1, memory_order_relaxed); /* a count */
     return p;
 }
 
@@ -429,7 +603,6 @@ static hive__proc_t *proc_new(int *err, size_t attach_size)
 static void proc_unspawn(hive__proc_t *p)
 {
     slot_free((uint32_t)p->pid - 1);
-    atomic_fetch_sub_explicit(&T.count, 1, memory_order_relaxed); /* a count */
     hive__idmap_free(&p->links);
     hive__idmap_free(&p->monitored_by);
     hive__idmap_free(&p->aliases);
@@ -537,7 +710,16 @@ HIVE_API bool hive_is_alive(hive_pid_t pid)
 
 HIVE_API long hive_process_count(void)
 {
-    return T.slots ? atomic_load_explicit(&T.count, memory_order_relaxed) : 0; /* a count */
+    if (!T.slots)
+        return 0;
+    /* The shards are read one by one while processes may come and go: add
+     * them up until two sums agree (a spawn counted on one shard and its
+     * exit on another, read on either side of both, would show one process
+     * too few or too many for a moment). */
+    long sum = count_sum(), again;
+    while ((again = count_sum()) != sum)
+        sum = again;
+    return sum < 0 ? 0 : sum;
 }
 
 /* ---- waiting ---------------------------------------------------------- */
