@@ -43,7 +43,7 @@ enum { HIVE__WAIT_NONE = 0, HIVE__WAIT_ANY, HIVE__WAIT_TAGS };
 /* Layout (release builds, LP64): 384 bytes, six cache lines, allocated
  * 64-byte aligned. The last line is the doorbell: everything a sender
  * touches per message - the mailbox's head and stub, the pid it checks, what
- * a blocked receive waits for, alive, is_thread - and nothing else the
+ * a blocked receive waits for, alive - and nothing else the
  * receiver writes per message: a process busy receiving from another core
  * does not pull the line away from its senders at every charge, hold or
  * pop. (The receiver still writes head when a pop empties the mailbox: the
@@ -100,6 +100,10 @@ typedef struct hive__proc {
     uint16_t attach_size;       /* bytes of attachment after the struct */
     bool reason_static;         /* reason points at a static fallback (no memory) */
     bool trap_exit;             /* owner only */
+    /* An attached foreign thread. Read by the receiver at every receive, so
+     * not in the doorbell line, whose head each sender writes: there it
+     * cost a streaming receiver a cache miss per message (counting). */
+    bool is_thread;
     /* The mailbox: tail ends this line, head and stub open the doorbell. */
     hive__mpsc_t mbox;
     /* The rest of the doorbell line. Written by the receiver only when it
@@ -109,7 +113,6 @@ typedef struct hive__proc {
     _Atomic uint8_t wait_mode;  /* HIVE__WAIT_*: what a blocked receive waits for */
     _Atomic uint8_t wait_ntags; /* wait_tags in use (<= HIVE__WAIT_TAGS_MAX) */
     _Atomic bool alive;
-    bool is_thread;             /* an attached foreign thread */
 } hive__proc_t;
 
 /* An actor's or a task's own state (core/actor.c, core/task.c) lives right
