@@ -557,8 +557,12 @@ static void proc_main(void *arg)
 _Static_assert(sizeof(hive__proc_t) == 384, "a process is six cache lines");
 _Static_assert(offsetof(hive__proc_t, mbox.head) == 320 && offsetof(hive__proc_t, mbox.tail) < 320,
                "the mailbox head opens the doorbell line, its tail stays out of it");
-_Static_assert(offsetof(hive__proc_t, is_thread) < 320 && offsetof(hive__proc_t, pid) > 320,
-               "the doorbell line holds what senders read, and not is_thread (receivers read it)");
+_Static_assert(offsetof(hive__proc_t, is_thread) < 320 && offsetof(hive__proc_t, wait_mode) > 320,
+               "the doorbell line holds what senders read after a push, not is_thread");
+_Static_assert(offsetof(hive__proc_t, pid) / 64 == 3 && offsetof(hive__proc_t, alive) / 64 == 3 &&
+                   offsetof(hive__proc_t, held) / 64 == 2 &&
+                   offsetof(hive__proc_t, saved_tail) / 64 == 2,
+               "what a lookup reads shares no line with what a receiver writes per message");
 #endif
 
 static hive__proc_t *proc_new(int *err, size_t attach_size)

@@ -38,12 +38,12 @@ typedef struct hive__cleanup hive__cleanup_t;
 /* What a process blocked in receive waits for: senders wake it only for a
  * message that concerns it (see hive__proc_deliver). */
 enum { HIVE__WAIT_NONE = 0, HIVE__WAIT_ANY, HIVE__WAIT_TAGS };
-#define HIVE__WAIT_TAGS_MAX 4
+#define HIVE__WAIT_TAGS_MAX 3 /* more: the wait is for any message (the doorbell line's room) */
 
 /* Layout (release builds, LP64): 384 bytes, six cache lines, allocated
  * 64-byte aligned. The last line is the doorbell: everything a sender
- * touches per message - the mailbox's head and stub, the pid it checks, what
- * a blocked receive waits for, alive - and nothing else the
+ * touches per message - the mailbox's head and stub, what a blocked
+ * receive waits for - and nothing else the
  * receiver writes per message: a process busy receiving from another core
  * does not pull the line away from its senders at every charge, hold or
  * pop. (The receiver still writes head when a pop empties the mailbox: the
@@ -68,7 +68,11 @@ typedef struct hive__proc {
      * selective receive, oldest first; the pending receive timeout. */
     hive_msg_t *saved_head, *saved_tail;
     hive__msg_list_t held;      /* received, not yet freed (fibers only) */
-    hive__timer_t *timeout;
+    /* A line senders read (lookup: pid, alive) and the receiver does not
+     * write per message: it stays in the senders' caches while a busy
+     * receiver pops, and a sender's push then takes the doorbell line in
+     * one transfer, not a read and then an upgrade. */
+    hive_pid_t pid;
     _Atomic(hive__name_t *) name; /* registry.c; HIVE__NAME_GONE once exited */
     /* Links and monitors (signal.c). sig_lock guards links, monitored_by
      * and the alive flag's one transition to false, so a link or monitor
@@ -77,13 +81,13 @@ typedef struct hive__proc {
     hive__idmap_t links;        /* linked pids (value unused); sig_lock */
     hive__idmap_t monitored_by; /* ref -> watching pid; sig_lock */
     hive__idmap_t monitoring;   /* ref -> watched pid; owner only */
-    hive__cleanup_t *cleanups;  /* hive_on_exit handlers, newest first; owner */
     /* Calls (core/call.c), owner only: reply aliases now active (a message
      * with an alias tag not in here is dropped when popped), and counters
      * for fresh alias and subject tags (unique per process is enough: an
      * alias or subject only ever addresses this process). */
     uint64_t alias_one;         /* the common case: one active alias, no table */
     hive__idmap_t aliases;      /* any further ones */
+    _Atomic bool alive;         /* see sig_lock */
     uint64_t next_alias;
     uint32_t next_subject;
     /* hive_io_wait (io.c): the fd being waited for and where it is
@@ -106,13 +110,14 @@ typedef struct hive__proc {
     bool is_thread;
     /* The mailbox: tail ends this line, head and stub open the doorbell. */
     hive__mpsc_t mbox;
-    /* The rest of the doorbell line. Written by the receiver only when it
-     * blocks (wait_*) or ends (alive). */
-    hive_pid_t pid;
+    /* The rest of the doorbell line: what a sender reads after its push,
+     * written by the receiver only when it blocks - and, as the receiver
+     * writes it then anyway, the receiver's own rarely-touched fields. */
     _Atomic uint64_t wait_tags[HIVE__WAIT_TAGS_MAX];
+    hive__timer_t *timeout;     /* the pending receive timeout */
+    hive__cleanup_t *cleanups;  /* hive_on_exit handlers, newest first; owner */
     _Atomic uint8_t wait_mode;  /* HIVE__WAIT_*: what a blocked receive waits for */
     _Atomic uint8_t wait_ntags; /* wait_tags in use (<= HIVE__WAIT_TAGS_MAX) */
-    _Atomic bool alive;
 } hive__proc_t;
 
 /* An actor's or a task's own state (core/actor.c, core/task.c) lives right
