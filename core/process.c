@@ -163,6 +163,7 @@ int hive__proc_table_init(long max_processes, long max_message_size)
     atomic_store_explicit(&T.free_head, 0, memory_order_relaxed);
     atomic_store_explicit(&T.next_unused, 0, memory_order_relaxed);
     for (int i = 0; i < SHARDS; i++) {
+        /* relaxed: as above, before any worker runs. */
         atomic_store_explicit(&T.shard[i].count, 0, memory_order_relaxed);
         atomic_store_explicit(&T.shard[i].lock, 0, memory_order_relaxed);
         T.shard[i].n = 0; /* slots of an earlier run are free again anyway */
