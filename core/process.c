@@ -1,9 +1,11 @@
 /* process.c - processes: the pid table, spawn and exit, send and receive,
  * sleep, and foreign threads attached as pseudo-processes.
  *
- * Pids: generation << 32 | (slot + 1). Free slots sit on a Treiber stack
- * whose head carries a 32-bit tag, so a slot popped and pushed back between
- * a thief's two reads cannot fool its CAS (ABA).
+ * Pids: generation << 32 | (slot + 1). Free slots sit in per-worker caches
+ * (see shard_t) and, a batch at a time, on a shared Treiber stack whose head
+ * carries a 32-bit tag, so a slot popped and pushed back between a thief's
+ * two reads cannot fool its CAS (ABA); a batch goes on with one CAS, its
+ * links written before the release that publishes them.
  *
  * Lifetime of a process struct: published in its slot at spawn (release);
  * at exit (proc_end) it is marked dead, unnamed, removed from its slot and
