@@ -116,6 +116,7 @@ static void every_item_taken_exactly_once(void **state)
 /* ---- never reported empty ----------------------------------------------- */
 
 static long nbase;
+enum { RESERVE = 16 };
 static _Atomic long stolen_total, empty_steals, empty_sizes, aborts_seen;
 static _Atomic int thieves_done;
 
@@ -154,6 +155,14 @@ static void a_deque_that_is_not_empty_is_never_reported_empty(void **state)
     assert_int_equal(hive__deque_init(&dq, 2), 0);
     for (long i = 1; i <= nbase; i++)
         assert_int_equal(hive__deque_push(&dq, (void *)((uintptr_t)i << 3)), 0);
+    /* Below the base items, a reserve the thieves never reach (together they
+     * take exactly the nbase base items): the deque is truly never empty
+     * while they look, even after their last steal. Without it a thief's
+     * size() right after the last base item went could rightly say 0 when
+     * the owner was between bursts (a Release build hit that window). */
+    uintptr_t reserve = ((uintptr_t)nbase + 1 + 64) << 3;
+    for (int k = 0; k < RESERVE; k++)
+        assert_int_equal(hive__deque_push(&dq, (void *)(reserve + ((uintptr_t)k << 3))), 0);
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&th[i], NULL, steady_thief,
@@ -192,6 +201,8 @@ static void a_deque_that_is_not_empty_is_never_reported_empty(void **state)
     assert_int_equal(wrong_pops, 0);
     assert_int_equal(lost, 0);
     assert_int_equal(twice, 0);
+    for (int k = RESERVE - 1; k >= 0; k--)
+        assert_ptr_equal(hive__deque_pop(&dq), (void *)(reserve + ((uintptr_t)k << 3)));
     assert_null(hive__deque_pop(&dq));
     hive__deque_destroy(&dq);
     free((void *)marks);
