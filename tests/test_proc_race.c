@@ -505,6 +505,131 @@ static void a_process_that_yields_is_not_starved_by_spawn_and_exit_chains(void *
     assert_true(finished);
 }
 
+/* ---- 4. the process table's slots near max_processes -------------------- */
+
+/* Spawns and exits on every worker and from foreign threads, with the table
+ * at its limit most of the time: slots move between the workers' caches and
+ * the shared stack, and spawns that find their own cache empty go looking in
+ * the others (process.c: slot_alloc, steal_slot). Afterwards the table must
+ * hold exactly max_processes again - a slot lost in a cache or handed out
+ * twice would show - and no live count may have exceeded the limit. */
+enum { SLOT_MAX = 256, SLOT_CHURNERS = 8 };
+static _Atomic long slot_spawned, slot_refused, slot_over;
+static _Atomic bool slot_stop;
+
+static void slot_child(void *arg)
+{
+    /* Live a few turns, so that the table fills up. */
+    for (int i = 0; i < 8; i++)
+        hive_yield();
+    if (hive_process_count() > SLOT_MAX)
+        atomic_fetch_add(&slot_over, 1);
+}
+
+static void slot_churn_loop(void)
+{
+    while (!atomic_load(&slot_stop)) {
+        int rc = hive_spawn(slot_child, NULL, NULL);
+        if (rc == 0)
+            atomic_fetch_add(&slot_spawned, 1);
+        else if (rc == -EAGAIN)
+            atomic_fetch_add(&slot_refused, 1);
+        else
+            fail_msg("spawn: %s", hive_strerror(rc));
+        hive_yield();
+    }
+}
+
+static void slot_churner(void *arg)
+{
+    slot_churn_loop();
+    hive_send((hive_pid_t)(uintptr_t)arg, T_DONE, NULL, 0);
+}
+
+static void *slot_thread(void *arg)
+{
+    while (!atomic_load(&slot_stop)) {
+        int rc = hive_spawn(slot_child, NULL, NULL);
+        if (rc == 0)
+            atomic_fetch_add(&slot_spawned, 1);
+        else if (rc == -EAGAIN)
+            atomic_fetch_add(&slot_refused, 1);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void block_until_stop(void *arg)
+{
+    hive_msg_t *m;
+    if (hive_receive_tag(T_STOP, HIVE_INFINITY, &m) == 0)
+        hive_msg_free(m);
+}
+
+/* Spawn blockers until refused: how many fit. */
+static void slot_fill(void *arg)
+{
+    static hive_pid_t got[SLOT_MAX];
+    long n = 0;
+    int rc = 0;
+    while (n < SLOT_MAX && (rc = hive_spawn(block_until_stop, NULL, &got[n])) == 0)
+        n++;
+    long r = rc == -EAGAIN ? n : -1;
+    for (long i = 0; i < n; i++)
+        hive_send(got[i], T_STOP, NULL, 0);
+    hive_send((hive_pid_t)(uintptr_t)arg, T_DONE, &r, sizeof r);
+}
+
+static void the_slot_caches_lose_no_slot_under_churn_at_the_limit(void **state)
+{
+    assert_int_equal(rt_start(WORKERS, SLOT_MAX, 0), 0);
+    hive_pid_t self;
+    assert_int_equal(hive_thread_attach(&self), 0); /* holds one slot */
+    atomic_store(&slot_stop, false);
+    atomic_store(&slot_spawned, 0);
+    atomic_store(&slot_refused, 0);
+    atomic_store(&slot_over, 0);
+    for (int i = 0; i < SLOT_CHURNERS; i++)
+        assert_int_equal(hive_spawn(slot_churner, (void *)(uintptr_t)self, NULL), 0);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, slot_thread, NULL), 0);
+    /* Until the limit was hit often and many slots went round. */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long want = hive_test_scaled(200000);
+    do {
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((atomic_load(&slot_spawned) < want || atomic_load(&slot_refused) < 1000) &&
+             t.tv_sec - t0.tv_sec < 20);
+    atomic_store(&slot_stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    wait_for_done(SLOT_CHURNERS, "churners");
+    wait_for_process_count(1, "children");
+    printf("# slots: %ld spawned, %ld refused at the limit of %d\n", atomic_load(&slot_spawned),
+           atomic_load(&slot_refused), SLOT_MAX);
+    assert_true(atomic_load(&slot_refused) > 0); /* the limit was reached */
+    assert_int_equal(atomic_load(&slot_over), 0);
+    /* Every slot is free again, wherever it waits: exactly SLOT_MAX - 1 fit
+     * (we hold one), whichever worker fills. */
+    for (int round = 0; round < 4; round++) {
+        hive_spawn_opts_t o = {.worker = round % WORKERS, .pinned = true};
+        assert_int_equal(hive_spawn_opts(slot_fill, (void *)(uintptr_t)self, &o, NULL), 0);
+        hive_msg_t *m;
+        assert_int_equal(hive_receive_tag(T_DONE, WAIT_S * 1000, &m), 0);
+        long r = -2;
+        memcpy(&r, hive_msg_data(m), sizeof r);
+        hive_msg_free(m);
+        assert_int_equal(r, SLOT_MAX - 2); /* the filler holds one too */
+        wait_for_process_count(1, "fillers");
+    }
+    hive_thread_detach();
+    assert_int_equal(hive_runtime_stop(), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "starvation") == 0) {
@@ -528,6 +653,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sends_racing_with_receiver_death_free_every_pointer_once),
         cmocka_unit_test(names_racing_with_exit_are_all_released),
+        cmocka_unit_test(the_slot_caches_lose_no_slot_under_churn_at_the_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
