@@ -250,6 +250,41 @@ static int bench_cacheline_rtt(long ops, hive_bench_t *b)
 }
 HIVE_BENCH("cacheline_rtt", "baseline", "A writes odd, B answers even", bench_cacheline_rtt);
 
+double bench_floor_rtt_ns(long rounds)
+{
+    static rtt_t t; /* as in bench_cacheline_rtt (never both at once) */
+    pin_t pin;
+    pthread_t th;
+    pin_begin(&pin);
+    if (!pin.pinned) {
+        pthread_setaffinity_np(pthread_self(), sizeof pin.saved, &pin.saved);
+        return -1;
+    }
+    atomic_store_explicit(&t.line, 0, memory_order_relaxed);  /* helper not started */
+    atomic_store_explicit(&t.ready, 0, memory_order_relaxed); /* helper not started */
+    t.rounds = rounds;
+    t.seen = 0;
+    t.pin = &pin;
+    if (pthread_create(&th, NULL, rtt_helper, &t) != 0) {
+        pthread_setaffinity_np(pthread_self(), sizeof pin.saved, &pin.saved);
+        return -1;
+    }
+    await_ready(&t.ready);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 1; i <= rounds; i++) {
+        /* release / acquire: as in bench_cacheline_rtt(). */
+        atomic_store_explicit(&t.line, 2 * i - 1, memory_order_release);
+        while (atomic_load_explicit(&t.line, memory_order_acquire) != 2 * i)
+            relax(false);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(th, NULL);
+    pthread_setaffinity_np(pthread_self(), sizeof pin.saved, &pin.saved);
+    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    return ns / (double)rounds;
+}
+
 /* ---- futex_wake ----------------------------------------------------------- */
 
 static long futex(atomic_uint *addr, int op, unsigned val)

@@ -66,4 +66,10 @@ static inline void pin_end(hive_bench_t *b, const pin_t *p, const char *what)
     hive_bench_workers(b, 2);
 }
 
+/* cacheline_rtt's measurement on its own (bench_floor.c): ns per round trip
+ * between the first two usable CPUs, or -1 when there are not two. For a
+ * benchmark that wants its floor measured in the same moment as itself (the
+ * host may move the vCPUs between benchmarks). Restores the caller's mask. */
+double bench_floor_rtt_ns(long rounds);
+
 #endif

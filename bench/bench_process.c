@@ -50,6 +50,7 @@
 
 #include <hive/hive.h>
 
+#include "bench/bench_pin.h"
 #include "bench/bench_rt.h"
 #include "bench/harness.h"
 
@@ -245,6 +246,10 @@ static int bench_pingpong(long ops, hive_bench_t *b)
     bool xworker = b->arg != NULL;
     meter_t mt = {0};
     hive_bench_pause(b);
+    /* The floor in the same moment, outside the clock: this VM's host moves
+     * its vCPUs, and a cache-line round trip measured minutes apart (the
+     * cacheline_rtt benchmark) can differ by 5x. */
+    double floor_ns = xworker ? bench_floor_rtt_ns(200000) : -1;
     memset(&pp, -1, sizeof pp);
     pp.rounds = ops;
     if (bench_rt_start(b, 0, &pp.sink) != 0)
@@ -277,6 +282,13 @@ static int bench_pingpong(long ops, hive_bench_t *b)
     if (samples > PP_SAMPLES)
         samples = PP_SAMPLES;
     hive_bench_counter(b, "apart_pct", samples ? 100.0 * (double)apart / (double)samples : 0);
+    if (floor_ns > 0) {
+        hive_bench_counter(b, "floor_rtt_ns", floor_ns);
+        /* This repetition against its own floor: the harness reports the
+         * median of these, not a ratio of two medians taken across reps
+         * in which the host may have moved the vCPUs. */
+        hive_bench_counter(b, "x_floor_rtt", mt.wall / (double)ops / floor_ns);
+    }
     report(b, &mt,
            "%ld round trips, started on workers %d,%d of %d; on different CPUs in "
            "%ld of %ld samples (%.0f%%); cpus at start %d,%d, at end %d,%d",
