@@ -198,91 +198,89 @@ static void *rtt_helper(void *arg)
     atomic_store_explicit(&t->ready, 1, memory_order_release);
     for (long i = 1; i <= t->rounds; i++) {
         /* acquire: pairs with the release store of 2i-1 in
-         * bench_cacheline_rtt(), as a receiver takes a message. */
+         * rtt_bounce(), as a receiver takes a message. */
         while (atomic_load_explicit(&t->line, memory_order_acquire) != 2 * i - 1)
             relax(yield);
         t->seen++;
-        /* release: pairs with the acquire load of 2i in bench_cacheline_rtt(). */
+        /* release: pairs with the acquire load of 2i in rtt_bounce(). */
         atomic_store_explicit(&t->line, 2 * i, memory_order_release);
     }
     return NULL;
 }
 
+/* Start the helper for `rounds` round trips on the CPUs `pin` chose (t is
+ * static storage: alignas(128) on the stack is not worth it). */
+static int rtt_start(rtt_t *t, pin_t *pin, long rounds, pthread_t *th)
+{
+    atomic_store_explicit(&t->line, 0, memory_order_relaxed);  /* helper not started */
+    atomic_store_explicit(&t->ready, 0, memory_order_relaxed); /* helper not started */
+    t->rounds = rounds;
+    t->seen = 0;
+    t->pin = pin;
+    int err = pthread_create(th, NULL, rtt_helper, t);
+    if (!err)
+        await_ready(&t->ready);
+    return err;
+}
+
+static void rtt_bounce(rtt_t *t, long rounds, bool yield)
+{
+    for (long i = 1; i <= rounds; i++) {
+        /* release: pairs with the acquire load of 2i-1 in rtt_helper(). */
+        atomic_store_explicit(&t->line, 2 * i - 1, memory_order_release);
+        /* acquire: pairs with the release store of 2i in rtt_helper(). */
+        while (atomic_load_explicit(&t->line, memory_order_acquire) != 2 * i)
+            relax(yield);
+    }
+}
+
+static rtt_t rtt; /* bench_cacheline_rtt and bench_floor_rtt_ns, never at once */
+
 static int bench_cacheline_rtt(long ops, hive_bench_t *b)
 {
-    static rtt_t t; /* static: alignas(128) on the stack is not worth it */
     pin_t pin;
     pthread_t th;
 
     hive_bench_pause(b);
     pin_begin(&pin);
-    atomic_store_explicit(&t.line, 0, memory_order_relaxed);  /* helper not started */
-    atomic_store_explicit(&t.ready, 0, memory_order_relaxed); /* helper not started */
-    t.rounds = ops;
-    t.seen = 0;
-    t.pin = &pin;
-    int err = pthread_create(&th, NULL, rtt_helper, &t);
+    int err = rtt_start(&rtt, &pin, ops, &th);
     if (err) {
         pin_end(b, &pin, "2 threads");
         return hive_bench_fail(b, "pthread_create: %s", strerror(err));
     }
-    await_ready(&t.ready);
-    bool yield = !pin.pinned;
     hive_bench_resume(b);
 
-    for (long i = 1; i <= ops; i++) {
-        /* release: pairs with the acquire load of 2i-1 in rtt_helper(). */
-        atomic_store_explicit(&t.line, 2 * i - 1, memory_order_release);
-        /* acquire: pairs with the release store of 2i in rtt_helper(). */
-        while (atomic_load_explicit(&t.line, memory_order_acquire) != 2 * i)
-            relax(yield);
-    }
+    rtt_bounce(&rtt, ops, !pin.pinned);
 
     hive_bench_pause(b);
     pthread_join(th, NULL);
     pin_end(b, &pin, "A writes odd, B answers even");
     /* relaxed: the join above already ordered the helper's last store. */
-    long last = atomic_load_explicit(&t.line, memory_order_relaxed);
-    if (t.seen != ops || last != 2 * ops)
+    long last = atomic_load_explicit(&rtt.line, memory_order_relaxed);
+    if (rtt.seen != ops || last != 2 * ops)
         return hive_bench_fail(b, "helper answered %ld, line %ld; expected %ld and %ld",
-                               t.seen, last, ops, 2 * ops);
+                               rtt.seen, last, ops, 2 * ops);
     return 0;
 }
 HIVE_BENCH("cacheline_rtt", "baseline", "A writes odd, B answers even", bench_cacheline_rtt);
 
 double bench_floor_rtt_ns(long rounds)
 {
-    static rtt_t t; /* as in bench_cacheline_rtt (never both at once) */
     pin_t pin;
     pthread_t th;
     pin_begin(&pin);
-    if (!pin.pinned) {
-        pthread_setaffinity_np(pthread_self(), sizeof pin.saved, &pin.saved);
-        return -1;
+    double ns = -1;
+    if (pin.pinned && rtt_start(&rtt, &pin, rounds, &th) == 0) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rtt_bounce(&rtt, rounds, false);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        pthread_join(th, NULL);
+        ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+             (double)rounds;
     }
-    atomic_store_explicit(&t.line, 0, memory_order_relaxed);  /* helper not started */
-    atomic_store_explicit(&t.ready, 0, memory_order_relaxed); /* helper not started */
-    t.rounds = rounds;
-    t.seen = 0;
-    t.pin = &pin;
-    if (pthread_create(&th, NULL, rtt_helper, &t) != 0) {
-        pthread_setaffinity_np(pthread_self(), sizeof pin.saved, &pin.saved);
-        return -1;
-    }
-    await_ready(&t.ready);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (long i = 1; i <= rounds; i++) {
-        /* release / acquire: as in bench_cacheline_rtt(). */
-        atomic_store_explicit(&t.line, 2 * i - 1, memory_order_release);
-        while (atomic_load_explicit(&t.line, memory_order_acquire) != 2 * i)
-            relax(false);
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    pthread_join(th, NULL);
     pthread_setaffinity_np(pthread_self(), sizeof pin.saved, &pin.saved);
-    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-    return ns / (double)rounds;
+    return ns;
 }
 
 /* ---- futex_wake ----------------------------------------------------------- */
