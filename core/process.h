@@ -41,12 +41,12 @@ enum { HIVE__WAIT_NONE = 0, HIVE__WAIT_ANY, HIVE__WAIT_TAGS };
 #define HIVE__WAIT_TAGS_MAX 3 /* more: the wait is for any message (the doorbell line's room) */
 
 /* Layout (release builds, LP64): 384 bytes, six cache lines, allocated
- * 64-byte aligned. The last line is the doorbell: everything a sender
- * touches per message - the mailbox's head and stub, what a blocked
- * receive waits for - and nothing else the
- * receiver writes per message: a process busy receiving from another core
- * does not pull the line away from its senders at every charge, hold or
- * pop. (The receiver still writes head when a pop empties the mailbox: the
+ * 64-byte aligned. A sender reads the pid and alive (lookup) from the
+ * fourth line, which the receiver does not write per message, and writes
+ * the last line, the doorbell: the mailbox's head and stub, what a blocked
+ * receive waits for, and nothing else the receiver writes per message: a
+ * process busy receiving from another core does not pull either line away
+ * from its senders at every charge, hold or pop. (The receiver still writes head when a pop empties the mailbox: the
  * queue's stub goes back in, which a mailbox that is drained message by
  * message pays once per message.)
  * The receiver's own end of the mailbox (tail) closes the line before. The
