@@ -1,10 +1,10 @@
 /* alloc.h - the allocation layer every part of hive allocates through.
  *
  * It sits in mailbox/, the lowest layer, because message nodes are its
- * hottest user; sched/ and core/ use it too. Release builds call jemalloc's
- * non-standard API (mallocx / sdallocx: sized free skips the size lookup, and
- * thread caches make a free on another thread cheap) without replacing the
- * program's malloc. Sanitizer builds use libc malloc so ASan sees every block.
+ * hottest user; sched/ and core/ use it too. Release builds call jemalloc
+ * (its own malloc, looked up in its library, and sdallocx: sized free skips
+ * the size lookup, and thread caches make a free on another thread cheap)
+ * without replacing the program's malloc. Sanitizer builds use libc malloc so ASan sees every block.
  * Every block is freed with the size it was allocated with.
  *
  * Any thread may call any of these. hive__alloc returns NULL on failure (or
