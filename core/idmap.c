@@ -81,23 +81,41 @@ int hive__idmap_put(hive__idmap_t *m, uint64_t key, uint64_t val)
 {
     if (reserved(key))
         return -EINVAL;
-    int64_t at = find(m, key);
-    if (at >= 0) {
-        vals(m->b)[at] = val;
-        return 0;
-    }
-    if (!m->b || (m->b->used + 1) * 4 > m->b->cap * 3) {
-        int rc = grow(m);
-        if (rc)
-            return rc;
-    }
     hive__idmap_block_t *b = m->b;
+    if (b) {
+        /* One probe: the key's slot if it is there, else the first
+         * tombstone on the way (reused: `used` does not grow) or the empty
+         * slot that ends the probe (used if the load allows). */
+        uint64_t *k = keys(b);
+        uint32_t mask = b->cap - 1, s = slot_of(key, b->cap), tomb = UINT32_MAX;
+        for (; k[s] != EMPTY; s = (s + 1) & mask) {
+            if (k[s] == key) {
+                vals(b)[s] = val;
+                return 0;
+            }
+            if (k[s] == GONE && tomb == UINT32_MAX)
+                tomb = s;
+        }
+        if (tomb != UINT32_MAX || (b->used + 1) * 4 <= b->cap * 3) {
+            if (tomb != UINT32_MAX)
+                s = tomb;
+            else
+                b->used++;
+            k[s] = key;
+            vals(b)[s] = val;
+            b->n++;
+            return 0;
+        }
+    }
+    int rc = grow(m);
+    if (rc)
+        return rc;
+    b = m->b;
     uint64_t *k = keys(b);
     uint32_t s = slot_of(key, b->cap);
-    while (k[s] != EMPTY && k[s] != GONE)
+    while (k[s] != EMPTY) /* a fresh table has no tombstones */
         s = (s + 1) & (b->cap - 1);
-    if (k[s] == EMPTY)
-        b->used++;
+    b->used++;
     k[s] = key;
     vals(b)[s] = val;
     b->n++;
