@@ -10,8 +10,9 @@
  * dropped the process's real link, and once no empty slot was left the
  * next lookup probed for ever (found by the scenario fuzzer: an agent that
  * unlinked a never-spawned slot's pid ten times stopped answering). Also:
- * growth keeps every entry, and delete/re-insert cycles do not fill the
- * table with tombstones. */
+ * growth keeps every entry, delete/re-insert cycles do not fill the table
+ * with tombstones, and a put that reuses a tombstone never makes a second
+ * copy of a key (random churn against a model). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,6 +61,51 @@ static void growth_and_churn_keep_every_entry(void **state)
         assert_int_equal(v, k * 3);
     }
     assert_false(hive__idmap_get(&m, 1001, NULL));
+    hive__idmap_free(&m);
+}
+
+/* A put reuses the first tombstone on its probe, but only after the probe
+ * has shown that the key is not further along: random puts, overwrites and
+ * deletes of a few keys (so probes cross tombstones all the time) against a
+ * plain array. A put that stored a second copy of a key would show as a
+ * count too high, or as a value that survives the key's delete. */
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
+static void random_churn_matches_a_model(void **state)
+{
+    enum { KEYS = 24 };
+    uint64_t x = 88172645463325252ull;
+    uint64_t key[KEYS], model[KEYS] = {0}; /* model: 0 = absent */
+    for (int i = 0; i < KEYS; i++)
+        key[i] = xorshift(&x) | 1; /* random ids: they share home slots */
+    long present = 0;
+    hive__idmap_t m = {0};
+    for (int i = 0; i < 200000; i++) {
+        uint64_t r = xorshift(&x);
+        int j = (int)(r % KEYS);
+        if ((r >> 40) % 3 == 0) {
+            uint64_t got = 0;
+            assert_int_equal(hive__idmap_del(&m, key[j], &got), model[j] != 0);
+            assert_int_equal(got, model[j]);
+            present -= model[j] != 0;
+            model[j] = 0;
+        } else {
+            uint64_t v = 1 + (r >> 20) % 1000;
+            assert_int_equal(hive__idmap_put(&m, key[j], v), 0);
+            present += model[j] == 0;
+            model[j] = v;
+        }
+        assert_int_equal(hive__idmap_count(&m), present);
+    }
+    for (int j = 0; j < KEYS; j++) {
+        uint64_t v = 0;
+        assert_int_equal(hive__idmap_get(&m, key[j], &v), model[j] != 0);
+        assert_int_equal(v, model[j]);
+    }
     hive__idmap_free(&m);
 }
 
@@ -123,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reserved_ids_are_never_keys),
         cmocka_unit_test(growth_and_churn_keep_every_entry),
+        cmocka_unit_test(random_churn_matches_a_model),
         cmocka_unit_test(unlinking_none_leaves_real_links_working),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
