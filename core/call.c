@@ -6,11 +6,12 @@
  *
  * A call (Erlang's gen:call with an alias):
  *   1. take a fresh alias (active in the caller's alias set) and monitor the
- *      callee;
+ *      callee (one lookup of the callee serves this and step 2);
  *   2. send the request, carrying the alias in the message's reply field;
  *   3. receive the oldest message that is the reply (tag = alias) or the
  *      DOWN of that monitor, with the timeout;
- *   4. drop the alias and the monitor (flushing a DOWN already queued).
+ *   4. drop the alias and the monitor (neither needs a flush: see
+ *      hive__call_msg).
  * A reply sent after step 4 reaches a process whose alias set no longer holds
  * the tag, and the receiving side frees it when it pops it (process.c's
  * stale_reply): a late reply never shows up in the caller's mailbox. The
@@ -23,6 +24,7 @@
 #include "core/process.h"
 #include "mailbox/alloc.h"
 #include "mailbox/message.h"
+#include "sched/rcu.h"
 #include <hive/link.h>
 #include <hive/subject.h>
 
@@ -130,75 +132,83 @@ int hive__call_msg(hive_subject_t s, hive_msg_t *m, int64_t timeout_ms, hive_msg
         hive__msg_discard(m);
         return -ENOMEM;
     }
-    int rc = hive_monitor(s.pid, &w.ref);
-    if (rc) {
-        hive__alias_drop(p, w.alias);
-        hive__msg_discard(m);
-        return rc;
-    }
     m->reply = w.alias;
-    if (hive__send_msg(s.pid, m) == -ESRCH) {
-        /* Gone before the request got there: the monitor has queued DOWN
-         * noproc; no need to wait for it. */
-        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
-        hive__alias_drop(p, w.alias);
-        if (why)
+    /* One lookup for the monitor and the send. A fiber process runs on a
+     * worker, which is always an RCU reader. */
+    if (p->is_thread)
+        hive__rcu_enter();
+    hive__proc_t *t = hive__proc_lookup(s.pid);
+    int rc = t ? hive__monitor_proc(p, t, &w.ref) : -ESRCH;
+    if (rc == 0)
+        hive__proc_deliver(t, m);
+    if (p->is_thread)
+        hive__rcu_leave();
+    if (rc) {
+        /* Gone before the request got there (or no memory): nothing was
+         * set up and nothing is queued. */
+        hive__alias_end(p, w.alias);
+        hive__msg_discard(m);
+        if (why && rc == -ESRCH)
             *why = (hive_reason_t){.kind = HIVE_EXIT_NOPROC};
-        return -ESRCH;
+        return rc;
     }
     hive_msg_t *got;
     rc = hive__await_reply(&w, timeout_ms, &got);
+    /* Nothing is taken from the mailbox between the await and here, and
+     * the await returns the first message that is our reply or our DOWN:
+     * neither waits in the skipped list now. So neither the alias nor the
+     * monitor needs a walk of it: a reply or a DOWN signal still in the
+     * mailbox is dropped when met (alias inactive, ref gone). A DOWN the
+     * await returned has used the monitor up (nothing to remove). */
+    hive__alias_end(p, w.alias);
+    hive__demonitor_quiet(p, w.ref);
     if (rc == 0 && got->tag == w.alias) {
-        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
         *reply = got;
     } else if (rc == 0) {
-        /* DOWN: the monitor is used up. */
         hive_down_info_t d;
         hive_down_info(got, &d);
         hive_msg_free(got);
         if (why)
             *why = d.reason;
         rc = d.reason.kind == HIVE_EXIT_NOPROC ? -ESRCH : -ECONNRESET;
-    } else {
-        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
     }
-    hive__alias_drop(p, w.alias);
     return rc;
 }
 
-static int check_call(size_t len, const void *req, hive_msg_t **reply)
+/* 0 with *self set, or the error. */
+static int check_call(hive_subject_t s, size_t len, const void *req, hive_msg_t **reply,
+                      hive__proc_t **self)
 {
+    *self = hive__proc_enter();
     if (!reply || (len && !req))
         return -EINVAL;
     *reply = NULL;
     if (len > (size_t)hive__proc_max_message_size())
         return -EMSGSIZE;
-    return hive__proc_self() ? 0 : -EPERM;
+    if (!*self)
+        return -EPERM;
+    return s.tag >= HIVE_TAG_RESERVED ? -EINVAL : 0;
 }
 
 HIVE_API int hive_call(hive_subject_t s, const void *req, size_t len, int64_t timeout_ms,
                        hive_msg_t **reply, hive_reason_t *why)
 {
-    hive__proc_enter();
-    int rc = check_call(len, req, reply);
+    hive__proc_t *self;
+    int rc = check_call(s, len, req, reply, &self);
     if (rc)
         return rc;
-    if (s.tag >= HIVE_TAG_RESERVED)
-        return -EINVAL;
-    hive_msg_t *m = hive__msg_new_bytes(s.tag, hive_self(), req, len);
+    hive_msg_t *m = hive__msg_new_bytes(s.tag, self->pid, req, len);
     return m ? hive__call_msg(s, m, timeout_ms, reply, why) : -ENOMEM;
 }
 
 HIVE_API int hive_call_ptr(hive_subject_t s, void *req, void (*dtor)(void *),
                            int64_t timeout_ms, hive_msg_t **reply, hive_reason_t *why)
 {
-    hive__proc_enter();
-    int rc = check_call(0, NULL, reply);
+    hive__proc_t *self;
+    int rc = check_call(s, 0, NULL, reply, &self);
     if (rc)
         return rc;
-    if (s.tag >= HIVE_TAG_RESERVED)
-        return -EINVAL;
-    hive_msg_t *m = hive__msg_new_ptr(s.tag, hive_self(), req, dtor);
+    hive_msg_t *m = hive__msg_new_ptr(s.tag, self->pid, req, dtor);
     return m ? hive__call_msg(s, m, timeout_ms, reply, why) : -ENOMEM;
 }
 

@@ -477,24 +477,18 @@ static void proc_end(hive__proc_t *p)
     hive__rcu_leave();
 }
 
-hive__proc_t *hive__proc_enter(void)
+hive__proc_t *hive__proc_enter_slow(hive__task_t *t)
 {
-    hive__task_t *t = hive__task_self();
     if (!t)
         return hive__proc_self(); /* an attached thread, or nobody */
-    /* The frame's address, not a local's: under ASan's use-after-return
-     * checking locals live on a heap "fake stack" (see hive__stack_low). */
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    if (t->has_stack && sp < (uintptr_t)t->fiber.stack.lo + HIVE__STACK_RESERVE) {
-        /* Too little stack left for the runtime: end the caller here, at a
-         * safe point, rather than let a fault hit inside the runtime. */
-        hive__proc_t *p = hive__task_upper(t);
-        if (p) {
-            hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW});
-            hive__fiber_exit(&p->task.fiber);
-        }
+    /* Too little stack left for the runtime: end the caller here, at a safe
+     * point, rather than let a fault hit inside the runtime. */
+    hive__proc_t *p = hive__task_upper(t);
+    if (p) {
+        hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_STACK_OVERFLOW});
+        hive__fiber_exit(&p->task.fiber);
     }
-    return hive__task_upper(t);
+    return NULL;
 }
 
 /* A reply to an alias no longer active (its call gave up): dropped. */
@@ -1162,14 +1156,23 @@ uint64_t hive__alias_new(hive__proc_t *p)
     return hive__idmap_put(&p->aliases, a, 1) == 0 ? a : 0;
 }
 
+/* true if alias was active */
+static bool alias_off(hive__proc_t *p, uint64_t alias)
+{
+    if (p->alias_one == alias) {
+        p->alias_one = 0;
+        return true;
+    }
+    return hive__idmap_del(&p->aliases, alias, NULL);
+}
+
 void hive__alias_drop(hive__proc_t *p, uint64_t alias)
 {
-    if (p->alias_one == alias)
-        p->alias_one = 0;
-    else if (!hive__idmap_del(&p->aliases, alias, NULL))
-        return;
-    drop_saved(p, has_tag, alias);
+    if (alias_off(p, alias))
+        drop_saved(p, has_tag, alias);
 }
+
+void hive__alias_end(hive__proc_t *p, uint64_t alias) { alias_off(p, alias); }
 
 HIVE_API int hive_receive_match(hive_match_fn_t match, void *ctx, int64_t timeout_ms,
                                 hive_msg_t **out)

@@ -25,6 +25,7 @@
 #include "core/idmap.h"
 #include "mailbox/message.h"
 #include "mailbox/mpsc.h"
+#include "sched/fault.h"
 #include "sched/timer.h"
 #include "sched/worker.h"
 
@@ -140,7 +141,20 @@ long hive__proc_max_message_size(void);
 /* At the top of every API entry a process may call: ends the caller with
  * stack_overflow if the runtime would not have room to run (fault.h).
  * Returns the calling process (hive__proc_self), found once for the call. */
-hive__proc_t *hive__proc_enter(void);
+hive__proc_t *hive__proc_enter_slow(hive__task_t *t);
+static inline hive__proc_t *hive__proc_enter(void)
+{
+    hive__task_t *t = hive__task_self();
+    /* The frame's address, not a local's: under ASan's use-after-return
+     * checking locals live on a heap "fake stack" (see hive__stack_low).
+     * Inlined, it is the API function's own frame. */
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (__builtin_expect(!t || (t->has_stack && sp < (uintptr_t)t->fiber.stack.lo +
+                                                         HIVE__STACK_RESERVE),
+                         0))
+        return hive__proc_enter_slow(t);
+    return hive__task_upper(t);
+}
 /* The scheduler's idle hook: flush this worker's batch of dead processes
  * to RCU (before parking and at exit). */
 void hive__proc_idle_hook(void);
@@ -170,6 +184,10 @@ uint64_t hive__alias_new(hive__proc_t *p);
 /* Deactivate: later replies to it are dropped, and one already taken from
  * the mailbox but not yet received is freed now. */
 void hive__alias_drop(hive__proc_t *p, uint64_t alias);
+/* Deactivate, when the caller knows that no message with this tag waits
+ * in p's skipped list (nothing was taken from the mailbox since a receive
+ * that would have returned one): no walk of the list. */
+void hive__alias_end(hive__proc_t *p, uint64_t alias);
 static inline bool hive__is_alias(uint64_t tag)
 {
     return tag >= HIVE_TAG_ALIAS_BASE && tag < HIVE_TAG_RESERVED;
@@ -219,6 +237,14 @@ bool hive__signal_send(hive_pid_t to, uint32_t kind, const void *data, size_t le
 /* spawn's link / monitor options, before the child is published. */
 int hive__signal_spawn_opts(hive__proc_t *parent, hive__proc_t *child, bool link,
                             bool monitor, uint64_t *ref);
+/* p (the caller) monitors t, which it looked up inside its read-side
+ * section: hive_monitor's bookkeeping without its checkpoint. 0 with *ref
+ * set, -ESRCH when t is dead (nothing set up, no DOWN queued), -ENOMEM. */
+int hive__monitor_proc(hive__proc_t *p, hive__proc_t *t, uint64_t *ref);
+/* hive_demonitor without a flush: a DOWN signal still queued is dropped
+ * when met; one already turned into a message stays (the caller knows
+ * there is none). Nothing when ref already fired. */
+void hive__demonitor_quiet(hive__proc_t *p, uint64_t ref);
 /* Deliver m (a signal) and wake p whatever it waits for. */
 void hive__proc_deliver_signal(hive__proc_t *p, hive_msg_t *m);
 /* Remove p's EXIT/DOWN-turned messages matching ref from its saved list. */

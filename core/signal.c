@@ -34,12 +34,26 @@ typedef struct hive__cleanup {
     void *arg;
 } cleanup_t;
 
-/* relaxed: refs need only be unique. */
+/* Refs need only be unique. Each thread (worker or attached) takes them
+ * from a block of its own and goes to the shared counter once per
+ * REF_BLOCK refs: a monitor, which every hive_call sets up, writes no line
+ * that other cores write (on 64 cores a shared counter per call would be
+ * the one contended line of the call path). */
+enum { REF_BLOCK = 4096 };
 static _Atomic uint64_t next_ref = 1;
+/* initial-exec: see tls_worker in sched/worker.c. */
+static __thread uint64_t ref_next __attribute__((tls_model("initial-exec")));
+static __thread uint64_t ref_end __attribute__((tls_model("initial-exec")));
 
 static uint64_t new_ref(void)
 {
-    return atomic_fetch_add_explicit(&next_ref, 1, memory_order_relaxed); /* unique only */
+    if (ref_next == ref_end) {
+        /* relaxed: the counter hands out disjoint blocks; nothing else is
+         * published through it. */
+        ref_next = atomic_fetch_add_explicit(&next_ref, REF_BLOCK, memory_order_relaxed);
+        ref_end = ref_next + REF_BLOCK;
+    }
+    return ref_next++;
 }
 
 /* ---- the signal lock: short critical sections, never across a switch ---- */
@@ -303,6 +317,25 @@ int hive__signal_spawn_opts(hive__proc_t *parent, hive__proc_t *child, bool link
     return 0;
 }
 
+int hive__monitor_proc(hive__proc_t *p, hive__proc_t *t, hive_ref_t *ref)
+{
+    uint64_t r = new_ref();
+    if (hive__idmap_put(&p->monitoring, r, t->pid) != 0)
+        return -ENOMEM;
+    int rc = -ESRCH;
+    hive__sig_lock(t);
+    /* acquire: see link_to(). */
+    if (atomic_load_explicit(&t->alive, memory_order_acquire))
+        rc = hive__idmap_put(&t->monitored_by, r, p->pid);
+    hive__sig_unlock(t);
+    if (rc) {
+        hive__idmap_del(&p->monitoring, r, NULL);
+        return rc;
+    }
+    *ref = r;
+    return 0;
+}
+
 HIVE_API int hive_monitor(hive_pid_t pid, hive_ref_t *ref)
 {
     hive__proc_t *p = hive__proc_enter();
@@ -310,31 +343,39 @@ HIVE_API int hive_monitor(hive_pid_t pid, hive_ref_t *ref)
         return -EPERM;
     if (!ref)
         return -EINVAL;
-    uint64_t r = new_ref();
-    if (hive__idmap_put(&p->monitoring, r, pid) != 0)
-        return -ENOMEM;
-    *ref = r;
-    int rc = 0;
-    bool watching = false;
+    hive__rcu_enter();
+    hive__proc_t *t = hive__proc_lookup(pid);
+    int rc = t ? hive__monitor_proc(p, t, ref) : -ESRCH;
+    if (rc == -ESRCH) {
+        /* Gone already: the monitor fires at once, DOWN noproc. */
+        uint64_t r = new_ref();
+        rc = hive__idmap_put(&p->monitoring, r, pid);
+        if (rc == 0) {
+            *ref = r;
+            down_signal(p->pid, r, pid, &noproc);
+        }
+    }
+    hive__rcu_leave();
+    if (rc)
+        return rc;
+    hive__task_charge(1);
+    hive__proc_checkpoint(p);
+    return 0;
+}
+
+void hive__demonitor_quiet(hive__proc_t *p, hive_ref_t ref)
+{
+    uint64_t pid;
+    if (!hive__idmap_del(&p->monitoring, ref, &pid))
+        return; /* fired (its DOWN taken) or never set */
     hive__rcu_enter();
     hive__proc_t *t = hive__proc_lookup(pid);
     if (t) {
         hive__sig_lock(t);
-        /* acquire: see link_to(). */
-        if (atomic_load_explicit(&t->alive, memory_order_acquire))
-            watching = (rc = hive__idmap_put(&t->monitored_by, r, p->pid)) == 0;
+        hive__idmap_del(&t->monitored_by, ref, NULL);
         hive__sig_unlock(t);
     }
-    if (!watching && rc == 0)
-        down_signal(p->pid, r, pid, &noproc); /* gone already: DOWN noproc */
     hive__rcu_leave();
-    if (rc) {
-        hive__idmap_del(&p->monitoring, r, NULL);
-        return rc;
-    }
-    hive__task_charge(1);
-    hive__proc_checkpoint(p);
-    return 0;
 }
 
 HIVE_API int hive_demonitor(hive_ref_t ref, int flags)
@@ -342,17 +383,7 @@ HIVE_API int hive_demonitor(hive_ref_t ref, int flags)
     hive__proc_t *p = hive__proc_enter();
     if (!p)
         return -EPERM;
-    uint64_t pid;
-    if (hive__idmap_del(&p->monitoring, ref, &pid)) {
-        hive__rcu_enter();
-        hive__proc_t *t = hive__proc_lookup(pid);
-        if (t) {
-            hive__sig_lock(t);
-            hive__idmap_del(&t->monitored_by, ref, NULL);
-            hive__sig_unlock(t);
-        }
-        hive__rcu_leave();
-    }
+    hive__demonitor_quiet(p, ref);
     /* A DOWN signal still queued is dropped when met (the ref is gone); one
      * already turned into a message is removed by a flush. */
     if (flags & HIVE_DEMONITOR_FLUSH)
