@@ -28,40 +28,54 @@ static inline bool should_fail(size_t size)
 }
 
 #if HIVE_USE_JEMALLOC
-/* jemalloc's own malloc(), not the program's. jemalloc 5.3's mallocx() has
- * no fast path (about 90 instructions a call, measured with callgrind: three
- * of them per hive_call), while its malloc() pops the thread cache in about
- * 30. Calling malloc() by name would bind to whichever malloc the program
- * uses (glibc's, when the program links libhive.so: libc comes first in
- * the lookup order), so the symbol is looked up in jemalloc's own library,
- * found through mallocx (only jemalloc defines it). Its blocks are
- * jemalloc's, so sdallocx frees them. If the lookup fails, mallocx. */
-typedef void *(*malloc_fn)(size_t);
+/* jemalloc's own malloc, calloc and free, not the program's. jemalloc
+ * 5.3's mallocx() has no fast path (about 90 instructions a call, counted
+ * with callgrind: three of them per hive_call), while its malloc() pops the
+ * thread cache in about 30. Calling malloc() by name would bind to whichever
+ * malloc the program uses (glibc's, when the program links libhive.so: libc
+ * comes first in the lookup order), so the three are looked up in
+ * jemalloc's own library, found through mallocx (only jemalloc defines it).
+ * All three or none: a tool that replaces the allocator (valgrind's
+ * memcheck) redirects jemalloc's malloc, calloc and free too, but not
+ * sdallocx, so mixing them with the x-API would free its blocks with the
+ * wrong allocator. If the lookup fails: mallocx, dallocx. */
+typedef struct je_api {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void (*free)(void *);
+} je_api_t;
 
-static void *via_mallocx(size_t size) { return mallocx(size, 0); }
+static void *x_malloc(size_t n) { return mallocx(n, 0); }
+static void *x_calloc(size_t k, size_t n) { return mallocx(k * n, MALLOCX_ZERO); }
+static void x_free(void *p) { dallocx(p, 0); }
 
-static void *resolve_malloc(size_t size);
-/* relaxed: every thread that resolves stores the same pointer; a thread
- * that reads the old one resolves again. */
-static _Atomic(malloc_fn) je_malloc = resolve_malloc;
+/* Until resolve() has run (at load: a constructor), and if it fails. */
+static je_api_t je = {x_malloc, x_calloc, x_free};
 
-static void *resolve_malloc(size_t size)
+static void *find(void *lib, const Dl_info *in, const char *name)
 {
-    malloc_fn fn = via_mallocx;
+    void *sym = dlsym(lib, name);
+    Dl_info at;
+    /* Only if the symbol really is in that library. */
+    return sym && dladdr(sym, &at) && at.dli_fbase == in->dli_fbase ? sym : NULL;
+}
+
+/* At load time, after jemalloc's own initialisation (a dependency's
+ * constructors run first) and before any thread of ours exists: the plain
+ * stores below happen before every thread's first allocation. */
+__attribute__((constructor)) static void resolve(void)
+{
     Dl_info info;
-    if (dladdr((void *)mallocx, &info) && info.dli_fname) {
-        void *lib = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-        if (lib) {
-            void *sym = dlsym(lib, "malloc");
-            Dl_info at;
-            /* Only if the symbol really is in that library. */
-            if (sym && dladdr(sym, &at) && at.dli_fbase == info.dli_fbase)
-                fn = (malloc_fn)sym;
-            dlclose(lib); /* NOLOAD took a reference; the library stays */
-        }
-    }
-    atomic_store_explicit(&je_malloc, fn, memory_order_relaxed); /* see je_malloc */
-    return fn(size);
+    if (!dladdr((void *)mallocx, &info) || !info.dli_fname)
+        return;
+    void *lib = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (!lib)
+        return;
+    void *m = find(lib, &info, "malloc"), *c = find(lib, &info, "calloc");
+    void *f = find(lib, &info, "free");
+    if (m && c && f)
+        je = (je_api_t){(void *(*)(size_t))m, (void *(*)(size_t, size_t))c, (void (*)(void *))f};
+    dlclose(lib); /* NOLOAD took a reference; the library stays */
 }
 #endif
 
@@ -72,7 +86,7 @@ void *hive__alloc(size_t size)
     if (should_fail(size))
         return NULL;
 #if HIVE_USE_JEMALLOC
-    return atomic_load_explicit(&je_malloc, memory_order_relaxed)(size); /* see je_malloc */
+    return je.malloc(size);
 #else
     return malloc(size);
 #endif
@@ -85,15 +99,15 @@ void *hive__zalloc(size_t size)
     if (should_fail(size))
         return NULL;
 #if HIVE_USE_JEMALLOC
-    /* Small blocks (idmap tables, process structs): jemalloc's malloc and
-     * a memset, about half the instructions of mallocx(MALLOCX_ZERO)
-     * (callgrind). Large ones (tables sized by max_processes): mallocx,
-     * which can hand out fresh zero pages without touching them. */
+    /* Small blocks (idmap tables, process structs): malloc and a memset,
+     * fewer instructions than calloc's general path (callgrind). Large ones
+     * (tables sized by max_processes): calloc, which can hand out fresh zero
+     * pages without touching them. */
     if (size <= 4096) {
-        void *p = atomic_load_explicit(&je_malloc, memory_order_relaxed)(size); /* see je_malloc */
+        void *p = je.malloc(size);
         return p ? memset(p, 0, size) : NULL;
     }
-    return mallocx(size, MALLOCX_ZERO);
+    return je.calloc(1, size);
 #else
     return calloc(1, size);
 #endif
@@ -103,10 +117,10 @@ void hive__free(void *p, size_t size)
 {
     if (!p)
         return;
-#if HIVE_USE_JEMALLOC
-    sdallocx(p, size ? size : 1, 0);
-#else
     (void)size;
+#if HIVE_USE_JEMALLOC
+    je.free(p);
+#else
     free(p);
 #endif
 }
