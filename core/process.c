@@ -844,18 +844,36 @@ static void wait_timer_release(hive__timer_t *t)
 
 /* A timer that unparks the running task at `deadline`, or NULL (no memory:
  * the caller then returns -ENOMEM rather than wait past its deadline). */
-static hive__timer_t *arm(hive__task_t *task, uint64_t deadline)
+static uint64_t ms_to_ns(int64_t ms)
+{
+    return (uint64_t)ms > UINT64_MAX / 1000000u ? UINT64_MAX : (uint64_t)ms * 1000000u;
+}
+
+static hive__timer_t *arm_at(hive__task_t *task, uint64_t when, bool relative)
 {
     wait_timer_t *wt = hive__alloc(sizeof *wt);
     if (!wt)
         return NULL;
     wt->task = task;
-    hive__timer_init(&wt->t, deadline, wait_timer_fire, wait_timer_release);
-    if (hive__timer_add(&wt->t) != 0) {
+    hive__timer_init(&wt->t, when, wait_timer_fire, wait_timer_release);
+    if ((relative ? hive__timer_add_after(&wt->t, when) : hive__timer_add(&wt->t)) != 0) {
         hive__timer_put(&wt->t);
         return NULL;
     }
     return &wt->t;
+}
+
+static hive__timer_t *arm(hive__task_t *task, uint64_t deadline)
+{
+    return arm_at(task, deadline, false);
+}
+
+/* A receive timeout: ms from now, the clock read later by the worker
+ * (sched/timer.h: hive__timer_add_after), so a wait that ends before the
+ * worker next runs its timers never reads the clock. */
+static hive__timer_t *arm_after(hive__task_t *task, int64_t ms)
+{
+    return arm_at(task, ms_to_ns(ms), true);
 }
 
 hive__timer_t *hive__proc_arm_timeout(hive__proc_t *p, uint64_t deadline)
@@ -872,9 +890,13 @@ void hive__proc_disarm_timeout(hive__proc_t *p, hive__timer_t *tm)
     }
 }
 
+/* Saturating: a timeout of years is "never", not a wrap into the past. */
 static uint64_t deadline_of(int64_t ms)
 {
-    return ms < 0 ? UINT64_MAX : hive__now_ns() + (uint64_t)ms * 1000000u;
+    if (ms < 0)
+        return UINT64_MAX;
+    uint64_t now = hive__now_ns(), ns = ms_to_ns(ms);
+    return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
 }
 
 HIVE_API int hive_sleep(int64_t ms)
@@ -1023,7 +1045,9 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
         *out = hold(p, m);
         return 0;
     }
-    /* The clock is read only when a wait starts and after it is woken: a
+    /* A fiber never reads the clock here: its timeout is a timer armed
+     * "after" (arm_after), and it has timed out when that timer fired. An
+     * attached thread reads it when a wait starts and after it is woken. A
      * call whose reply is already there never reads it. */
     uint64_t deadline = UINT64_MAX;
     bool waited = false;
@@ -1040,10 +1064,14 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
         }
         if (timeout_ms == 0)
             break;
-        if (timeout_ms > 0 && deadline == UINT64_MAX)
+        if (!p->is_thread) {
+            if (waited && tm && hive__timer_fired(tm))
+                break;
+        } else if (timeout_ms > 0 && deadline == UINT64_MAX) {
             deadline = deadline_of(timeout_ms);
-        else if (waited && deadline != UINT64_MAX && hive__now_ns() >= deadline)
+        } else if (waited && deadline != UINT64_MAX && hive__now_ns() >= deadline) {
             break;
+        }
         waited = false;
         if (!published) {
             /* Before saying what we wait for (senders then pay for a
@@ -1083,7 +1111,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             waited = true;
             continue;
         }
-        if (deadline != UINT64_MAX && !tm && !(p->timeout = tm = arm(&p->task, deadline))) {
+        if (timeout_ms > 0 && !tm && !(p->timeout = tm = arm_after(&p->task, timeout_ms))) {
             /* Without a timer nothing wakes us at the deadline: a wait that
              * could outlive its timeout is refused instead. */
             rc = -ENOMEM;

@@ -133,9 +133,12 @@ static hive__timer_t *pop_min(hive__timer_heap_t *h)
     return top;
 }
 
-static int heap_insert(hive__timer_heap_t *h, hive__timer_t *t, int owner)
+/* Room in the array for the heap, every timer on the fresh list, and one
+ * more: a fresh timer's move into the heap never needs memory, so it can
+ * neither fail nor be fired early for want of it. */
+static int reserve_one(hive__timer_heap_t *h)
 {
-    if (h->n == h->cap) {
+    if (h->n + h->nfresh >= h->cap) {
         int ncap = h->cap ? h->cap * 2 : 64;
         hive__timer_t **na = hive__alloc((size_t)ncap * sizeof *na);
         if (!na)
@@ -146,6 +149,13 @@ static int heap_insert(hive__timer_heap_t *h, hive__timer_t *t, int owner)
         h->a = na;
         h->cap = ncap;
     }
+    return 0;
+}
+
+static int heap_insert(hive__timer_heap_t *h, hive__timer_t *t, int owner)
+{
+    if (reserve_one(h) != 0)
+        return -ENOMEM;
     atomic_store_explicit(&t->owner, owner, memory_order_relaxed); /* see cancel */
     h->a[h->n++] = t;
     sift_up(h, h->n - 1);
@@ -172,11 +182,37 @@ int hive__timer_add(hive__timer_t *t)
     return 0;
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+int hive__timer_add_after(hive__timer_t *t, uint64_t after_ns)
+{
+    hive__worker_t *w = hive__worker_self();
+    if (!w) {
+        t->deadline = sat_add(hive__now_ns(), after_ns);
+        return hive__timer_add(t);
+    }
+    hive__timer_heap_t *h = hive__worker_timers(w);
+    if (reserve_one(h) != 0) {
+        hive__timer_put(t); /* the heap's reference: it never got one */
+        return -ENOMEM;
+    }
+    h->nfresh++;
+    t->deadline = after_ns;
+    t->heap_index = -2;
+    /* relaxed: see cancel (owner written once, by the owning worker). */
+    atomic_store_explicit(&t->owner, hive__worker_id(w), memory_order_relaxed);
+    t->inbox.next = h->fresh ? &h->fresh->inbox : NULL;
+    h->fresh = t;
+    return 0;
+}
+
 void hive__timer_heap_init(hive__timer_heap_t *h)
 {
     h->a = NULL;
     h->n = h->cap = 0;
     hive__inject_init(&h->inbox);
+    h->fresh = NULL;
+    h->nfresh = 0;
 }
 
 static hive__timer_t *timer_of(hive__inject_node_t *n)
@@ -184,22 +220,43 @@ static hive__timer_t *timer_of(hive__inject_node_t *n)
     return (hive__timer_t *)(void *)((char *)n - offsetof(hive__timer_t, inbox));
 }
 
+/* Into the heap; without memory for the heap, fire it now rather than
+ * lose it. */
+static void take_in(hive__timer_heap_t *h, hive__timer_t *t, int owner, uint64_t now)
+{
+    if (heap_insert(h, t, owner) != 0) {
+        t->deadline = now;
+        int expect = HIVE__TIMER_PENDING;
+        /* acq_rel: decides the race with hive__timer_cancel(), as below. */
+        if (atomic_compare_exchange_strong_explicit(&t->state, &expect, HIVE__TIMER_FIRED,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            t->fire(t);
+        hive__timer_put(t);
+    }
+}
+
 void hive__timer_heap_run(hive__timer_heap_t *h, int owner, uint64_t now)
 {
+    /* The fresh list: `now` was read after each of these was added. One
+     * cancelled meanwhile only drops the heap's reference (relaxed: if a
+     * cancel lands just after this load, the timer goes into the heap and
+     * is discarded when its deadline comes, as any cancel from elsewhere). */
+    for (hive__timer_t *t = h->fresh; t;) {
+        hive__timer_t *next = t->inbox.next ? timer_of(t->inbox.next) : NULL;
+        t->heap_index = -1;
+        h->nfresh--; /* its reserved room: take_in needs no memory */
+        if (atomic_load_explicit(&t->state, memory_order_relaxed) != HIVE__TIMER_PENDING) {
+            hive__timer_put(t); /* the heap's reference */
+        } else {
+            t->deadline = sat_add(now, t->deadline);
+            take_in(h, t, owner, now);
+        }
+        t = next;
+    }
+    h->fresh = NULL;
     for (hive__inject_node_t *n = hive__inject_take_all(&h->inbox); n;) {
         hive__inject_node_t *next = n->next;
-        hive__timer_t *t = timer_of(n);
-        if (heap_insert(h, t, owner) != 0) {
-            /* No memory for the heap: fire it now rather than lose it. */
-            t->deadline = now;
-            int expect = HIVE__TIMER_PENDING;
-            /* acq_rel: decides the race with hive__timer_cancel(), as below. */
-            if (atomic_compare_exchange_strong_explicit(&t->state, &expect, HIVE__TIMER_FIRED,
-                                                        memory_order_acq_rel,
-                                                        memory_order_acquire))
-                t->fire(t);
-            hive__timer_put(t);
-        }
+        take_in(h, timer_of(n), owner, now);
         n = next;
     }
     while (h->n > 0 && h->a[0]->deadline <= now) {
@@ -215,18 +272,27 @@ void hive__timer_heap_run(hive__timer_heap_t *h, int owner, uint64_t now)
 
 uint64_t hive__timer_heap_next(hive__timer_heap_t *h)
 {
-    if (!hive__inject_empty(&h->inbox))
+    if (!hive__inject_empty(&h->inbox) || h->fresh)
         return 0;
     return h->n ? h->a[0]->deadline : UINT64_MAX;
 }
 
 bool hive__timer_heap_busy(hive__timer_heap_t *h)
 {
-    return h->n > 0 || !hive__inject_empty(&h->inbox);
+    return h->n > 0 || h->fresh || !hive__inject_empty(&h->inbox);
 }
 
 void hive__timer_heap_destroy(hive__timer_heap_t *h)
 {
+    for (hive__timer_t *t = h->fresh; t;) {
+        hive__timer_t *next = t->inbox.next ? timer_of(t->inbox.next) : NULL;
+        t->heap_index = -1;
+        hive__timer_cancel(t);
+        hive__timer_put(t);
+        t = next;
+    }
+    h->fresh = NULL;
+    h->nfresh = 0;
     for (hive__inject_node_t *n = hive__inject_take_all(&h->inbox); n;) {
         hive__inject_node_t *next = n->next;
         hive__timer_t *t = timer_of(n);

@@ -414,6 +414,75 @@ static void long_timeouts_are_never_early(void **state)
     assert_true(r[1] < 1500000 && r[2] < 1500000);
 }
 
+/* A fiber's receive timeout is a timer armed "after" its delay, which the
+ * worker dates and files when it next runs its timers (sched/timer.h).
+ * That must happen when the worker never runs out of work too, and never
+ * early; and timeouts cancelled before the worker dated them (the reply
+ * came first: the common case) must not get in the way. All on worker 0,
+ * which a process that only yields keeps busy throughout. */
+static atomic_bool busy_on;
+
+static void busy_spinner(void *arg)
+{
+    while (atomic_load(&busy_on))
+        hive_yield();
+}
+
+static void busy_echo(void *arg)
+{
+    hive_msg_t *m;
+    while (hive_receive(HIVE_INFINITY, &m) == 0) {
+        hive_pid_t from = hive_msg_from(m);
+        bool stop = hive_msg_tag(m) == T_STOP;
+        hive_msg_free(m);
+        if (stop)
+            return;
+        hive_send(from, T_PONG, NULL, 0);
+    }
+}
+
+static void busy_waiter(void *arg)
+{
+    hive_pid_t echo = *(hive_pid_t *)arg;
+    hive_msg_t *m;
+    long replies = 0;
+    for (int i = 0; i < 10000; i++) {
+        hive_send(echo, T_PING, NULL, 0);
+        if (hive_receive_tag(T_PONG, 10000, &m) != 0)
+            break;
+        hive_msg_free(m);
+        replies++;
+    }
+    hive_send(echo, T_STOP, NULL, 0);
+    uint64_t t0 = mono_us();
+    int rc = hive_receive_tag(T_PING, 100, &m);
+    uint64_t t1 = mono_us();
+    long r[3] = {replies, rc, (long)(t1 - t0)};
+    hive_send(me, T_DATA, r, sizeof r);
+}
+
+static void timeouts_fire_on_a_busy_worker(void **state)
+{
+    hive_spawn_opts_t on0 = {.worker = 0, .pinned = true};
+    hive_pid_t echo;
+    atomic_store(&busy_on, true);
+    assert_int_equal(hive_spawn_opts(busy_spinner, NULL, &on0, NULL), 0);
+    assert_int_equal(hive_spawn_opts(busy_echo, NULL, &on0, &echo), 0);
+    assert_int_equal(hive_spawn_opts(busy_waiter, &echo, &on0, NULL), 0);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_DATA, WAIT_MS, &m), 0);
+    atomic_store(&busy_on, false);
+    long r[3];
+    assert_int_equal(hive_msg_size(m), sizeof r);
+    memcpy(r, hive_msg_data(m), sizeof r);
+    hive_msg_free(m);
+    assert_int_equal(r[0], 10000); /* no cancelled timeout fired into a later wait */
+    assert_int_equal(r[1], -ETIMEDOUT);
+    print_message("100 ms receive on a busy worker took %ld us\n", r[2]);
+    assert_true(r[2] >= 100000);
+    assert_true(r[2] < 10000000); /* it fires: late only by scheduling */
+}
+
 static void sleeper(void *arg)
 {
     hive_msg_t *m;
@@ -612,6 +681,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(receive_timeout_and_poll, setup, teardown),
         cmocka_unit_test_setup_teardown(sleep_and_receive_timeouts_inside_a_process, setup, teardown),
         cmocka_unit_test_setup_teardown(long_timeouts_are_never_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(timeouts_fire_on_a_busy_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(send_after_fires_and_cancel_says_whether_it_had, setup, teardown),
         cmocka_unit_test_setup_teardown(timers_from_foreign_threads_and_to_dead_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(names_register_lookup_release, setup, teardown),
