@@ -1,5 +1,6 @@
-/* alloc.c - hive's allocation layer: jemalloc's sized API, or libc under
- * sanitizers; a failure hook for allocation-failure tests. See alloc.h. */
+/* alloc.c - hive's allocation layer: jemalloc (not the program's malloc), or
+ * libc under sanitizers; a failure hook for allocation-failure tests. See
+ * alloc.h. */
 #include "mailbox/alloc.h"
 
 #include <stdatomic.h>
@@ -14,16 +15,18 @@
 /* relaxed: the hook is set by a test before the code under test runs and the
  * test's own thread start / runtime start orders it; a stale read only means
  * one allocation is or is not failed around the moment it changes. */
-static _Atomic(hive__alloc_fail_fn) fail_hook;
+_Atomic(hive__alloc_fail_fn) hive__alloc_fail_hook;
 
 void hive__alloc_set_fail_hook(hive__alloc_fail_fn fn)
 {
-    atomic_store_explicit(&fail_hook, fn, memory_order_relaxed); /* see fail_hook */
+    /* relaxed: see hive__alloc_fail_hook. */
+    atomic_store_explicit(&hive__alloc_fail_hook, fn, memory_order_relaxed);
 }
 
 static inline bool should_fail(size_t size)
 {
-    hive__alloc_fail_fn fn = atomic_load_explicit(&fail_hook, memory_order_relaxed); /* see fail_hook */
+    /* relaxed: see hive__alloc_fail_hook. */
+    hive__alloc_fail_fn fn = atomic_load_explicit(&hive__alloc_fail_hook, memory_order_relaxed);
     return fn && fn(size);
 }
 
@@ -39,18 +42,13 @@ static inline bool should_fail(size_t size)
  * memcheck) redirects jemalloc's malloc, calloc and free too, but not
  * sdallocx, so mixing them with the x-API would free its blocks with the
  * wrong allocator. If the lookup fails: mallocx, dallocx. */
-typedef struct je_api {
-    void *(*malloc)(size_t);
-    void *(*calloc)(size_t, size_t);
-    void (*free)(void *);
-} je_api_t;
 
 static void *x_malloc(size_t n) { return mallocx(n, 0); }
 static void *x_calloc(size_t k, size_t n) { return mallocx(k * n, MALLOCX_ZERO); }
 static void x_free(void *p) { dallocx(p, 0); }
 
 /* Until resolve() has run (at load: a constructor), and if it fails. */
-static je_api_t je = {x_malloc, x_calloc, x_free};
+hive__alloc_api_t hive__alloc_api = {x_malloc, x_calloc, x_free};
 
 static void *find(void *lib, const Dl_info *in, const char *name)
 {
@@ -74,23 +72,13 @@ __attribute__((constructor)) static void resolve(void)
     void *m = find(lib, &info, "malloc"), *c = find(lib, &info, "calloc");
     void *f = find(lib, &info, "free");
     if (m && c && f)
-        je = (je_api_t){(void *(*)(size_t))m, (void *(*)(size_t, size_t))c, (void (*)(void *))f};
+        hive__alloc_api = (hive__alloc_api_t){(void *(*)(size_t))m, (void *(*)(size_t, size_t))c,
+                                              (void (*)(void *))f};
     dlclose(lib); /* NOLOAD took a reference; the library stays */
 }
-#endif
-
-void *hive__alloc(size_t size)
-{
-    if (size == 0)
-        size = 1;
-    if (should_fail(size))
-        return NULL;
-#if HIVE_USE_JEMALLOC
-    return je.malloc(size);
 #else
-    return malloc(size);
+hive__alloc_api_t hive__alloc_api = {malloc, calloc, free};
 #endif
-}
 
 void *hive__zalloc(size_t size)
 {
@@ -98,29 +86,13 @@ void *hive__zalloc(size_t size)
         size = 1;
     if (should_fail(size))
         return NULL;
-#if HIVE_USE_JEMALLOC
     /* Small blocks (idmap tables, process structs): malloc and a memset,
      * fewer instructions than calloc's general path (callgrind). Large ones
      * (tables sized by max_processes): calloc, which can hand out fresh zero
      * pages without touching them. */
     if (size <= 4096) {
-        void *p = je.malloc(size);
+        void *p = hive__alloc_api.malloc(size);
         return p ? memset(p, 0, size) : NULL;
     }
-    return je.calloc(1, size);
-#else
-    return calloc(1, size);
-#endif
-}
-
-void hive__free(void *p, size_t size)
-{
-    if (!p)
-        return;
-    (void)size;
-#if HIVE_USE_JEMALLOC
-    je.free(p);
-#else
-    free(p);
-#endif
+    return hive__alloc_api.calloc(1, size);
 }

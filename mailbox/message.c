@@ -14,23 +14,6 @@ static size_t node_size(const hive_msg_t *m)
 
 static hive__msg_ptr_t *ptr_of(hive_msg_t *m) { return (hive__msg_ptr_t *)(void *)m->data; }
 
-hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data, size_t len)
-{
-    hive_msg_t *m = hive__alloc(sizeof *m + len);
-    if (!m)
-        return NULL;
-    m->next = NULL;
-    m->pprev = NULL;
-    m->tag = tag;
-    m->from = from;
-    m->reply = 0;
-    m->kind = HIVE__MSG_BYTES;
-    m->len = (uint32_t)len;
-    if (len)
-        memcpy(m->data, data, len);
-    return m;
-}
-
 hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*dtor)(void *))
 {
     hive_msg_t *m = hive__alloc(sizeof *m + sizeof(hive__msg_ptr_t));

@@ -15,6 +15,9 @@
 
 #include <hive/message.h>
 
+#include <string.h>
+
+#include "mailbox/alloc.h"
 #include "mailbox/mpsc.h"
 
 /* Kinds. Signals travel in the mailbox with the messages, so a pair of
@@ -60,8 +63,24 @@ typedef struct hive__msg_ptr {
 
 static inline hive_msg_t *hive__msg_of(hive__mpsc_node_t *n) { return (hive_msg_t *)(void *)n; }
 
-/* NULL when out of memory. */
-hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data, size_t len);
+/* NULL when out of memory. Inline: it is most of a send. */
+static inline hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data,
+                                              size_t len)
+{
+    hive_msg_t *m = hive__alloc(sizeof *m + len);
+    if (!m)
+        return NULL;
+    m->next = NULL;
+    m->pprev = NULL;
+    m->tag = tag;
+    m->from = from;
+    m->reply = 0;
+    m->kind = HIVE__MSG_BYTES;
+    m->len = (uint32_t)len;
+    if (len)
+        memcpy(m->data, data, len);
+    return m;
+}
 hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*dtor)(void *));
 /* Put a received message on its receiver's held list (the receiver only). */
 void hive__msg_hold(hive__msg_list_t *l, hive_msg_t *m);
