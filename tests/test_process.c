@@ -224,6 +224,10 @@ static void spawn_limit_is_refused_with_eagain(void **state)
         assert_int_equal(hive_send(pids[i], T_STOP, NULL, 0), 0);
     for (int i = 0; i < 99; i++)
         wait_until_dead(pids[i]);
+    /* Counted out a moment after they are seen dead (proc_end frees the
+     * slot after the exit signals): wait for the count, as above. */
+    for (int i = 0; i < 2000 && hive_process_count() > 1; i++)
+        hive_sleep(5);
     assert_int_equal(hive_process_count(), 1);
     /* Freed slots wait in per-worker caches (process.c): they still count.
      * Fill the table again, from a process on a worker this time: exactly
