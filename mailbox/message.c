@@ -19,13 +19,7 @@ hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*d
     hive_msg_t *m = hive__alloc(sizeof *m + sizeof(hive__msg_ptr_t));
     if (!m)
         return NULL;
-    m->next = NULL;
-    m->pprev = NULL;
-    m->tag = tag;
-    m->from = from;
-    m->reply = 0;
-    m->kind = HIVE__MSG_PTR;
-    m->len = 0;
+    hive__msg_init(m, tag, from, HIVE__MSG_PTR, 0);
     ptr_of(m)->ptr = ptr;
     ptr_of(m)->dtor = dtor;
     return m;

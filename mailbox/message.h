@@ -63,6 +63,19 @@ typedef struct hive__msg_ptr {
 
 static inline hive_msg_t *hive__msg_of(hive__mpsc_node_t *n) { return (hive_msg_t *)(void *)n; }
 
+/* A new node's header: not queued, not held, not a call. */
+static inline void hive__msg_init(hive_msg_t *m, uint64_t tag, hive_pid_t from, uint32_t kind,
+                                  uint32_t len)
+{
+    m->next = NULL;
+    m->pprev = NULL;
+    m->tag = tag;
+    m->from = from;
+    m->reply = 0;
+    m->kind = kind;
+    m->len = len;
+}
+
 /* NULL when out of memory. Inline: it is most of a send. */
 static inline hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data,
                                               size_t len)
@@ -70,13 +83,7 @@ static inline hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, con
     hive_msg_t *m = hive__alloc(sizeof *m + len);
     if (!m)
         return NULL;
-    m->next = NULL;
-    m->pprev = NULL;
-    m->tag = tag;
-    m->from = from;
-    m->reply = 0;
-    m->kind = HIVE__MSG_BYTES;
-    m->len = (uint32_t)len;
+    hive__msg_init(m, tag, from, HIVE__MSG_BYTES, (uint32_t)len);
     if (len)
         memcpy(m->data, data, len);
     return m;
