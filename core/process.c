@@ -501,10 +501,8 @@ static bool stale_reply(hive__proc_t *p, hive_msg_t *m)
     return true;
 }
 
-void hive__proc_checkpoint(hive__proc_t *p)
+void hive__proc_checkpoint_slow(hive__proc_t *p)
 {
-    if (!p || hive__mpsc_empty(&p->mbox))
-        return;
     hive__mpsc_node_t *n;
     while ((n = hive__mpsc_pop(&p->mbox))) {
         hive_msg_t *m = hive__msg_of(n);
@@ -1040,7 +1038,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
         return -EPERM;
     if (!p->is_thread)
         hive__task_charge_self(&p->task, 1);
-    hive_msg_t *m = take_saved(p, mt);
+    hive_msg_t *m = p->saved_head ? take_saved(p, mt) : NULL;
     if (m) {
         *out = hold(p, m);
         return 0;

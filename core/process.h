@@ -160,7 +160,13 @@ static inline hive__proc_t *hive__proc_enter(void)
 void hive__proc_idle_hook(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
-void hive__proc_checkpoint(hive__proc_t *p);
+void hive__proc_checkpoint_slow(hive__proc_t *p);
+/* Inline: most calls find the mailbox empty (one call per send). */
+static inline void hive__proc_checkpoint(hive__proc_t *p)
+{
+    if (p && !hive__mpsc_empty(&p->mbox))
+        hive__proc_checkpoint_slow(p);
+}
 
 /* Receive the oldest message whose tag is one of tags[0..ntags) (tags NULL:
  * any tag) and, if fn, for which fn(m, ctx) holds. As hive_receive

@@ -76,10 +76,3 @@ hive__mpsc_node_t *hive__mpsc_pop(hive__mpsc_t *q)
     }
     return NULL;
 }
-
-bool hive__mpsc_empty(hive__mpsc_t *q)
-{
-    /* acquire: pairs with the producers' exchange on head. */
-    return q->tail == &q->stub &&
-           atomic_load_explicit(&q->head, memory_order_acquire) == &q->stub;
-}

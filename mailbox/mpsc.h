@@ -43,6 +43,11 @@ void hive__mpsc_push(hive__mpsc_t *q, hive__mpsc_node_t *n);
 /* Take the oldest node, or NULL (empty, or a push is in its window). */
 hive__mpsc_node_t *hive__mpsc_pop(hive__mpsc_t *q);
 /* Nothing pushed and not yet popped (a push in its window counts as there). */
-bool hive__mpsc_empty(hive__mpsc_t *q);
+static inline bool hive__mpsc_empty(hive__mpsc_t *q)
+{
+    /* acquire: pairs with the producers' exchange on head. */
+    return q->tail == &q->stub &&
+           atomic_load_explicit(&q->head, memory_order_acquire) == &q->stub;
+}
 
 #endif
