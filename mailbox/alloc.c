@@ -23,13 +23,6 @@ void hive__alloc_set_fail_hook(hive__alloc_fail_fn fn)
     atomic_store_explicit(&hive__alloc_fail_hook, fn, memory_order_relaxed);
 }
 
-static inline bool should_fail(size_t size)
-{
-    /* relaxed: see hive__alloc_fail_hook. */
-    hive__alloc_fail_fn fn = atomic_load_explicit(&hive__alloc_fail_hook, memory_order_relaxed);
-    return fn && fn(size);
-}
-
 #if HIVE_USE_JEMALLOC
 /* jemalloc's own malloc, calloc and free, not the program's. jemalloc
  * 5.3's mallocx() has no fast path (about 90 instructions a call, counted
@@ -82,17 +75,12 @@ hive__alloc_api_t hive__alloc_api = {malloc, calloc, free};
 
 void *hive__zalloc(size_t size)
 {
-    if (size == 0)
-        size = 1;
-    if (should_fail(size))
-        return NULL;
     /* Small blocks (idmap tables, process structs): malloc and a memset,
      * fewer instructions than calloc's general path (callgrind). Large ones
      * (tables sized by max_processes): calloc, which can hand out fresh zero
      * pages without touching them. */
-    if (size <= 4096) {
-        void *p = hive__alloc_api.malloc(size);
-        return p ? memset(p, 0, size) : NULL;
-    }
-    return hive__alloc_api.calloc(1, size);
+    if (size > 4096)
+        return hive__alloc_failing(size) ? NULL : hive__alloc_api.calloc(1, size);
+    void *p = hive__alloc(size);
+    return p && size ? memset(p, 0, size) : p;
 }

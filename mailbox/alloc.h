@@ -36,15 +36,18 @@ extern _Atomic(hive__alloc_fail_fn) hive__alloc_fail_hook;
 /* Inline: a message send is one allocation, and a call into this layer
  * only to load a pointer and call through it cost the send path its
  * inlining (callgrind: +8% instructions on pingpong). */
+static inline bool hive__alloc_failing(size_t size)
+{
+    /* relaxed: see hive__alloc_fail_hook in alloc.c. */
+    hive__alloc_fail_fn fn = atomic_load_explicit(&hive__alloc_fail_hook, memory_order_relaxed);
+    return __builtin_expect(fn != NULL, 0) && fn(size);
+}
+
 static inline void *hive__alloc(size_t size)
 {
     if (size == 0)
         size = 1;
-    /* relaxed: see hive__alloc_fail_hook in alloc.c. */
-    hive__alloc_fail_fn fn = atomic_load_explicit(&hive__alloc_fail_hook, memory_order_relaxed);
-    if (__builtin_expect(fn != NULL, 0) && fn(size))
-        return NULL;
-    return hive__alloc_api.malloc(size);
+    return hive__alloc_failing(size) ? NULL : hive__alloc_api.malloc(size);
 }
 
 void *hive__zalloc(size_t size);
