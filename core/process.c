@@ -244,6 +244,15 @@ static uint32_t counted(uint32_t slot)
     return slot;
 }
 
+/* Under sh's lock: a slot from its cache, counted as live, or UINT32_MAX. */
+static uint32_t shard_take(shard_t *sh)
+{
+    if (sh->n == 0)
+        return UINT32_MAX;
+    count_locked(sh, 1);
+    return sh->slot[--sh->n];
+}
+
 /* Every other source was empty: look for a free slot in every shard, so
  * that a spawn fails only when max_processes are really alive. A batch
  * that moved while we looked (moves changed) may have passed behind us:
@@ -260,9 +269,7 @@ static uint32_t steal_slot(void)
         for (int i = 0; i < SHARDS; i++) {
             shard_t *sh = &T.shard[i];
             shard_lock(sh);
-            slot = sh->n ? sh->slot[--sh->n] : UINT32_MAX;
-            if (slot != UINT32_MAX)
-                count_locked(sh, 1);
+            slot = shard_take(sh);
             shard_unlock(sh);
             if (slot != UINT32_MAX)
                 return slot;
@@ -291,9 +298,7 @@ static uint32_t slot_alloc(void)
         if (sh->n)
             moved();
     }
-    uint32_t slot = sh->n ? sh->slot[--sh->n] : UINT32_MAX;
-    if (slot != UINT32_MAX)
-        count_locked(sh, 1);
+    uint32_t slot = shard_take(sh);
     shard_unlock(sh);
     return slot != UINT32_MAX ? slot : steal_slot();
 }
@@ -329,15 +334,19 @@ hive__proc_t *hive__proc_lookup(hive_pid_t pid)
     return atomic_load_explicit(&p->alive, memory_order_acquire) ? p : NULL;
 }
 
-hive__proc_t *hive__proc_self(void)
+/* The calling thread's attachment, if it is from this runtime's run. */
+static hive__proc_t *thread_self(void)
 {
-    hive__task_t *t = hive__task_self();
-    if (t)
-        return hive__task_upper(t);
     /* relaxed: the epoch only tells a stale attachment from a live one. */
     if (thread_proc && thread_epoch == atomic_load_explicit(&T.epoch, memory_order_relaxed))
         return thread_proc;
     return NULL;
+}
+
+hive__proc_t *hive__proc_self(void)
+{
+    hive__task_t *t = hive__task_self();
+    return t ? hive__task_upper(t) : thread_self();
 }
 
 static void save(hive__proc_t *p, hive_msg_t *m);
@@ -480,7 +489,7 @@ static void proc_end(hive__proc_t *p)
 hive__proc_t *hive__proc_enter_slow(hive__task_t *t)
 {
     if (!t)
-        return hive__proc_self(); /* an attached thread, or nobody */
+        return thread_self(); /* an attached thread, or nobody */
     /* Too little stack left for the runtime: end the caller here, at a safe
      * point, rather than let a fault hit inside the runtime. */
     hive__proc_t *p = hive__task_upper(t);
@@ -840,13 +849,9 @@ static void wait_timer_release(hive__timer_t *t)
     hive__free(t, sizeof(wait_timer_t));
 }
 
-/* A timer that unparks the running task at `deadline`, or NULL (no memory:
- * the caller then returns -ENOMEM rather than wait past its deadline). */
-static uint64_t ms_to_ns(int64_t ms)
-{
-    return (uint64_t)ms > UINT64_MAX / 1000000u ? UINT64_MAX : (uint64_t)ms * 1000000u;
-}
-
+/* A timer that unparks the running task at `when` (a deadline, or with
+ * `relative` a delay: see arm_after), or NULL (no memory: the caller then
+ * returns -ENOMEM rather than wait past its deadline). */
 static hive__timer_t *arm_at(hive__task_t *task, uint64_t when, bool relative)
 {
     wait_timer_t *wt = hive__alloc(sizeof *wt);
@@ -871,7 +876,7 @@ static hive__timer_t *arm(hive__task_t *task, uint64_t deadline)
  * worker next runs its timers never reads the clock. */
 static hive__timer_t *arm_after(hive__task_t *task, int64_t ms)
 {
-    return arm_at(task, ms_to_ns(ms), true);
+    return arm_at(task, hive__ms_to_ns(ms), true);
 }
 
 hive__timer_t *hive__proc_arm_timeout(hive__proc_t *p, uint64_t deadline)
@@ -888,13 +893,9 @@ void hive__proc_disarm_timeout(hive__proc_t *p, hive__timer_t *tm)
     }
 }
 
-/* Saturating: a timeout of years is "never", not a wrap into the past. */
 static uint64_t deadline_of(int64_t ms)
 {
-    if (ms < 0)
-        return UINT64_MAX;
-    uint64_t now = hive__now_ns(), ns = ms_to_ns(ms);
-    return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+    return ms < 0 ? UINT64_MAX : hive__deadline_in(hive__ms_to_ns(ms));
 }
 
 HIVE_API int hive_sleep(int64_t ms)
@@ -1182,8 +1183,7 @@ uint64_t hive__alias_new(hive__proc_t *p)
     return hive__idmap_put(&p->aliases, a, 1) == 0 ? a : 0;
 }
 
-/* true if alias was active */
-static bool alias_off(hive__proc_t *p, uint64_t alias)
+bool hive__alias_end(hive__proc_t *p, uint64_t alias)
 {
     if (p->alias_one == alias) {
         p->alias_one = 0;
@@ -1194,11 +1194,9 @@ static bool alias_off(hive__proc_t *p, uint64_t alias)
 
 void hive__alias_drop(hive__proc_t *p, uint64_t alias)
 {
-    if (alias_off(p, alias))
+    if (hive__alias_end(p, alias))
         drop_saved(p, has_tag, alias);
 }
-
-void hive__alias_end(hive__proc_t *p, uint64_t alias) { alias_off(p, alias); }
 
 HIVE_API int hive_receive_match(hive_match_fn_t match, void *ctx, int64_t timeout_ms,
                                 hive_msg_t **out)

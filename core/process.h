@@ -47,9 +47,9 @@ enum { HIVE__WAIT_NONE = 0, HIVE__WAIT_ANY, HIVE__WAIT_TAGS };
  * the last line, the doorbell: the mailbox's head and stub, what a blocked
  * receive waits for, and nothing else the receiver writes per message: a
  * process busy receiving from another core does not pull either line away
- * from its senders at every charge, hold or pop. (The receiver still writes head when a pop empties the mailbox: the
- * queue's stub goes back in, which a mailbox that is drained message by
- * message pays once per message.)
+ * from its senders at every charge, hold or pop. (The receiver still writes
+ * head when a pop empties the mailbox: the queue's stub goes back in, which
+ * a mailbox that is drained message by message pays once per message.)
  * The receiver's own end of the mailbox (tail) closes the line before. The
  * task's park state (written by wakers) stays in the task: it is touched
  * only when the receiver sleeps. Static asserts in process.c keep this. */
@@ -192,8 +192,9 @@ uint64_t hive__alias_new(hive__proc_t *p);
 void hive__alias_drop(hive__proc_t *p, uint64_t alias);
 /* Deactivate, when the caller knows that no message with this tag waits
  * in p's skipped list (nothing was taken from the mailbox since a receive
- * that would have returned one): no walk of the list. */
-void hive__alias_end(hive__proc_t *p, uint64_t alias);
+ * that would have returned one): no walk of the list. True if it was
+ * active. */
+bool hive__alias_end(hive__proc_t *p, uint64_t alias);
 static inline bool hive__is_alias(uint64_t tag)
 {
     return tag >= HIVE_TAG_ALIAS_BASE && tag < HIVE_TAG_RESERVED;

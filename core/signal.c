@@ -159,6 +159,17 @@ hive_msg_t *hive__signal_take(hive__proc_t *p, hive_msg_t *m)
 
 /* ---- the end of a process ----------------------------------------------- */
 
+/* Take monitor ref off target's list of watchers (a read-side section). */
+static void unwatch(hive_pid_t target, uint64_t ref)
+{
+    hive__proc_t *t = hive__proc_lookup(target);
+    if (t) {
+        hive__sig_lock(t);
+        hive__idmap_del(&t->monitored_by, ref, NULL);
+        hive__sig_unlock(t);
+    }
+}
+
 void hive__signal_exit(hive__proc_t *p)
 {
     /* Cleanup handlers first, newest first, while names and links still
@@ -193,14 +204,8 @@ void hive__signal_exit(hive__proc_t *p)
     /* Monitors we hold: remove them from their targets, which would
      * otherwise keep them until they end. */
     pos = 0;
-    while (hive__idmap_next(&p->monitoring, &pos, &key, &val)) {
-        hive__proc_t *t = hive__proc_lookup(val);
-        if (t) {
-            hive__sig_lock(t);
-            hive__idmap_del(&t->monitored_by, key, NULL);
-            hive__sig_unlock(t);
-        }
-    }
+    while (hive__idmap_next(&p->monitoring, &pos, &key, &val))
+        unwatch(val, key);
     hive__idmap_free(&links);
     hive__idmap_free(&mons);
     hive__idmap_free(&p->monitoring);
@@ -369,12 +374,7 @@ void hive__demonitor_quiet(hive__proc_t *p, hive_ref_t ref)
     if (!hive__idmap_del(&p->monitoring, ref, &pid))
         return; /* fired (its DOWN taken) or never set */
     hive__rcu_enter();
-    hive__proc_t *t = hive__proc_lookup(pid);
-    if (t) {
-        hive__sig_lock(t);
-        hive__idmap_del(&t->monitored_by, ref, NULL);
-        hive__sig_unlock(t);
-    }
+    unwatch(pid, ref);
     hive__rcu_leave();
 }
 

@@ -20,6 +20,10 @@ uint64_t hive__now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+uint64_t hive__deadline_in(uint64_t ns) { return sat_add(hive__now_ns(), ns); }
+
 void hive__timer_init(hive__timer_t *t, uint64_t deadline, void (*fire)(hive__timer_t *),
                       void (*release)(hive__timer_t *))
 {
@@ -182,13 +186,11 @@ int hive__timer_add(hive__timer_t *t)
     return 0;
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
-
 int hive__timer_add_after(hive__timer_t *t, uint64_t after_ns)
 {
     hive__worker_t *w = hive__worker_self();
     if (!w) {
-        t->deadline = sat_add(hive__now_ns(), after_ns);
+        t->deadline = hive__deadline_in(after_ns);
         return hive__timer_add(t);
     }
     hive__timer_heap_t *h = hive__worker_timers(w);

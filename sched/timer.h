@@ -60,6 +60,14 @@ typedef struct hive__timer_heap {
 } hive__timer_heap_t;
 
 uint64_t hive__now_ns(void);
+/* hive__now_ns() + ns, saturating: a delay of centuries is "never", not a
+ * wrap into the past. */
+uint64_t hive__deadline_in(uint64_t ns);
+/* ms (>= 0) in ns, saturating. */
+static inline uint64_t hive__ms_to_ns(int64_t ms)
+{
+    return (uint64_t)ms > UINT64_MAX / 1000000u ? UINT64_MAX : (uint64_t)ms * 1000000u;
+}
 
 /* Prepare t: two references (the heap's and the caller's). */
 void hive__timer_init(hive__timer_t *t, uint64_t deadline, void (*fire)(hive__timer_t *),
