@@ -200,6 +200,15 @@ static void fill_table(void *arg)
     send_long(me, T_DATA, ok);
 }
 
+/* Wait up to tries x 5 ms for the live count to come down to n, then
+ * check it. */
+static void wait_count(long n, int tries)
+{
+    for (int i = 0; i < tries && hive_process_count() > n; i++)
+        hive_sleep(5);
+    assert_int_equal(hive_process_count(), n);
+}
+
 static void spawn_limit_is_refused_with_eagain(void **state)
 {
     hive_thread_detach();
@@ -226,18 +235,14 @@ static void spawn_limit_is_refused_with_eagain(void **state)
         wait_until_dead(pids[i]);
     /* Counted out a moment after they are seen dead (proc_end frees the
      * slot after the exit signals): wait for the count, as above. */
-    for (int i = 0; i < 2000 && hive_process_count() > 1; i++)
-        hive_sleep(5);
-    assert_int_equal(hive_process_count(), 1);
+    wait_count(1, 2000);
     /* Freed slots wait in per-worker caches (process.c): they still count.
      * Fill the table again, from a process on a worker this time: exactly
      * 99 more fit, whichever cache holds their slots. */
     for (int round = 0; round < 3; round++) {
         assert_int_equal(hive_spawn(fill_table, NULL, NULL), 0);
         assert_int_equal(expect_long(T_DATA), 98); /* it holds one slot itself */
-        for (int i = 0; i < 200 && hive_process_count() > 1; i++)
-            hive_sleep(5);
-        assert_int_equal(hive_process_count(), 1);
+        wait_count(1, 200);
     }
 }
 
