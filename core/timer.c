@@ -156,7 +156,8 @@ HIVE_API int hive_send_after(hive_pid_t to, int64_t ms, uint64_t tag, const void
     /* relaxed: only uniqueness matters. */
     st->ref = atomic_fetch_add_explicit(&next_ref, 1, memory_order_relaxed);
     cds_lfht_node_init(&st->node);
-    hive__timer_init(&st->t, hive__now_ns() + (uint64_t)ms * 1000000u, fire, release);
+    /* saturating: INT64_MAX ms means "never", not a wrap into the past. */
+    hive__timer_init(&st->t, hive__deadline_in(hive__ms_to_ns(ms)), fire, release);
     int rc = 0;
     hive__rcu_enter();
     if (!hive__proc_lookup(to)) {

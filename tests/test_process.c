@@ -565,6 +565,23 @@ static void timers_from_foreign_threads_and_to_dead_processes(void **state)
     assert_int_equal(hive_send_after(me, -1, T_TIMER, &v, sizeof v, &r), -EINVAL);
 }
 
+/* A delay too large to add to the clock (INT64_MAX ms, "never") saturates:
+ * the timer stays pending instead of wrapping into the past and firing at
+ * once; a short timer set after it still fires first and alone. */
+static void send_after_with_an_absurd_delay_never_fires(void **state)
+{
+    hive_timer_ref_t never, soon;
+    long v = 9;
+    assert_int_equal(hive_send_after(me, INT64_MAX, T_TIMER, &v, sizeof v, &never), 0);
+    assert_int_equal(hive_send_after(me, INT64_MAX / 1000, T_TIMER, &v, sizeof v, NULL), 0);
+    v = 10;
+    assert_int_equal(hive_send_after(me, 5, T_TIMER, &v, sizeof v, &soon), 0);
+    assert_int_equal(expect_long(T_TIMER), 10);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_TIMER, 50, &m), -ETIMEDOUT);
+    assert_int_equal(hive_cancel_timer(never), 1); /* still pending */
+}
+
 /* ---- names ------------------------------------------------------------ */
 
 static void names_register_lookup_release(void **state)
@@ -693,6 +710,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(timeouts_fire_on_a_busy_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(send_after_fires_and_cancel_says_whether_it_had, setup, teardown),
         cmocka_unit_test_setup_teardown(timers_from_foreign_threads_and_to_dead_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(send_after_with_an_absurd_delay_never_fires, setup, teardown),
         cmocka_unit_test_setup_teardown(names_register_lookup_release, setup, teardown),
         cmocka_unit_test_setup_teardown(attached_threads_get_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(unattached_threads_send_and_spawn, setup, teardown),
