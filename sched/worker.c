@@ -426,10 +426,17 @@ static bool any_work(void *self)
     return false;
 }
 
-/* Make t runnable. new tasks go to the deque bottom, woken ones to the LIFO
- * slot (the previous occupant moves to the deque); from a foreign thread, or
- * while stopping, to the injection queue. Then maybe wake a parked worker. */
-static void make_ready(hive__task_t *t, bool is_new)
+/* Make t runnable: a woken or new task goes to this worker's LIFO slot and
+ * runs next here (the previous occupant moves to the deque); from a foreign
+ * thread, or while stopping, to the injection queue. Then maybe wake a
+ * parked worker. A new task too (Go's newproc puts it in runnext): a parent
+ * that spawns and then waits for its child's first answer (an actor's
+ * init, a supervisor starting a child, spawn-and-join) has it run on its
+ * worker at once, where the deque would offer it first to a spinning thief
+ * and make every such start a cross-core round trip (spawn_run: 250 ->
+ * 160 ns on 2 workers; sup_tree_start -15%). A loop that spawns many moves
+ * each earlier child to the deque, where thieves see it as before. */
+static void make_ready(hive__task_t *t)
 {
     hive__worker_t *w = hive__worker_self();
     if (t->pinned >= 0 && (!w || w->id != t->pinned) && !stopping()) {
@@ -437,17 +444,13 @@ static void make_ready(hive__task_t *t, bool is_new)
         return;
     }
     if (w && !stopping()) {
-        if (is_new) {
-            push_local(w, t);
-        } else {
-            /* release: publishes t to whoever takes it from the slot; pairs
-             * with the acquire exchanges in find_local() and steal_from().
-             * acquire: we may push the previous occupant. */
-            hive__task_t *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
-            if (!prev)
-                return; /* runs next here: no one else need wake (Tokio) */
-            push_local(w, prev);
-        }
+        /* release: publishes t to whoever takes it from the slot; pairs
+         * with the acquire exchanges in find_local() and steal_from().
+         * acquire: we may push the previous occupant. */
+        hive__task_t *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
+        if (!prev)
+            return; /* runs next here: no one else need wake (Tokio) */
+        push_local(w, prev);
     } else {
         hive__inject_push(&S.inject, &t->inject);
     }
@@ -537,7 +540,7 @@ void hive__task_start(hive__task_t *t)
         bump(&w->spawned, 1);
     else
         atomic_fetch_add_explicit(&S.foreign_spawned, 1, memory_order_relaxed); /* a count */
-    make_ready(t, true);
+    make_ready(t);
 }
 
 void hive__task_start_on(hive__task_t *t, int id)
@@ -658,7 +661,7 @@ void hive__task_unpark(hive__task_t *t)
      * PARKED after t's context was saved, before we hand t to a queue. */
     int prev = atomic_exchange_explicit(&t->park_state, HIVE__PARK_NOTIFIED, memory_order_acq_rel);
     if (prev == HIVE__PARK_PARKED)
-        make_ready(t, false);
+        make_ready(t);
 }
 
 /* ---- the loop -------------------------------------------------------- */

@@ -6,8 +6,9 @@
  *
  * Per worker (one pinned OS thread each; nothing here is shared unless said):
  *   - a Chase-Lev deque of runnable tasks (thieves take from its top);
- *   - a LIFO slot holding the task most recently woken by this worker, run
- *     next so that request/response pairs stay on one core (stealable, and
+ *   - a LIFO slot holding the task most recently woken or spawned by this
+ *     worker, run next so that request/response pairs and a parent waiting
+ *     for its new child stay on one core (stealable, and
  *     limited to HIVE__LIFO_STREAK runs in a row so it cannot starve the
  *     deque);
  *   - the scheduler loop's own context and a stack cache (stack.c);
