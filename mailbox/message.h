@@ -76,11 +76,27 @@ static inline void hive__msg_init(hive_msg_t *m, uint64_t tag, hive_pid_t from, 
     m->len = len;
 }
 
+/* Node memory. A node of up to HIVE__MSG_CACHED_MAX bytes is rounded up to
+ * its class (64, 96 or 128 bytes) wherever it is made, and a worker thread
+ * keeps freed nodes of each class in a small cache of its own (message.c):
+ * a message received and freed on the worker that sends the next one costs
+ * no allocator call. Any thread may call these; only threads that called
+ * hive__msg_cache_attach() cache. NULL when out of memory. */
+#define HIVE__MSG_CACHED_MAX 128
+void *hive__msg_alloc(size_t size);
+void hive__msg_dealloc(hive_msg_t *m, size_t size);
+/* The calling thread caches from now on / frees what it cached and stops
+ * (a worker, at its start and its end). */
+void hive__msg_cache_attach(void);
+void hive__msg_cache_detach(void);
+/* Nodes the calling thread holds in its cache (tests). */
+size_t hive__msg_cache_count(void);
+
 /* NULL when out of memory. Inline: it is most of a send. */
 static inline hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data,
                                               size_t len)
 {
-    hive_msg_t *m = hive__alloc(sizeof *m + len);
+    hive_msg_t *m = hive__msg_alloc(sizeof *m + len);
     if (!m)
         return NULL;
     hive__msg_init(m, tag, from, HIVE__MSG_BYTES, (uint32_t)len);

@@ -28,6 +28,7 @@
 #include <urcu-qsbr.h>
 
 #include "mailbox/alloc.h"
+#include "mailbox/message.h"
 #include "sched/fault.h"
 #include "sched/rcu.h"
 
@@ -798,6 +799,7 @@ static void *worker_main(void *arg)
     if (S.topology && w->cpu >= 0)
         err = hive__topology_bind_self(S.topology, w->cpu);
     rcu_register_thread();
+    hive__msg_cache_attach();
     hive__ctx_init_thread(&w->sched_ctx);
     if (!err)
         err = hive__fault_thread_init();
@@ -847,6 +849,7 @@ static void *worker_main(void *arg)
     if (S.idle_hook)
         S.idle_hook();
     hive__stack_thread_flush();
+    hive__msg_cache_detach();
     hive__fault_thread_fini();
     hive__rcu_offline();
     rcu_unregister_thread();
