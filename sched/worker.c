@@ -692,6 +692,7 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
                 atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY,
                                          memory_order_acquire);
                 t->restarted = false;
+                t->rerun = true;
             }
         }
         w->current = t;

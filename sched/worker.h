@@ -83,6 +83,8 @@ struct hive__task {
     bool overflowed;             /* ended by touching its guard page (fault.c) */
     bool embedded;               /* first member of the layer above's object
                                     (a process): hive__task_upper() */
+    bool rerun;                  /* fn was started again after a release: not
+                                    its first run (set before it starts) */
     int16_t budget;              /* units left this dispatch (hive__task_charge) */
 };
 
