@@ -549,8 +549,15 @@ static void proc_on_exit(hive__task_t *t)
 static void proc_main(void *arg)
 {
     hive__proc_t *p = arg;
-    hive__proc_checkpoint(p); /* killed before it first ran: no user code */
-    p->fn(p->arg);            /* returning is a normal exit; reason is zeroed */
+    /* Killed before it first ran: no user code. Not when it starts again
+     * after releasing its stack (an idle actor woken by a message): its
+     * entry goes straight to a receive, which acts on signals in order, and
+     * the checkpoint would only move the message that woke it to the
+     * skipped list for that receive to take back (callgrind: ~120 of
+     * actor_call's ~2,560 instructions). */
+    if (!p->task.rerun)
+        hive__proc_checkpoint(p);
+    p->fn(p->arg); /* returning is a normal exit; reason is zeroed */
 }
 
 /* A process struct in a free slot, not yet visible. NULL with *err set. */
@@ -1000,7 +1007,7 @@ static hive_msg_t *take_saved(hive__proc_t *p, const matcher_t *mt)
 }
 
 /* Move new arrivals to the saved list until one matches. */
-static hive_msg_t *take_new(hive__proc_t *p, const matcher_t *mt)
+static hive_msg_t *take_new_slow(hive__proc_t *p, const matcher_t *mt)
 {
     hive__mpsc_node_t *n;
     while ((n = hive__mpsc_pop(&p->mbox))) {
@@ -1016,6 +1023,16 @@ static hive_msg_t *take_new(hive__proc_t *p, const matcher_t *mt)
         save(p, m);
     }
     return NULL;
+}
+
+/* Inline: a receive looks several times (before it waits, after it
+ * published the wait, after a spin, when woken) and most looks find the
+ * mailbox empty; an inline test (pop would return NULL: nothing pushed)
+ * spares each a call that saves half the registers (callgrind, actor_call:
+ * 6 looks and ~200 instructions per call). */
+static inline hive_msg_t *take_new(hive__proc_t *p, const matcher_t *mt)
+{
+    return hive__mpsc_empty(&p->mbox) ? NULL : take_new_slow(p, mt);
 }
 
 /* A message handed to a fiber process is held until it frees it, so that
