@@ -5,12 +5,16 @@
  *   alias + monitor, spawn  ------------>  subject, trap_exits, register name,
  *                                          init(arg) ... ack {rc, subject, reason}
  *   wait ack | DOWN | timeout  <--------
- * On timeout the starter unlinks and kills the half-started process (so a
- * linked starter does not die of it). If init returns an error the actor
- * unlinks from its starter, acks the error and exits with that reason, so
- * hive_actor_start returns -HIVE_EINIT with the reason. If init crashes, the
- * starter's monitor fires and the result is the same; a linked, non-trapping
- * starter then dies with it, as in Erlang.
+ * A linked starter that receives EXITs as messages (a supervisor) sets up
+ * no monitor and waits for the ack or the EXIT instead (OTP's
+ * proc_lib:start_link). On timeout the starter kills the half-started
+ * process (a monitoring starter unlinks first, so that it does not die of
+ * it) and waits for its end. If init returns an error the actor acks the
+ * error and exits with that reason (unlinking first from a monitoring
+ * starter), so hive_actor_start returns -HIVE_EINIT with the reason. If
+ * init crashes, the starter's monitor fires (or its EXIT comes) and the
+ * result is the same; a linked, non-trapping starter then dies with it, as
+ * in Erlang.
  *
  * The loop. The actor's process entry is actor_main(): the first run does
  * the start-up above, every run then loops: take the oldest message (only
@@ -67,6 +71,7 @@ typedef struct actor {
     bool suspended;
     bool trap_exits;
     bool link;
+    bool by_link; /* the starter learns of our end from the link (no monitor) */
 } actor_t;
 
 _Static_assert(sizeof(actor_t) <= 64, "an idle actor should stay in one 448-byte block");
@@ -259,7 +264,7 @@ static void ack(actor_t *a, int rc, const hive_reason_t *reason)
 /* Init failed cleanly: tell the starter, then end without taking it along. */
 static _Noreturn void fail_start(actor_t *a, int rc, const hive_reason_t *reason)
 {
-    if (a->link)
+    if (a->link && !a->by_link) /* a starter waiting by link wants the EXIT */
         hive_unlink(a->starter);
     ack(a, rc, reason);
     hive_exit(*reason);
@@ -345,6 +350,12 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
     hive__proc_t *self = hive__proc_self();
     if (!self)
         return -EPERM;
+    /* A linked starter that gets EXITs as messages (a supervisor traps
+     * exits; a thread always gets them) learns of a death during init from
+     * the link, as OTP's proc_lib:start_link does: no monitor to set up,
+     * take down and trim for each child (a monitor table in each process,
+     * made and freed). Any other starter monitors. */
+    bool by_link = spec->link && (self->trap_exit || self->is_thread);
     actor_t a = {
         .init = spec->init,
         .handle = spec->handle,
@@ -353,6 +364,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         .starter = self->pid,
         .trap_exits = spec->trap_exits,
         .link = spec->link,
+        .by_link = by_link,
         .name = spec->name,
     };
     hive__reply_wait_t w = {.alias = hive__alias_new(self)};
@@ -361,35 +373,34 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
     a.ack_alias = w.alias;
     hive_spawn_opts_t opts = spec->spawn ? *spec->spawn : (hive_spawn_opts_t){.worker = -1};
     opts.link = spec->link;
-    opts.monitor = true;
-    opts.monitor_ref = &w.ref;
+    opts.monitor = !by_link;
+    opts.monitor_ref = by_link ? NULL : &w.ref;
     hive_pid_t pid;
     int rc = hive__spawn_attached(actor_main, &opts, &a, sizeof a, &pid);
     if (rc) {
         hive__alias_drop(self, w.alias);
         return rc;
     }
+    w.linked = pid;
     int64_t timeout = spec->init_timeout_ms ? spec->init_timeout_ms : DEFAULT_INIT_TIMEOUT_MS;
     hive_msg_t *m;
     rc = hive__await_reply(&w, timeout, &m);
-    if (rc == -ETIMEDOUT) {
-        /* Half-started: unlink first so that the kill does not reach us. */
-        if (spec->link)
+    if (rc) {
+        /* Timed out (half-started), or no timer could be had. Unlink first
+         * (monitoring starter) so that the kill does not reach us; wait for
+         * the end (a kill cannot be trapped), as the failure path below
+         * does: a name it took is free again, and it no longer reads
+         * spec->name, once we return. */
+        if (!by_link && spec->link)
             hive_unlink(pid);
         hive_kill(pid);
-        /* Wait for the end (a kill cannot be trapped), as the failure path
-         * below does: a name it took is free again, and it no longer reads
-         * spec->name, once we return. */
-        hive__await_down(w.ref, HIVE_INFINITY, NULL);
+        if (by_link)
+            hive__await_exit(pid, HIVE_INFINITY, NULL);
+        else
+            hive__await_down(w.ref, HIVE_INFINITY, NULL);
         hive__alias_drop(self, w.alias);
-        if (why)
+        if (why && rc == -ETIMEDOUT)
             *why = (hive_reason_t){.kind = HIVE_EXIT_KILLED};
-        return -ETIMEDOUT;
-    }
-    if (rc) {
-        hive_kill(pid);
-        hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
-        hive__alias_drop(self, w.alias);
         return rc;
     }
     if (m->tag == w.alias) {
@@ -399,25 +410,38 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         hive_msg_free(m);
         hive__alias_drop(self, w.alias);
         if (k.rc == 0) {
-            hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
-            hive__sig_trim(pid); /* an idle actor keeps no empty monitor table */
+            if (!by_link) {
+                hive_demonitor(w.ref, HIVE_DEMONITOR_FLUSH);
+                hive__sig_trim(pid); /* an idle actor keeps no empty monitor table */
+            }
             if (subject)
                 *subject = hive_subject(pid, ACTOR_SUBJECT_TAG);
             return 0;
         }
         /* Failed: wait for the end, so that a name it took is free again
          * and a restart right away does not find it still alive. */
-        hive__await_down(w.ref, HIVE_INFINITY, NULL);
+        if (by_link)
+            hive__await_exit(pid, HIVE_INFINITY, NULL);
+        else
+            hive__await_down(w.ref, HIVE_INFINITY, NULL);
         if (why)
             *why = k.reason;
         return k.rc;
     }
-    /* DOWN: it died during init (crashed, or was killed). */
-    hive_down_info_t d;
-    hive_down_info(m, &d);
+    /* DOWN (EXIT): it died during init (crashed, or was killed). */
+    hive_reason_t reason;
+    if (by_link) {
+        hive_exit_info_t e;
+        hive_exit_info(m, &e);
+        reason = e.reason;
+    } else {
+        hive_down_info_t d;
+        hive_down_info(m, &d);
+        reason = d.reason;
+    }
     hive_msg_free(m);
     hive__alias_drop(self, w.alias);
     if (why)
-        *why = d.reason;
+        *why = reason;
     return -HIVE_EINIT;
 }

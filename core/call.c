@@ -84,20 +84,46 @@ HIVE_API int hive_subject_receive_copy(hive_subject_t s, void *out, size_t size,
 
 /* ---- calls ------------------------------------------------------------ */
 
+static bool is_exit_from(const hive_msg_t *m, hive_pid_t pid)
+{
+    hive_exit_info_t e;
+    return hive_exit_info(m, &e) == 0 && e.from == pid;
+}
+
 static bool is_reply_or_down(const hive_msg_t *m, void *ctx)
 {
     const hive__reply_wait_t *w = ctx;
     if (m->tag == w->alias)
         return true;
+    if (!w->ref)
+        return is_exit_from(m, w->linked);
     hive_down_info_t d;
     return hive_down_info(m, &d) == 0 && d.ref == w->ref;
 }
 
 int hive__await_reply(const hive__reply_wait_t *w, int64_t timeout_ms, hive_msg_t **out)
 {
-    /* The tags let only the two by; the predicate picks our DOWN. */
-    const uint64_t tags[2] = {w->alias, HIVE_TAG_DOWN};
+    /* The tags let only the two by; the predicate picks our DOWN (EXIT). */
+    const uint64_t tags[2] = {w->alias, w->ref ? HIVE_TAG_DOWN : HIVE_TAG_EXIT};
     return hive__receive(tags, 2, is_reply_or_down, (void *)w, timeout_ms, out);
+}
+
+static bool is_exit_of(const hive_msg_t *m, void *ctx)
+{
+    return is_exit_from(m, *(const hive_pid_t *)ctx);
+}
+
+int hive__await_exit(hive_pid_t pid, int64_t timeout_ms, hive_exit_info_t *out)
+{
+    const uint64_t tag = HIVE_TAG_EXIT;
+    hive_msg_t *m;
+    int rc = hive__receive(&tag, 1, is_exit_of, &pid, timeout_ms, &m);
+    if (rc)
+        return rc;
+    if (out)
+        hive_exit_info(m, out);
+    hive_msg_free(m);
+    return 0;
 }
 
 static bool is_down_of(const hive_msg_t *m, void *ctx)

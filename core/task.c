@@ -71,7 +71,7 @@ HIVE_API int hive_task_try_await(hive_task_t *task, int64_t timeout_ms, void **r
         return -EPERM; /* only the starter holds the alias the result goes to */
     if (task->done)
         return -EALREADY;
-    const hive__reply_wait_t w = {task->alias, task->ref};
+    const hive__reply_wait_t w = {.alias = task->alias, .ref = task->ref};
     hive_msg_t *m;
     int rc = hive__await_reply(&w, timeout_ms, &m);
     if (rc)

@@ -225,10 +225,83 @@ static void test_init_failure(void **state)
     assert_int_equal(hive_actor_start(&spec, NULL, NULL, &why), -HIVE_EINIT);
     assert_int_equal(why.kind, HIVE_EXIT_PANIC);
     assert_string_equal(why.text, "init blew up");
-    /* This thread was linked to the first (failing) actor: no EXIT reached it
-     * (it unlinked before exiting), and nothing else is left in the mailbox. */
+    /* This thread was linked to the first (failing) actor: its EXIT was the
+     * start's to take (a thread gets EXITs as messages, so the start waited
+     * by the link), and nothing else is left in the mailbox. */
     hive_msg_t *m;
     assert_int_equal(hive_receive(0, &m), -ETIMEDOUT);
+}
+
+/* A linked starter that traps exits (a supervisor) waits by the link, with
+ * no monitor (OTP's proc_lib:start_link): it gets the same results as a
+ * monitoring one for an init that times out, fails, crashes or meets a
+ * taken name, each start takes the EXIT it caused (none is left for the
+ * starter's loop to mistake for a running child's), every refused actor is
+ * gone when the start returns, and a started one stays linked. */
+enum { T_RESULT = 77 };
+
+static void report(hive_pid_t to, long v) { hive_send(to, T_RESULT, &v, sizeof v); }
+
+static void trapping_starter(void *arg)
+{
+    hive_pid_t test = (hive_pid_t)(uintptr_t)arg;
+    hive_trap_exits(true);
+    hive_reason_t why;
+    hive_actor_spec_t spec = {.init = slow_init, .handle = counter_handle,
+                              .init_timeout_ms = 30, .link = true, .name = "by_link"};
+    long before = hive_process_count();
+    report(test, hive_actor_start(&spec, NULL, NULL, &why));            /* -ETIMEDOUT */
+    report(test, why.kind == HIVE_EXIT_KILLED);                         /* 1 */
+    report(test, hive_whereis("by_link") == HIVE_PID_NONE);             /* 1: gone */
+    spec.init = failing_init;
+    report(test, hive_actor_start(&spec, NULL, NULL, &why));            /* -HIVE_EINIT */
+    report(test, why.code);                                             /* 42 */
+    spec.init = crashing_init;
+    report(test, hive_actor_start(&spec, NULL, NULL, &why));            /* -HIVE_EINIT */
+    report(test, why.kind == HIVE_EXIT_PANIC);                          /* 1 */
+    report(test, hive_process_count() <= before);                       /* 1: none left */
+    spec.init = NULL;
+    hive_subject_t s;
+    report(test, hive_actor_start(&spec, NULL, &s, NULL));              /* 0 */
+    report(test, hive_actor_start(&spec, NULL, NULL, &why));            /* -EBUSY */
+    hive_msg_t *m;
+    report(test, hive_receive(0, &m));                                  /* -ETIMEDOUT */
+    hive_actor_stop(s.pid, hive_reason_user(7, "bye"), WAIT);
+    /* Still linked to the running one: its end comes as an EXIT. */
+    report(test, hive_receive_tag(HIVE_TAG_EXIT, WAIT, &m));            /* 0 */
+    hive_exit_info_t e;
+    report(test, hive_exit_info(m, &e) == 0 && e.from == s.pid && e.reason.code == 7);
+    hive_msg_free(m);
+}
+
+static long next_result(void)
+{
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_RESULT, WAIT, &m), 0);
+    long v;
+    memcpy(&v, hive_msg_data(m), sizeof v);
+    hive_msg_free(m);
+    return v;
+}
+
+static void test_trapping_starter_waits_by_link(void **state)
+{
+    hive_pid_t st;
+    assert_int_equal(hive_spawn(trapping_starter, (void *)(uintptr_t)hive_self(), &st), 0);
+    assert_int_equal(next_result(), -ETIMEDOUT);
+    assert_int_equal(next_result(), 1);
+    assert_int_equal(next_result(), 1);
+    assert_int_equal(next_result(), -HIVE_EINIT);
+    assert_int_equal(next_result(), 42);
+    assert_int_equal(next_result(), -HIVE_EINIT);
+    assert_int_equal(next_result(), 1);
+    assert_int_equal(next_result(), 1);
+    assert_int_equal(next_result(), 0);
+    assert_int_equal(next_result(), -EBUSY);
+    assert_int_equal(next_result(), -ETIMEDOUT);
+    assert_int_equal(next_result(), 0);
+    assert_int_equal(next_result(), 1);
+    assert_true(rt_wait_dead(st));
 }
 
 /* ---- calls ------------------------------------------------------------- */
@@ -548,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_init_timeout),
         cmocka_unit_test(test_init_timeout_frees_name),
         cmocka_unit_test(test_init_failure),
+        cmocka_unit_test(test_trapping_starter_waits_by_link),
         cmocka_unit_test(test_call_timeout_late_reply_dropped),
         cmocka_unit_test(test_call_dead_actor),
         cmocka_unit_test(test_callee_dies_mid_call),
