@@ -853,7 +853,7 @@ static void wait_timer_fire(hive__timer_t *t)
 
 static void wait_timer_release(hive__timer_t *t)
 {
-    hive__free(t, sizeof(wait_timer_t));
+    hive__msg_dealloc(t, sizeof(wait_timer_t)); /* one per wait: the node cache */
 }
 
 /* A timer that unparks the running task at `when` (a deadline, or with
@@ -861,7 +861,7 @@ static void wait_timer_release(hive__timer_t *t)
  * returns -ENOMEM rather than wait past its deadline). */
 static hive__timer_t *arm_at(hive__task_t *task, uint64_t when, bool relative)
 {
-    wait_timer_t *wt = hive__alloc(sizeof *wt);
+    wait_timer_t *wt = hive__msg_alloc(sizeof *wt);
     if (!wt)
         return NULL;
     wt->task = task;

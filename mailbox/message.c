@@ -9,8 +9,9 @@
  * (callgrind, actor_cast: ~105 of ~500 instructions per message were
  * allocator calls, a third of them the flush and refill). So each worker
  * thread keeps, per class (64, 96, 128 bytes), a LIFO list of up to
- * CACHE_CAP freed nodes, linked through their `next` field: a hit is a
- * few loads and stores, no atomic. Per worker and unshared: nothing here
+ * CACHE_CAP freed nodes, linked through their first word: a hit is a few
+ * loads and stores, no atomic. Other blocks made and freed once per message
+ * use it too (a call's wait timer). Per worker and unshared: nothing here
  * is touched by two threads, so many cores add no contention. A worker
  * that frees more than it makes (the receiving end of a one-way stream
  * from another worker) fills its list and then frees to jemalloc, which
@@ -42,13 +43,11 @@
 
 #if HIVE_ASAN
 #include <sanitizer/asan_interface.h>
-/* All but the `next` link: LeakSanitizer does not follow pointers stored in
- * poisoned memory, so a runtime left running at exit (the fuzz replay) had
- * every cached node but the first of each list reported as leaked. */
-#define POISON(p, n)                                                                  \
-    (ASAN_POISON_MEMORY_REGION(p, offsetof(hive_msg_t, next)),                        \
-     ASAN_POISON_MEMORY_REGION((char *)(p) + offsetof(hive_msg_t, pprev),             \
-                               (n) - offsetof(hive_msg_t, pprev)))
+/* All but the link (the first word): LeakSanitizer does not follow pointers
+ * stored in poisoned memory, so a runtime left running at exit (the fuzz
+ * replay) had every cached node but the first of each list reported as
+ * leaked. */
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((char *)(p) + sizeof(void *), (n) - sizeof(void *))
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
 #else
 #define POISON(p, n) ((void)(p), (void)(n))
@@ -64,8 +63,13 @@ enum { CLASS_STEP = 32, CACHE_CAP = 256 };
  * (no node is under 57 bytes). */
 #define NCLASSES (HIVE__MSG_CACHED_MAX / CLASS_STEP + 1)
 
+/* A cached block: its first word links it (any block is >= 57 bytes). */
+typedef struct block {
+    struct block *next;
+} block_t;
+
 typedef struct {
-    hive_msg_t *head;
+    block_t *head;
     uint32_t n;
 } bin_t;
 
@@ -83,32 +87,33 @@ __attribute__((noinline)) void *hive__msg_alloc(size_t size)
     if (hive__alloc_failing(size))
         return NULL;
     bin_t *b = &bins[c];
-    hive_msg_t *m = b->head;
-    if (m) {
-        UNPOISON(m, c * CLASS_STEP);
-        b->head = m->next;
+    block_t *k = b->head;
+    if (k) {
+        UNPOISON(k, c * CLASS_STEP);
+        b->head = k->next;
         b->n--;
-        return m;
+        return k;
     }
     return hive__alloc_api.malloc(c * CLASS_STEP);
 }
 
-__attribute__((noinline)) void hive__msg_dealloc(hive_msg_t *m, size_t size)
+__attribute__((noinline)) void hive__msg_dealloc(void *p, size_t size)
 {
     if (size > HIVE__MSG_CACHED_MAX) {
-        hive__free(m, size);
+        hive__free(p, size);
         return;
     }
     size_t c = class_of(size);
     bin_t *b = &bins[c];
     if (!caching || b->n >= CACHE_CAP) {
-        hive__free(m, c * CLASS_STEP);
+        hive__free(p, c * CLASS_STEP);
         return;
     }
-    m->next = b->head;
-    b->head = m;
+    block_t *k = p;
+    k->next = b->head;
+    b->head = k;
     b->n++;
-    POISON(m, c * CLASS_STEP);
+    POISON(k, c * CLASS_STEP);
 }
 
 void hive__msg_cache_attach(void) { caching = true; }
@@ -119,10 +124,10 @@ void hive__msg_cache_detach(void)
     for (size_t c = 0; c < NCLASSES; c++) {
         bin_t *b = &bins[c];
         while (b->head) {
-            hive_msg_t *m = b->head;
-            UNPOISON(m, c * CLASS_STEP);
-            b->head = m->next;
-            hive__free(m, c * CLASS_STEP);
+            block_t *k = b->head;
+            UNPOISON(k, c * CLASS_STEP);
+            b->head = k->next;
+            hive__free(k, c * CLASS_STEP);
         }
         b->n = 0;
     }

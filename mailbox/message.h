@@ -76,15 +76,17 @@ static inline void hive__msg_init(hive_msg_t *m, uint64_t tag, hive_pid_t from, 
     m->len = len;
 }
 
-/* Node memory. A node of up to HIVE__MSG_CACHED_MAX bytes is rounded up to
- * its class (64, 96 or 128 bytes) wherever it is made, and a worker thread
- * keeps freed nodes of each class in a small cache of its own (message.c):
- * a message received and freed on the worker that sends the next one costs
- * no allocator call. Any thread may call these; only threads that called
+/* Node memory: message nodes, and other small blocks made and freed once
+ * per message (a call's wait timer). A block of up to HIVE__MSG_CACHED_MAX
+ * bytes is rounded up to its class (64, 96 or 128 bytes) wherever it is
+ * made, and a worker thread keeps freed blocks of each class in a small
+ * cache of its own (message.c): a message received and freed on the worker
+ * that sends the next one costs no allocator call. Free with the size it
+ * was allocated with. Any thread may call these; only threads that called
  * hive__msg_cache_attach() cache. NULL when out of memory. */
 #define HIVE__MSG_CACHED_MAX 128
 void *hive__msg_alloc(size_t size);
-void hive__msg_dealloc(hive_msg_t *m, size_t size);
+void hive__msg_dealloc(void *p, size_t size);
 /* The calling thread caches from now on / frees what it cached and stops
  * (a worker, at its start and its end). */
 void hive__msg_cache_attach(void);
