@@ -249,6 +249,8 @@ static int new_slab_locked(klass_t *k)
     return 0;
 }
 
+static int alloc_from_pool(size_t size, hive__stack_t *out);
+
 int hive__stack_alloc(size_t size, hive__stack_t *out)
 {
     if (size == 0)
@@ -260,6 +262,13 @@ int hive__stack_alloc(size_t size, hive__stack_t *out)
         *out = cache.s[--cache.n];
         return 0;
     }
+    return alloc_from_pool(size, out);
+}
+
+/* Out of line: inlined, the locked path made every cache hit (an idle
+ * actor's wake-up) save and restore half the registers. */
+static __attribute__((noinline)) int alloc_from_pool(size_t size, hive__stack_t *out)
+{
     pthread_mutex_lock(&lock);
     klass_t *k = class_locked(size);
     int err = k ? 0 : -ENOMEM;
