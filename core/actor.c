@@ -341,6 +341,22 @@ static void actor_main(void *arg)
 /* ---- starting --------------------------------------------------------- */
 
 
+/* A starter waiting by link: the end of pid, which a kill or a failed init
+ * is bringing. With a monitor (a rare path: the success path has none) so
+ * that a child whose init unlinked itself from us cannot leave us waiting
+ * for an EXIT that never comes; its EXIT, if it was linked, is sent before
+ * its DOWN (hive__signal_exit), so it is here by then and is taken too. */
+static void await_end_by_link(hive_pid_t pid)
+{
+    hive_ref_t ref;
+    if (hive_monitor(pid, &ref) != 0) {
+        hive__await_exit(pid, HIVE_INFINITY, NULL); /* no memory: by the link alone */
+        return;
+    }
+    hive__await_down(ref, HIVE_INFINITY, NULL);
+    hive__await_exit(pid, 0, NULL);
+}
+
 HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_subject_t *subject,
                               hive_reason_t *why)
 {
@@ -354,7 +370,10 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
      * exits; a thread always gets them) learns of a death during init from
      * the link, as OTP's proc_lib:start_link does: no monitor to set up,
      * take down and trim for each child (a monitor table in each process,
-     * made and freed). Any other starter monitors. */
+     * made and freed). Any other starter monitors. A child whose init
+     * unlinks itself from us and then dies is noticed only at the init
+     * timeout (the start then fails with -ETIMEDOUT): OTP's start_link
+     * would wait for ever. */
     bool by_link = spec->link && (self->trap_exit || self->is_thread);
     actor_t a = {
         .init = spec->init,
@@ -395,7 +414,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
             hive_unlink(pid);
         hive_kill(pid);
         if (by_link)
-            hive__await_exit(pid, HIVE_INFINITY, NULL);
+            await_end_by_link(pid);
         else
             hive__await_down(w.ref, HIVE_INFINITY, NULL);
         hive__alias_drop(self, w.alias);
@@ -421,7 +440,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         /* Failed: wait for the end, so that a name it took is free again
          * and a restart right away does not find it still alive. */
         if (by_link)
-            hive__await_exit(pid, HIVE_INFINITY, NULL);
+            await_end_by_link(pid);
         else
             hive__await_down(w.ref, HIVE_INFINITY, NULL);
         if (why)

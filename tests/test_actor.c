@@ -237,8 +237,19 @@ static void test_init_failure(void **state)
  * monitoring one for an init that times out, fails, crashes or meets a
  * taken name, each start takes the EXIT it caused (none is left for the
  * starter's loop to mistake for a running child's), every refused actor is
- * gone when the start returns, and a started one stays linked. */
+ * gone when the start returns, and a started one stays linked. An init
+ * that unlinks itself and crashes sends no EXIT: the start fails at its
+ * init timeout instead of waiting for ever. */
 enum { T_RESULT = 77 };
+
+/* An init that unlinks itself from its starter (arg), then crashes: no
+ * EXIT reaches a starter waiting by the link. */
+static int unlinking_init(void *arg, void **state, hive_reason_t *fail)
+{
+    hive_unlink((hive_pid_t)(uintptr_t)arg);
+    hive_panic("unlinked, then crashed");
+    return 0;
+}
 
 static void report(hive_pid_t to, long v) { hive_send(to, T_RESULT, &v, sizeof v); }
 
@@ -260,6 +271,9 @@ static void trapping_starter(void *arg)
     report(test, hive_actor_start(&spec, NULL, NULL, &why));            /* -HIVE_EINIT */
     report(test, why.kind == HIVE_EXIT_PANIC);                          /* 1 */
     report(test, hive_process_count() <= before);                       /* 1: none left */
+    /* Unlinked in init, then crashed: noticed at the init timeout, no hang. */
+    spec.init = unlinking_init;
+    report(test, hive_actor_start(&spec, (void *)(uintptr_t)hive_self(), NULL, &why));
     spec.init = NULL;
     hive_subject_t s;
     report(test, hive_actor_start(&spec, NULL, &s, NULL));              /* 0 */
@@ -296,6 +310,7 @@ static void test_trapping_starter_waits_by_link(void **state)
     assert_int_equal(next_result(), -HIVE_EINIT);
     assert_int_equal(next_result(), 1);
     assert_int_equal(next_result(), 1);
+    assert_int_equal(next_result(), -ETIMEDOUT);
     assert_int_equal(next_result(), 0);
     assert_int_equal(next_result(), -EBUSY);
     assert_int_equal(next_result(), -ETIMEDOUT);
