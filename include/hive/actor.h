@@ -98,7 +98,10 @@ typedef struct hive_actor_spec {
 } hive_actor_spec_t;
 
 /* hive_actor_start - start an actor and wait for its init. A process or
- * attached thread.
+ * attached thread. With spec->link, a starter that receives EXITs as
+ * messages (it traps exits, or it is a thread) takes the EXIT of an actor
+ * whose start failed: none is left in its mailbox for it to mistake for a
+ * running actor's end.
  *   0            running; *subject (may be NULL) is where to send to it
  *   -HIVE_EINIT  init failed (returned non-zero or crashed); *why (may be
  *                NULL) holds the reason; the process has ended
