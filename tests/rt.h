@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <hive/hive.h>
 
@@ -49,6 +50,19 @@ static inline bool rt_wait_dead(hive_pid_t pid)
     for (long i = 0; i < 200000000 && hive_is_alive(pid); i++)
         sched_yield();
     return !hive_is_alive(pid);
+}
+
+/* The long carried by the next message of tag (cmocka: include it first);
+ * the test fails if none comes within timeout_ms or it carries no long. */
+static inline long rt_receive_long(uint64_t tag, int64_t timeout_ms)
+{
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(tag, timeout_ms, &m), 0);
+    long v;
+    assert_int_equal(hive_msg_size(m), sizeof v);
+    memcpy(&v, hive_msg_data(m), sizeof v);
+    hive_msg_free(m);
+    return v;
 }
 
 #endif

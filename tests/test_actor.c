@@ -288,15 +288,7 @@ static void trapping_starter(void *arg)
     hive_msg_free(m);
 }
 
-static long next_result(void)
-{
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(T_RESULT, WAIT, &m), 0);
-    long v;
-    memcpy(&v, hive_msg_data(m), sizeof v);
-    hive_msg_free(m);
-    return v;
-}
+static long next_result(void) { return rt_receive_long(T_RESULT, WAIT); }
 
 static void test_trapping_starter_waits_by_link(void **state)
 {

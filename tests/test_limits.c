@@ -154,12 +154,7 @@ static void free_dtor(void *p)
 static long ask_count(hive_pid_t p)
 {
     assert_int_equal(hive_send(p, T_CHECK, NULL, 0), 0);
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(T_COUNT, WAIT, &m), 0);
-    long n;
-    memcpy(&n, hive_msg_data(m), sizeof n);
-    hive_msg_free(m);
-    return n;
+    return rt_receive_long(T_COUNT, WAIT);
 }
 
 static void a_reused_slot_is_never_reached_through_the_old_pid(void **state)
