@@ -446,11 +446,13 @@ static void names_racing_with_exit_are_all_released(void **state)
 
 /* ---- 3. a yielding process is not starved by spawn-and-exit chains ----- */
 
-/* Found while writing part 2: a worker takes new tasks from the bottom of
- * its deque (newest first) and gives the top a turn only when the running
- * task yields or its LIFO slot's streak ends. A process that spawns its
+/* Found while writing part 2: a worker took new tasks from the bottom of
+ * its deque (newest first) and gave the top a turn only when the running
+ * task yielded or its LIFO slot's streak ended. A process that spawns its
  * successor and returns does neither, so a chain of them on every worker
- * keeps a process that once called hive_yield() off the CPU for ever. */
+ * kept a process that once called hive_yield() off the CPU for ever. (A
+ * new task now runs from the LIFO slot, whose streak is limited; the
+ * every-61-dispatches turn of the oldest is what this test holds.) */
 
 static _Atomic bool chains_stop;
 static _Atomic long chain_links, yielder_turns;
