@@ -22,13 +22,17 @@ static inline void latch_init(latch_t *l, long n)
     pthread_cond_init(&l->c, NULL);
 }
 
+/* Under the mutex: the waiter sees zero only after the last count-down has
+ * left its critical section, so the test may destroy (or re-init) the latch
+ * as soon as latch_wait returns. Decremented outside it, the last one could
+ * still be about to lock the mutex the test had just destroyed (TSan, in
+ * test_park's inject_while_workers_fall_asleep). */
 static inline void latch_count_down(latch_t *l)
 {
-    if (atomic_fetch_sub(&l->count, 1) == 1) {
-        pthread_mutex_lock(&l->m);
+    pthread_mutex_lock(&l->m);
+    if (atomic_fetch_sub(&l->count, 1) == 1)
         pthread_cond_broadcast(&l->c);
-        pthread_mutex_unlock(&l->m);
-    }
+    pthread_mutex_unlock(&l->m);
 }
 
 /* True when the count reached zero within `seconds`. */
