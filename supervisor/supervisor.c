@@ -192,12 +192,6 @@ static int start_child(sup_t *s, size_t i)
     return 0;
 }
 
-static bool is_exit_from(const hive_msg_t *m, void *ctx)
-{
-    hive_exit_info_t e;
-    return hive_exit_info(m, &e) == 0 && e.from == *(const hive_pid_t *)ctx;
-}
-
 static int64_t shutdown_of(const hive_child_spec_t *c)
 {
     if (c->shutdown_ms != 0)
@@ -210,10 +204,8 @@ static int64_t shutdown_of(const hive_child_spec_t *c)
 static void forget_link(hive_pid_t pid)
 {
     hive_unlink(pid);
-    const uint64_t tag = HIVE_TAG_EXIT;
-    hive_msg_t *m;
-    while (hive__receive(&tag, 1, is_exit_from, &pid, 0, &m) == 0)
-        hive_msg_free(m);
+    while (hive__await_exit(pid, 0, NULL) == 0)
+        ;
 }
 
 static void shutdown_pid(hive_pid_t pid, int64_t shutdown)
