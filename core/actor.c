@@ -341,20 +341,23 @@ static void actor_main(void *arg)
 /* ---- starting --------------------------------------------------------- */
 
 
-/* A starter waiting by link: the end of pid, which a kill or a failed init
- * is bringing. With a monitor (a rare path: the success path has none) so
- * that a child whose init unlinked itself from us cannot leave us waiting
- * for an EXIT that never comes; its EXIT, if it was linked, is sent before
- * its DOWN (hive__signal_exit), so it is here by then and is taken too. */
-static void await_end_by_link(hive_pid_t pid)
+/* The end of the process a start waits on (w), which a kill or a failed
+ * init is bringing: its DOWN, for a monitoring starter. A starter waiting by
+ * link (w->ref 0) monitors it now (a rare path: the success path has none)
+ * so that a child whose init unlinked itself from us cannot leave us
+ * waiting for an EXIT that never comes; its EXIT, if it was linked, is sent
+ * before its DOWN (hive__signal_exit), so it is here by then and is taken
+ * too. */
+static void await_end(const hive__reply_wait_t *w)
 {
-    hive_ref_t ref;
-    if (hive_monitor(pid, &ref) != 0) {
-        hive__await_exit(pid, HIVE_INFINITY, NULL); /* no memory: by the link alone */
+    hive_ref_t ref = w->ref;
+    if (!ref && hive_monitor(w->linked, &ref) != 0) {
+        hive__await_exit(w->linked, HIVE_INFINITY, NULL); /* no memory: by the link alone */
         return;
     }
     hive__await_down(ref, HIVE_INFINITY, NULL);
-    hive__await_exit(pid, 0, NULL);
+    if (!w->ref)
+        hive__await_exit(w->linked, 0, NULL);
 }
 
 HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_subject_t *subject,
@@ -413,10 +416,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         if (!by_link && spec->link)
             hive_unlink(pid);
         hive_kill(pid);
-        if (by_link)
-            await_end_by_link(pid);
-        else
-            hive__await_down(w.ref, HIVE_INFINITY, NULL);
+        await_end(&w);
         hive__alias_drop(self, w.alias);
         if (why && rc == -ETIMEDOUT)
             *why = (hive_reason_t){.kind = HIVE_EXIT_KILLED};
@@ -439,10 +439,7 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
         }
         /* Failed: wait for the end, so that a name it took is free again
          * and a restart right away does not find it still alive. */
-        if (by_link)
-            await_end_by_link(pid);
-        else
-            hive__await_down(w.ref, HIVE_INFINITY, NULL);
+        await_end(&w);
         if (why)
             *why = k.reason;
         return k.rc;
