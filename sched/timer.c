@@ -222,6 +222,15 @@ static hive__timer_t *timer_of(hive__inject_node_t *n)
     return (hive__timer_t *)(void *)((char *)n - offsetof(hive__timer_t, inbox));
 }
 
+/* The next timer on a fresh list (linked through inbox.next), t taken off
+ * the list. */
+static hive__timer_t *fresh_next(hive__timer_t *t)
+{
+    hive__timer_t *next = t->inbox.next ? timer_of(t->inbox.next) : NULL;
+    t->heap_index = -1;
+    return next;
+}
+
 /* Into the heap; without memory for the heap, fire it now rather than
  * lose it. */
 static void take_in(hive__timer_heap_t *h, hive__timer_t *t, int owner, uint64_t now)
@@ -244,8 +253,7 @@ void hive__timer_heap_run(hive__timer_heap_t *h, int owner, uint64_t now)
      * cancel lands just after this load, the timer goes into the heap and
      * is discarded when its deadline comes, as any cancel from elsewhere). */
     for (hive__timer_t *t = h->fresh; t;) {
-        hive__timer_t *next = t->inbox.next ? timer_of(t->inbox.next) : NULL;
-        t->heap_index = -1;
+        hive__timer_t *next = fresh_next(t);
         h->nfresh--; /* its reserved room: take_in needs no memory */
         if (atomic_load_explicit(&t->state, memory_order_relaxed) != HIVE__TIMER_PENDING) {
             hive__timer_put(t); /* the heap's reference */
@@ -287,8 +295,7 @@ bool hive__timer_heap_busy(hive__timer_heap_t *h)
 void hive__timer_heap_destroy(hive__timer_heap_t *h)
 {
     for (hive__timer_t *t = h->fresh; t;) {
-        hive__timer_t *next = t->inbox.next ? timer_of(t->inbox.next) : NULL;
-        t->heap_index = -1;
+        hive__timer_t *next = fresh_next(t);
         hive__timer_cancel(t);
         hive__timer_put(t);
         t = next;
