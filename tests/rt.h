@@ -56,8 +56,10 @@ static inline bool rt_wait_dead(hive_pid_t pid)
  * the test fails if none comes within timeout_ms or it carries no long. */
 static inline long rt_receive_long(uint64_t tag, int64_t timeout_ms)
 {
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(tag, timeout_ms, &m), 0);
+    hive_msg_t *m = NULL;
+    int rc = hive_receive_tag(tag, timeout_ms, &m);
+    if (rc != 0)
+        fail_msg("waiting for tag %llu: %s", (unsigned long long)tag, hive_strerror(rc));
     long v;
     assert_int_equal(hive_msg_size(m), sizeof v);
     memcpy(&v, hive_msg_data(m), sizeof v);

@@ -47,15 +47,7 @@ static hive_msg_t *expect(uint64_t tag)
     return m;
 }
 
-static long expect_long(uint64_t tag)
-{
-    hive_msg_t *m = expect(tag);
-    long v;
-    assert_int_equal(hive_msg_size(m), sizeof v);
-    memcpy(&v, hive_msg_data(m), sizeof v);
-    hive_msg_free(m);
-    return v;
-}
+static long expect_long(uint64_t tag) { return rt_receive_long(tag, WAIT_MS); }
 
 static void send_long(hive_pid_t to, uint64_t tag, long v)
 {
