@@ -30,10 +30,11 @@ static uint32_t slot_of(uint64_t key, uint32_t cap)
     return (uint32_t)key & (cap - 1);
 }
 
-static int grow(hive__idmap_t *m)
+/* Rehash into a table of ncap slots (a power of two that holds o's live
+ * entries within the load limit). */
+static int rehash(hive__idmap_t *m, uint32_t ncap)
 {
     hive__idmap_block_t *o = m->b;
-    uint32_t ncap = o ? (o->n * 2 + 2 > o->cap ? o->cap * 2 : o->cap) : 4;
     hive__idmap_block_t *b = hive__zalloc(block_size(ncap));
     if (!b)
         return -ENOMEM;
@@ -54,6 +55,28 @@ static int grow(hive__idmap_t *m)
     hive__idmap_free(m);
     m->b = b;
     return 0;
+}
+
+static int grow(hive__idmap_t *m)
+{
+    hive__idmap_block_t *o = m->b;
+    return rehash(m, o ? (o->n * 2 + 2 > o->cap ? o->cap * 2 : o->cap) : 4);
+}
+
+int hive__idmap_reserve(hive__idmap_t *m, uint32_t n)
+{
+    hive__idmap_block_t *b = m->b;
+    if (n == 0)
+        return 0;
+    uint64_t live = b ? b->n : 0, used = b ? b->used : 0;
+    /* The load limit put() keeps: (used + 1) * 4 <= cap * 3 before a key
+     * takes a fresh slot; so n more keys fit while (used + n) * 4 <= cap * 3. */
+    if (b && (used + n) * 4 <= (uint64_t)b->cap * 3)
+        return 0;
+    uint64_t cap = b ? b->cap : 4; /* never smaller: a rehash drops tombstones */
+    while ((live + n) * 4 > cap * 3)
+        cap *= 2;
+    return cap > (UINT32_MAX >> 2) + 1 ? -ENOMEM : rehash(m, (uint32_t)cap);
 }
 
 /* 0 and UINT64_MAX mark empty and deleted slots: they are never keys.

@@ -23,6 +23,10 @@ typedef struct hive__idmap {
 /* Insert or overwrite. 0, -ENOMEM or -EINVAL (key 0 or UINT64_MAX; the
  * map is unchanged then). del and get of those keys find nothing. */
 int hive__idmap_put(hive__idmap_t *m, uint64_t key, uint64_t val);
+/* Make room for n more entries (at least: puts of up to n new keys do
+ * not grow the table): a map about to be filled is sized once rather
+ * than doubled and rehashed on the way. 0 or -ENOMEM (the map unchanged). */
+int hive__idmap_reserve(hive__idmap_t *m, uint32_t n);
 /* Remove key; true if it was there (its value to *val if val). The table
  * stays allocated when the map empties (hot maps churn); see trim. */
 bool hive__idmap_del(hive__idmap_t *m, uint64_t key, uint64_t *val);

@@ -226,6 +226,9 @@ void hive__blocking_proc_exit(hive__proc_t *p);
 /* Free pid's empty link and monitor tables (they stay allocated when they
  * empty, as hot maps churn): for a process about to sit idle (an actor). */
 void hive__sig_trim(hive_pid_t pid);
+/* Room in p's (the caller's) link table for n more links: a supervisor
+ * about to link to its children sizes it once. 0 or -ENOMEM. */
+int hive__links_reserve(hive__proc_t *p, uint32_t n);
 /* p (the caller) holds a link to pid (which may have ended since). */
 bool hive__linked_to(hive__proc_t *p, hive_pid_t pid);
 void hive__sig_lock(hive__proc_t *p);

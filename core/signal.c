@@ -399,6 +399,14 @@ bool hive__linked_to(hive__proc_t *p, hive_pid_t pid)
     return linked;
 }
 
+int hive__links_reserve(hive__proc_t *p, uint32_t n)
+{
+    hive__sig_lock(p);
+    int rc = hive__idmap_reserve(&p->links, n);
+    hive__sig_unlock(p);
+    return rc;
+}
+
 void hive__sig_trim(hive_pid_t pid)
 {
     hive__rcu_enter();

@@ -75,6 +75,49 @@ static uint64_t xorshift(uint64_t *x)
     return *x;
 }
 
+/* reserve(n) makes room for n more keys: the n puts that follow never
+ * move the table (no growth, no rehash), whatever was there before -
+ * nothing, live keys, or tombstones - and every key stays findable. */
+static void reserve_makes_room_once(void **state)
+{
+    for (uint32_t n = 1; n <= 300; n = n * 3 + 1) {
+        for (int before = 0; before < 3; before++) {
+            hive__idmap_t m = {0};
+            uint64_t next = 1;
+            if (before >= 1) /* live keys */
+                for (int i = 0; i < 5; i++)
+                    assert_int_equal(hive__idmap_put(&m, next++, 7), 0);
+            if (before == 2) /* and tombstones */
+                for (int i = 0; i < 7; i++) {
+                    assert_int_equal(hive__idmap_put(&m, 1000 + i, 0), 0);
+                    assert_true(hive__idmap_del(&m, 1000 + i, NULL));
+                }
+            uint32_t had = hive__idmap_count(&m);
+            assert_int_equal(hive__idmap_reserve(&m, n), 0);
+            const void *table = m.b;
+            assert_non_null(table);
+            for (uint32_t i = 0; i < n; i++)
+                assert_int_equal(hive__idmap_put(&m, 5000 + i, i), 0);
+            assert_ptr_equal(m.b, table);
+            assert_int_equal(hive__idmap_count(&m), had + n);
+            for (uint32_t i = 0; i < n; i++) {
+                uint64_t v = ~0ull;
+                assert_true(hive__idmap_get(&m, 5000 + i, &v));
+                assert_int_equal(v, i);
+            }
+            for (uint64_t k = 1; k < next; k++)
+                assert_true(hive__idmap_get(&m, k, NULL));
+            /* Already room: a second reserve keeps the table. */
+            assert_int_equal(hive__idmap_reserve(&m, 0), 0);
+            assert_ptr_equal(m.b, table);
+            hive__idmap_free(&m);
+        }
+    }
+    hive__idmap_t e = {0};
+    assert_int_equal(hive__idmap_reserve(&e, 0), 0);
+    assert_null(e.b); /* nothing asked, nothing allocated */
+}
+
 static void random_churn_matches_a_model(void **state)
 {
     enum { KEYS = 24 };
@@ -169,6 +212,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reserved_ids_are_never_keys),
         cmocka_unit_test(growth_and_churn_keep_every_entry),
+        cmocka_unit_test(reserve_makes_room_once),
         cmocka_unit_test(random_churn_matches_a_model),
         cmocka_unit_test(unlinking_none_leaves_real_links_working),
     };

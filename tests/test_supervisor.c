@@ -410,6 +410,71 @@ static void test_bad_specs(void **state)
     assert_int_equal(hive_supervisor_start(NULL, &sup, &why), -EINVAL);
 }
 
+/* ---- a wide supervisor ------------------------------------------------------ */
+
+static hive_next_t idle_handle(void *st, hive_msg_t *m) { return hive_continue(st); }
+
+static int start_idle_actor(void *arg, hive_pid_t *pid)
+{
+    hive_actor_spec_t a = {.handle = idle_handle, .link = true};
+    hive_subject_t s;
+    int rc = hive_actor_start(&a, arg, &s, NULL);
+    if (rc == 0)
+        *pid = s.pid;
+    return rc;
+}
+
+/* 1,000 children: the id check is not fooled by twins far apart (nor
+ * refuses 1,000 distinct ids), and with the pid index and the link table
+ * sized once up front every child is still found by its pid: killing one
+ * in the middle restarts exactly that one, in its place. */
+static void test_wide_supervisor(void **state)
+{
+    enum { N = 1000, MID = 500 };
+    static hive_child_spec_t kids[N];
+    static char ids[N][8];
+    static hive_child_info_t info[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "w%d", i);
+        kids[i] = (hive_child_spec_t){.id = ids[i], .start = start_idle_actor};
+    }
+    hive_sup_spec_t spec = {.children = kids, .nchildren = N, .intensity = 5, .period_s = 10};
+    hive_pid_t sup;
+    hive_reason_t why;
+
+    kids[N - 1].id = ids[3];
+    assert_int_equal(hive_supervisor_start(&spec, &sup, &why), -EINVAL);
+    assert_non_null(strstr(why.text, "two children have id w3"));
+    kids[N - 1].id = ids[N - 1];
+
+    assert_int_equal(hive_supervisor_start(&spec, &sup, &why), 0);
+    hive_child_counts_t cnt;
+    assert_int_equal(hive_supervisor_count_children(sup, &cnt, WAIT), 0);
+    assert_int_equal(cnt.specs, N);
+    assert_int_equal(cnt.active, N);
+    assert_int_equal(hive_supervisor_which_children(sup, info, N, WAIT), N);
+    hive_pid_t old = info[MID].pid, before_mid = info[MID - 1].pid, after_mid = info[MID + 1].pid;
+    assert_string_equal(info[MID].id, ids[MID]);
+
+    hive_ref_t ref;
+    assert_int_equal(hive_monitor(old, &ref), 0);
+    assert_int_equal(hive_kill(old), 0);
+    assert_true(next_down().pid == old);
+    hive_pid_t now = old;
+    for (int i = 0; i < 10000 && (now == old || now == HIVE_CHILD_RESTARTING); i++) {
+        assert_int_equal(hive_supervisor_which_children(sup, info, N, WAIT), N);
+        now = info[MID].pid;
+        if (now == old)
+            hive_sleep(1);
+    }
+    assert_true(now != old && now != HIVE_PID_NONE && now != HIVE_CHILD_RESTARTING);
+    assert_true(hive_is_alive(now));
+    assert_true(info[MID - 1].pid == before_mid && info[MID + 1].pid == after_mid);
+    assert_int_equal(hive_supervisor_stop(sup, WAIT), 0);
+    assert_false(hive_is_alive(now));
+    assert_false(hive_is_alive(before_mid));
+}
+
 /* ---- auto_shutdown ----------------------------------------------------------- */
 
 static void test_auto_shutdown(void **state)
@@ -557,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_timeouts),
         cmocka_unit_test(test_start_failure_rolls_back),
         cmocka_unit_test(test_bad_specs),
+        cmocka_unit_test(test_wide_supervisor),
         cmocka_unit_test(test_auto_shutdown),
         cmocka_unit_test(test_restart_storm_leaks_nothing),
         cmocka_unit_test(test_dynamic_100k),
