@@ -672,7 +672,7 @@ static int check_unique_ids(const hive_sup_spec_t *spec, hive_reason_t *why)
     size_t cap = 4;
     while (cap < 2 * n) /* at most half full */
         cap *= 2;
-    entry_t *set = calloc(cap, sizeof *set);
+    entry_t *set = hive__zalloc(cap * sizeof *set);
     if (!set)
         return -ENOMEM;
     int rc = 0;
@@ -691,7 +691,7 @@ static int check_unique_ids(const hive_sup_spec_t *spec, hive_reason_t *why)
             }
         set[at] = (entry_t){.h = h, .id = id};
     }
-    free(set);
+    hive__free(set, cap * sizeof *set);
     return rc;
 }
 
