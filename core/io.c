@@ -134,15 +134,17 @@ HIVE_API int hive_io_wait(int fd, unsigned events, int64_t timeout_ms)
     /* release: pairs with the acquire of the CAS in hive__io_ready(), which
      * can only see this wait's event after the epoll_ctl below. */
     atomic_store_explicit(&p->io_state, HIVE__IO_WAITING, memory_order_release);
-    int regfd = fd;
-    int rc = hive__worker_poll_add(fd, to_epoll(events), p->pid, &p->io_worker);
+    int regfd = fd, worker = -1;
+    int rc = hive__worker_poll_add(fd, to_epoll(events), p->pid, &worker);
     if (rc == -EEXIST) {
         /* Another process on this worker waits on fd: watch a dup. */
         regfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-        rc = regfd < 0 ? -errno : hive__worker_poll_add(regfd, to_epoll(events), p->pid, &p->io_worker);
+        rc = regfd < 0 ? -errno : hive__worker_poll_add(regfd, to_epoll(events), p->pid, &worker);
         if (rc && regfd >= 0)
             close(regfd);
     }
+    if (rc == 0)
+        p->io_worker = (int16_t)worker; /* < 1024 (config.c's WORKERS_MAX) */
     if (rc) {
         /* relaxed: never registered, no one else saw WAITING. */
         atomic_store_explicit(&p->io_state, HIVE__IO_IDLE, memory_order_relaxed);

@@ -89,11 +89,17 @@ typedef struct hive__proc {
     uint64_t alias_one;         /* the common case: one active alias, no table */
     hive__idmap_t aliases;      /* any further ones */
     _Atomic bool alive;         /* see sig_lock */
+    uint32_t next_subject;      /* in alive's padding; written when a subject is made */
     uint64_t next_alias;
-    uint32_t next_subject;
+    /* The monitor a call left on its callee (call.c), kept for the next
+     * call to the same process; 0 = none. Its DOWN reaches the caller
+     * only while it waits in a call (`calling`): any other time the
+     * signal is dropped when popped and the cache forgotten (signal.c).
+     * Owner only. */
+    uint64_t call_ref;
     /* hive_io_wait (io.c): the fd being waited for and where it is
-     * registered (io_worker -1: nowhere); owner only. */
-    int io_fd, io_regfd, io_worker;
+     * registered (io_worker, below: -1 = nowhere); owner only. */
+    int io_fd, io_regfd;
     hive__job_t *job;           /* hive_blocking call in flight (blocking.c); owner */
     /* Small fields, packed (a million idle actors pay for every byte). */
     _Atomic int sig_lock;
@@ -103,12 +109,14 @@ typedef struct hive__proc {
      * harvests the event. */
     _Atomic uint32_t io_state;
     uint16_t attach_size;       /* bytes of attachment after the struct */
+    int16_t io_worker;          /* see io_fd; workers are at most 1024 */
     bool reason_static;         /* reason points at a static fallback (no memory) */
     bool trap_exit;             /* owner only */
     /* An attached foreign thread. Read by the receiver at every receive, so
      * not in the doorbell line, whose head each sender writes: there it
      * cost a streaming receiver a cache miss per message (counting). */
     bool is_thread;
+    bool calling;               /* waiting in a call (call.c); owner only */
     /* The mailbox: tail ends this line, head and stub open the doorbell. */
     hive__mpsc_t mbox;
     /* The rest of the doorbell line: what a sender reads after its push,

@@ -133,6 +133,15 @@ hive_msg_t *hive__signal_take(hive__proc_t *p, hive_msg_t *m)
             hive__msg_discard(m); /* demonitored meanwhile */
             return NULL;
         }
+        if (d.ref == p->call_ref) {
+            /* The monitor a call left for the next one (call.c): news to
+             * a call waiting on it, to nobody else. Used up either way. */
+            p->call_ref = 0;
+            if (!p->calling) {
+                hive__msg_discard(m);
+                return NULL;
+            }
+        }
         return m;
     }
     hive_exit_info_t e;

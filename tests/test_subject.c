@@ -4,7 +4,10 @@
  * one, typed_send_wrong_type.c, shows a wrong type does not compile);
  * typed calls; a selector takes the oldest message across its subjects,
  * runs the entry's handler or returns its index, and leaves other
- * messages queued; a late reply to an abandoned alias is dropped. */
+ * messages queued; a late reply to an abandoned alias is dropped; the
+ * monitor a call leaves on its callee serves the next call to it, is
+ * replaced when another process is called, goes when the caller ends, and
+ * never shows as a DOWN outside a call. */
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,9 @@
 
 #include <hive/hive.h>
 
+#include "core/idmap.h"
+#include "core/process.h"
+#include "sched/rcu.h"
 #include "tests/rt.h"
 
 #define WAIT 30000
@@ -158,6 +164,110 @@ static void test_late_reply_dropped(void **state)
     assert_int_equal(hive_reply(NULL, "x", 1), -EINVAL);
 }
 
+/* ---- the monitor a call keeps -------------------------------------------- */
+
+enum { ECHO_DIE = -1 };
+
+/* Answers each call with its long; a call carrying ECHO_DIE ends it with
+ * reason user 7 instead of an answer. */
+static void echo_server(void *arg)
+{
+    hive_msg_t *m;
+    while (hive_receive(HIVE_INFINITY, &m) == 0) {
+        long v = 0;
+        if (hive_msg_size(m) == sizeof v)
+            memcpy(&v, hive_msg_data(m), sizeof v);
+        if (v == ECHO_DIE)
+            hive_exit(hive_reason_user(7, "asked to"));
+        hive_reply(m, &v, sizeof v);
+        hive_msg_free(m);
+    }
+}
+
+/* How many monitors watch pid (-1: no such process). */
+static long watchers(hive_pid_t pid)
+{
+    long n = -1;
+    hive__rcu_enter();
+    hive__proc_t *p = hive__proc_lookup(pid);
+    if (p) {
+        hive__sig_lock(p);
+        n = hive__idmap_count(&p->monitored_by);
+        hive__sig_unlock(p);
+    }
+    hive__rcu_leave();
+    return n;
+}
+
+static int echo_call(hive_pid_t to, long v, hive_reason_t *why)
+{
+    long got = -2;
+    int rc = hive_call_copy(hive_subject(to, 1), &v, sizeof v, &got, sizeof got, WAIT, why);
+    if (rc == 0)
+        assert_int_equal(got, v);
+    return rc;
+}
+
+static void one_call_then_end(void *arg)
+{
+    assert_int_equal(echo_call(*(const hive_pid_t *)arg, 5, NULL), 0);
+}
+
+static void test_call_monitor_is_kept_for_the_next_call(void **state)
+{
+    hive_pid_t a, b;
+    assert_int_equal(hive_spawn(echo_server, NULL, &a), 0);
+    assert_int_equal(hive_spawn(echo_server, NULL, &b), 0);
+    assert_int_equal(watchers(a), 0);
+
+    /* Calls to one server share one monitor. */
+    for (long i = 0; i < 100; i++)
+        assert_int_equal(echo_call(a, i, NULL), 0);
+    assert_int_equal(watchers(a), 1);
+
+    /* Calling another moves it. */
+    assert_int_equal(echo_call(b, 1, NULL), 0);
+    assert_int_equal(watchers(a), 0);
+    assert_int_equal(watchers(b), 1);
+
+    /* b ends between calls: no DOWN reaches us, the next call says noproc. */
+    hive_ref_t mine;
+    assert_int_equal(hive_monitor(b, &mine), 0); /* our own monitor: one DOWN */
+    assert_int_equal(hive_kill(b), 0);
+    assert_true(rt_wait_dead(b));
+    hive_msg_t *m;
+    assert_int_equal(hive_receive(WAIT, &m), 0);
+    hive_down_info_t d;
+    assert_int_equal(hive_down_info(m, &d), 0);
+    assert_true(d.ref == mine);
+    hive_msg_free(m);
+    assert_int_equal(hive_receive(100, &m), -ETIMEDOUT); /* not the call's */
+    hive_reason_t why;
+    assert_int_equal(echo_call(b, 2, &why), -ESRCH);
+    assert_int_equal(why.kind, HIVE_EXIT_NOPROC);
+
+    /* A callee that dies in the call it shares a kept monitor with: the
+     * call gets its reason (the monitor was made two calls ago). */
+    assert_int_equal(echo_call(a, 3, NULL), 0);
+    assert_int_equal(echo_call(a, 4, NULL), 0);
+    assert_int_equal(echo_call(a, ECHO_DIE, &why), -ECONNRESET);
+    assert_int_equal(why.kind, HIVE_EXIT_USER);
+    assert_int_equal(why.code, 7);
+    assert_int_equal(hive_receive(100, &m), -ETIMEDOUT);
+
+    /* A caller that ends takes its kept monitor with it. */
+    hive_pid_t c, caller;
+    assert_int_equal(hive_spawn(echo_server, NULL, &c), 0);
+    assert_int_equal(hive_spawn(one_call_then_end, &c, &caller), 0);
+    assert_true(rt_wait_dead(caller));
+    /* Its monitors are undone just after it is seen dead. */
+    for (int i = 0; i < 10000 && watchers(c) != 0; i++)
+        hive_sleep(1);
+    assert_int_equal(watchers(c), 0);
+    assert_int_equal(hive_kill(c), 0);
+    assert_true(rt_wait_dead(c));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_typed_call),
         cmocka_unit_test(test_selector),
         cmocka_unit_test(test_late_reply_dropped),
+        cmocka_unit_test(test_call_monitor_is_kept_for_the_next_call),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
