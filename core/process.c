@@ -1376,14 +1376,15 @@ static const hive_reason_t fallback[] = {
 
 void hive__proc_set_reason(hive__proc_t *p, const hive_reason_t *r)
 {
-    bool plain = r->kind == HIVE_EXIT_NORMAL && r->code == 0 && !r->text[0];
-    if (p->reason && !p->reason_static && plain) {
-        hive__free(p->reason, sizeof *p->reason);
-        p->reason = NULL;
-        return;
-    }
-    if (plain) {
-        p->reason = NULL;
+    /* A kind alone (no code, no text: normal, shutdown, killed, ...) is
+     * one of the constants above: nothing to allocate for the common ends
+     * (a supervisor's shutdown, a kill). */
+    unsigned k = (unsigned)r->kind;
+    if (r->code == 0 && !r->text[0] && k < sizeof fallback / sizeof fallback[0]) {
+        if (p->reason && !p->reason_static)
+            hive__free(p->reason, sizeof *p->reason);
+        p->reason = k == HIVE_EXIT_NORMAL ? NULL : (hive_reason_t *)&fallback[k];
+        p->reason_static = p->reason != NULL;
         return;
     }
     if (!p->reason || p->reason_static) {
@@ -1391,7 +1392,6 @@ void hive__proc_set_reason(hive__proc_t *p, const hive_reason_t *r)
         p->reason_static = p->reason == NULL;
         if (!p->reason) {
             /* No memory for the text: the kind (and no text) must do. */
-            unsigned k = (unsigned)r->kind;
             p->reason = (hive_reason_t *)&fallback[k < sizeof fallback / sizeof fallback[0]
                                                        ? k : HIVE_EXIT_USER];
             return;
