@@ -208,6 +208,16 @@ void hive__idmap_free(hive__idmap_t *m)
     }
 }
 
+bool hive__idmap_adopt(hive__idmap_t *to, hive__idmap_t *from)
+{
+    if (to->b || !from->b || from->b->n != 0)
+        return false;
+    /* An emptied table holds no tombstones either (del resets them). */
+    to->b = from->b;
+    from->b = NULL;
+    return true;
+}
+
 void hive__idmap_trim(hive__idmap_t *m)
 {
     if (m->b && m->b->n == 0)

@@ -37,6 +37,10 @@ hive__idmap_t hive__idmap_take(hive__idmap_t *m);
 /* Iterate: start with *pos = 0; false at the end. */
 bool hive__idmap_next(const hive__idmap_t *m, uint32_t *pos, uint64_t *key, uint64_t *val);
 void hive__idmap_free(hive__idmap_t *m);
+/* Give `from`'s table to `to` if `from` is empty and `to` has none (true
+ * then): a map about to get its first entry takes a table another map no
+ * longer needs instead of allocating one. */
+bool hive__idmap_adopt(hive__idmap_t *to, hive__idmap_t *from);
 /* Free the table if the map is empty (maps that rarely refill). */
 void hive__idmap_trim(hive__idmap_t *m);
 uint32_t hive__idmap_count(const hive__idmap_t *m);

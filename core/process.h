@@ -234,6 +234,11 @@ void hive__blocking_proc_exit(hive__proc_t *p);
 /* Free pid's empty link and monitor tables (they stay allocated when they
  * empty, as hot maps churn): for a process about to sit idle (an actor). */
 void hive__sig_trim(hive_pid_t pid);
+/* hive_unlink(pid) and hive_monitor(pid) as one step, for a supervisor
+ * stopping a child (OTP's monitor, unlink, flush): pid's end then sends a
+ * DOWN and no EXIT, or ended before (its EXIT may be queued; the DOWN says
+ * noproc). 0 with *ref, -ENOMEM (nothing changed), -EPERM. */
+int hive__unlink_monitor(hive_pid_t pid, uint64_t *ref);
 /* Room in p's (the caller's) link table for n more links: a supervisor
  * about to link to its children sizes it once. 0 or -ENOMEM. */
 int hive__links_reserve(hive__proc_t *p, uint32_t n);

@@ -294,6 +294,50 @@ HIVE_API int hive_unlink(hive_pid_t pid)
     return 0;
 }
 
+int hive__unlink_monitor(hive_pid_t pid, hive_ref_t *ref)
+{
+    hive__proc_t *p = hive__proc_enter();
+    if (!p)
+        return -EPERM;
+    uint64_t r = new_ref();
+    if (hive__idmap_put(&p->monitoring, r, pid) != 0)
+        return -ENOMEM;
+    hive__sig_lock(p);
+    hive__idmap_del(&p->links, pid, NULL);
+    hive__idmap_trim(&p->links);
+    hive__sig_unlock(p);
+    int rc = -ESRCH;
+    hive__rcu_enter();
+    hive__proc_t *t = hive__proc_lookup(pid);
+    if (t) {
+        /* One critical section for both: t's end sees the monitor and not
+         * the link, or has already taken both maps (then our EXIT is on
+         * its way and the monitor fires noproc, as below). */
+        hive__sig_lock(t);
+        hive__idmap_del(&t->links, p->pid, NULL);
+        /* acquire: see link_to(). */
+        if (atomic_load_explicit(&t->alive, memory_order_acquire)) {
+            /* A supervised child's only link was to us: its emptied table
+             * becomes its watcher table (no allocation, no free). */
+            hive__idmap_adopt(&t->monitored_by, &t->links);
+            rc = hive__idmap_put(&t->monitored_by, r, p->pid);
+        }
+        hive__idmap_trim(&t->links); /* an idle process keeps no empty table */
+        hive__sig_unlock(t);
+    }
+    if (rc == -ESRCH)
+        down_signal(p->pid, r, pid, &noproc); /* gone already: DOWN at once */
+    hive__rcu_leave();
+    if (rc && rc != -ESRCH) {
+        hive__idmap_del(&p->monitoring, r, NULL);
+        return rc;
+    }
+    *ref = r;
+    hive__task_charge(1);
+    hive__proc_checkpoint(p);
+    return 0;
+}
+
 HIVE_API int hive_spawn_link(hive_fn_t fn, void *arg, hive_pid_t *pid)
 {
     hive_spawn_opts_t o = {.worker = -1, .link = true};

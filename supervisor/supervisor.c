@@ -6,7 +6,9 @@
  * rules are OTP's supervisor module:
  *
  *   - children start in spec order and stop in the reverse order;
- *   - a child is stopped by: monitor, unlink, drop a queued EXIT from it,
+ *   - a child is stopped by: monitor and unlink (one step,
+ *     hive__unlink_monitor, which hands the child's emptied link table to
+ *     its watchers), drop a queued EXIT from it,
  *     then exit signal `shutdown` and wait for the DOWN up to its shutdown
  *     time (then kill), or kill at once (brutal_kill), or wait for ever
  *     (infinity); the monitor, not the link, tells us it is gone;
@@ -200,24 +202,17 @@ static int64_t shutdown_of(const hive_child_spec_t *c)
     return c->type == HIVE_SUPERVISOR ? HIVE_SHUTDOWN_INFINITY : DEFAULT_WORKER_SHUTDOWN_MS;
 }
 
-/* Unlink and drop an EXIT from pid that already reached us (it is being
- * stopped on purpose: its end is not news to the restart logic). */
-static void forget_link(hive_pid_t pid)
-{
-    hive_unlink(pid);
-    while (hive__await_exit(pid, 0, NULL) == 0)
-        ;
-}
-
 static void shutdown_pid(hive_pid_t pid, int64_t shutdown)
 {
     hive_ref_t ref;
-    if (hive_monitor(pid, &ref) != 0) {
+    if (hive__unlink_monitor(pid, &ref) != 0) {
         hive_unlink(pid);
         hive_kill(pid); /* no memory for a monitor: do not wait, do not leave it */
         return;
     }
-    forget_link(pid);
+    /* An EXIT that came before the unlink: not news any more. */
+    while (hive__await_exit(pid, 0, NULL) == 0)
+        ;
     if (shutdown == HIVE_SHUTDOWN_BRUTAL_KILL) {
         hive_kill(pid);
         hive__await_down(ref, HIVE_INFINITY, NULL);
@@ -249,12 +244,16 @@ static void stop_all_dynamic(sup_t *s)
         if (!is_pid(pid))
             continue;
         hive_ref_t ref;
-        if (hive_monitor(pid, &ref) != 0 || hive__idmap_put(&refs, ref, pid) != 0) {
+        if (hive__unlink_monitor(pid, &ref) != 0) {
             hive_unlink(pid);
             hive_kill(pid);
             continue;
         }
-        hive_unlink(pid);
+        if (hive__idmap_put(&refs, ref, pid) != 0) {
+            hive_demonitor(ref, HIVE_DEMONITOR_FLUSH);
+            hive_kill(pid);
+            continue;
+        }
         if (shutdown == HIVE_SHUTDOWN_BRUTAL_KILL)
             hive_kill(pid);
         else

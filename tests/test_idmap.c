@@ -118,6 +118,29 @@ static void reserve_makes_room_once(void **state)
     assert_null(e.b); /* nothing asked, nothing allocated */
 }
 
+/* adopt moves an emptied table only: never a table with entries, never
+ * over a table the receiver has. */
+static void adopt_moves_only_an_empty_table(void **state)
+{
+    hive__idmap_t a = {0}, b = {0};
+    assert_false(hive__idmap_adopt(&b, &a)); /* nothing to move */
+    assert_int_equal(hive__idmap_put(&a, 7, 1), 0);
+    assert_false(hive__idmap_adopt(&b, &a)); /* a still holds 7 */
+    assert_true(hive__idmap_del(&a, 7, NULL));
+    const void *table = a.b;
+    assert_true(hive__idmap_adopt(&b, &a));
+    assert_null(a.b);
+    assert_ptr_equal(b.b, table);
+    assert_int_equal(hive__idmap_put(&b, 9, 2), 0);
+    assert_ptr_equal(b.b, table); /* used as is */
+    assert_int_equal(hive__idmap_put(&a, 8, 1), 0);
+    assert_true(hive__idmap_del(&a, 8, NULL));
+    assert_false(hive__idmap_adopt(&b, &a)); /* b has a table */
+    assert_true(hive__idmap_get(&b, 9, NULL));
+    hive__idmap_free(&a);
+    hive__idmap_free(&b);
+}
+
 static void random_churn_matches_a_model(void **state)
 {
     enum { KEYS = 24 };
@@ -213,6 +236,7 @@ int main(void)
         cmocka_unit_test(reserved_ids_are_never_keys),
         cmocka_unit_test(growth_and_churn_keep_every_entry),
         cmocka_unit_test(reserve_makes_room_once),
+        cmocka_unit_test(adopt_moves_only_an_empty_table),
         cmocka_unit_test(random_churn_matches_a_model),
         cmocka_unit_test(unlinking_none_leaves_real_links_working),
     };

@@ -16,6 +16,9 @@
 
 #include <hive/hive.h>
 
+#include "core/idmap.h"
+#include "core/process.h"
+#include "sched/rcu.h"
 #include "tests/rt.h"
 
 #define WAIT 30000
@@ -414,6 +417,61 @@ static void reserved_tags_are_refused(void **state)
     assert_int_equal(hive_trap_exits(false), 1);
 }
 
+/* Table counts of pid's links and watchers (-1: no such process). */
+static void sig_counts(hive_pid_t pid, long *links, long *watchers, bool *has_links_table)
+{
+    *links = *watchers = -1;
+    hive__rcu_enter();
+    hive__proc_t *p = hive__proc_lookup(pid);
+    if (p) {
+        hive__sig_lock(p);
+        *links = hive__idmap_count(&p->links);
+        *watchers = hive__idmap_count(&p->monitored_by);
+        *has_links_table = p->links.b != NULL;
+        hive__sig_unlock(p);
+    }
+    hive__rcu_leave();
+}
+
+/* The supervisor's stop step (internal, core/process.h): unlink and
+ * monitor at once. The child keeps no empty link table (its emptied one
+ * became its watcher table), ends with a DOWN to us and no EXIT; on a pid
+ * already gone the DOWN says noproc. */
+static void unlink_monitor_turns_a_link_into_a_monitor(void **state)
+{
+    hive_pid_t c;
+    assert_int_equal(hive_spawn_link(block, NULL, &c), 0);
+    long links, watchers;
+    bool table;
+    sig_counts(c, &links, &watchers, &table);
+    assert_int_equal(links, 1);
+    assert_int_equal(watchers, 0);
+    hive_ref_t ref;
+    assert_int_equal(hive__unlink_monitor(c, &ref), 0);
+    sig_counts(c, &links, &watchers, &table);
+    assert_int_equal(links, 0);
+    assert_false(table);
+    assert_int_equal(watchers, 1);
+    hive_reason_t why = hive_reason_user(3, "bye");
+    assert_int_equal(hive_send_exit(c, why), 0);
+    hive_down_info_t d = expect_down();
+    assert_true(d.ref == ref && d.pid == c);
+    assert_int_equal(d.reason.kind, HIVE_EXIT_USER);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(HIVE_TAG_EXIT, 100, &m), -ETIMEDOUT); /* unlinked */
+
+    /* Gone first: the DOWN says noproc, and its EXIT, still a signal in
+     * our mailbox, is dropped as hive_unlink drops one. */
+    assert_int_equal(hive_spawn_link(block, &why, &c), 0);
+    assert_int_equal(hive_send(c, T_STOP, NULL, 0), 0);
+    assert_true(rt_wait_dead(c));
+    assert_int_equal(hive__unlink_monitor(c, &ref), 0);
+    d = expect_down();
+    assert_true(d.ref == ref && d.pid == c);
+    assert_int_equal(d.reason.kind, HIVE_EXIT_NOPROC);
+    assert_int_equal(hive_receive_tag(HIVE_TAG_EXIT, 100, &m), -ETIMEDOUT);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -432,6 +490,7 @@ int main(void)
         T(cleanup_handlers_run_in_reverse_on_every_exit_path),
         T(messages_held_by_a_killed_process_are_freed),
         T(reserved_tags_are_refused),
+        T(unlink_monitor_turns_a_link_into_a_monitor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
