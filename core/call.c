@@ -126,6 +126,10 @@ static bool is_exit_of(const hive_msg_t *m, void *ctx)
 
 int hive__await_exit(hive_pid_t pid, int64_t timeout_ms, hive_exit_info_t *out)
 {
+    /* A look (timeout 0) at nothing queued finds nothing: spare it the
+     * receive (a supervisor looks once per child it stops). */
+    if (timeout_ms == 0 && hive__proc_nothing_queued())
+        return -ETIMEDOUT;
     const uint64_t tag = HIVE_TAG_EXIT;
     hive_msg_t *m;
     int rc = hive__receive(&tag, 1, is_exit_of, &pid, timeout_ms, &m);

@@ -381,6 +381,8 @@ static void proc_free_rcu(struct rcu_head *h)
     hive__free(p, sizeof *p + p->attach_size);
 }
 
+static void drop_reason(hive__proc_t *p);
+
 /* What only the dead process itself ever touched, freed while its lines are
  * still in the ending worker's cache: its skipped messages, its own maps and
  * its exit reason (read by nobody once its exit signals are out). The link
@@ -391,7 +393,7 @@ static void proc_release_owned(hive__proc_t *p)
     free_saved(p);
     hive__idmap_free(&p->monitoring);
     hive__idmap_free(&p->aliases);
-    hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_NORMAL});
+    drop_reason(p);
 }
 
 /* Dead processes are freed after a grace period in batches: one call_rcu
@@ -621,7 +623,7 @@ static void proc_unspawn(hive__proc_t *p)
     hive__idmap_free(&p->links);
     hive__idmap_free(&p->monitored_by);
     hive__idmap_free(&p->aliases);
-    hive__proc_set_reason(p, &(hive_reason_t){.kind = HIVE_EXIT_NORMAL});
+    drop_reason(p);
     hive__free(p, sizeof *p + p->attach_size);
 }
 
@@ -1204,6 +1206,12 @@ hive_msg_t *hive__receive_or_release(const uint64_t *tags, size_t ntags)
     return m;
 }
 
+bool hive__proc_nothing_queued(void)
+{
+    hive__proc_t *p = hive__proc_self();
+    return p && !p->saved_head && hive__mpsc_empty(&p->mbox);
+}
+
 uint64_t hive__alias_new(hive__proc_t *p)
 {
     uint64_t a = HIVE_TAG_ALIAS_BASE + ++p->next_alias;
@@ -1373,6 +1381,16 @@ static const hive_reason_t fallback[] = {
     {.kind = HIVE_EXIT_USER},     {.kind = HIVE_EXIT_NOMEM},
     {.kind = HIVE_EXIT_NOCONNECTION},
 };
+
+/* Free p's reason if it owns a copy (no 120-byte normal reason built on
+ * the stack to say so). */
+static void drop_reason(hive__proc_t *p)
+{
+    if (p->reason && !p->reason_static)
+        hive__free(p->reason, sizeof *p->reason);
+    p->reason = NULL;
+    p->reason_static = false;
+}
 
 void hive__proc_set_reason(hive__proc_t *p, const hive_reason_t *r)
 {

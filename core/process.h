@@ -143,6 +143,9 @@ void hive__proc_table_shutdown(void);
 hive__proc_t *hive__proc_lookup(hive_pid_t pid);
 /* The calling process (fiber or attached thread), or NULL. */
 hive__proc_t *hive__proc_self(void);
+/* The caller has no skipped message and nothing in its mailbox (false for
+ * a caller that is not a process). */
+bool hive__proc_nothing_queued(void);
 /* Deliver m to p's mailbox and wake p. Inside a read-side section. */
 void hive__proc_deliver(hive__proc_t *p, hive_msg_t *m);
 long hive__proc_max_message_size(void);
