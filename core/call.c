@@ -24,11 +24,14 @@
  * another. Its DOWN is only news during a call: signal.c hands it to the
  * waiting call (p->calling), and at any other time drops it when popped and
  * forgets the cache, so a user never sees a DOWN it did not ask for. The
- * callee's watcher list holds one entry per caller that last called it,
- * removed when that caller ends (its monitors are undone at exit) or moves
- * on to another callee.
+ * callee's watcher list holds one entry per caller that last called it and
+ * is still busy: the monitor goes when that caller ends (its monitors are
+ * undone at exit), moves on to another callee, or - an actor - goes idle
+ * without a stack (process.c): a server called once by a million idle
+ * actors does not keep a million watchers, nor wake them all when it ends.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/call.h"
@@ -160,6 +163,14 @@ int hive__await_down(hive_ref_t ref, int64_t timeout_ms, hive_down_info_t *out)
     return 0;
 }
 
+void hive__call_monitor_drop(hive__proc_t *p)
+{
+    if (p->call_ref) {
+        hive__demonitor_quiet(p, p->call_ref);
+        p->call_ref = 0;
+    }
+}
+
 /* The monitor for a call from p to t (inside a read-side section): the one
  * the last call left if it watches t, else a new one (the old one, on
  * another process, is removed). 0 with *ref, or monitor_proc's error. */
@@ -167,12 +178,14 @@ static int call_monitor(hive__proc_t *p, hive__proc_t *t, hive_ref_t *ref)
 {
     if (p->call_ref) {
         uint64_t watched;
-        if (hive__idmap_get(&p->monitoring, p->call_ref, &watched) && watched == t->pid) {
+        /* acquire: as monitor_proc's check under t's lock; a callee seen
+         * ending gets the slow path, whose monitor says noproc. */
+        if (hive__idmap_get(&p->monitoring, p->call_ref, &watched) && watched == t->pid &&
+            atomic_load_explicit(&t->alive, memory_order_acquire)) {
             *ref = p->call_ref;
             return 0;
         }
-        hive__demonitor_quiet(p, p->call_ref);
-        p->call_ref = 0;
+        hive__call_monitor_drop(p);
     }
     int rc = hive__monitor_proc(p, t, ref);
     if (rc == 0)

@@ -1138,8 +1138,12 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             rc = -ENOMEM;
             break;
         }
-        if (mt->release)
+        if (mt->release) {
+            /* Idle without a stack: keep no watcher on a callee for a
+             * next call that may never come (call.c). */
+            hive__call_monitor_drop(p);
             hive__task_park_release(); /* may not return: see hive__receive_or_release */
+        }
         else
             hive__task_park();
         waited = true;

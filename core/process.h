@@ -92,10 +92,11 @@ typedef struct hive__proc {
     uint32_t next_subject;      /* in alive's padding; written when a subject is made */
     uint64_t next_alias;
     /* The monitor a call left on its callee (call.c), kept for the next
-     * call to the same process; 0 = none. Its DOWN reaches the caller
-     * only while it waits in a call (`calling`): any other time the
-     * signal is dropped when popped and the cache forgotten (signal.c).
-     * Owner only. */
+     * call to the same process until the caller goes idle (an actor
+     * waiting for its next message without a stack); 0 = none. Its DOWN
+     * reaches the caller only while it waits in a call (`calling`): any
+     * other time the signal is dropped when popped and the cache
+     * forgotten (signal.c). Owner only. */
     uint64_t call_ref;
     /* hive_io_wait (io.c): the fd being waited for and where it is
      * registered (io_worker, below: -1 = nowhere); owner only. */
@@ -110,7 +111,7 @@ typedef struct hive__proc {
     _Atomic uint32_t io_state;
     uint16_t attach_size;       /* bytes of attachment after the struct */
     int16_t io_worker;          /* see io_fd; workers are at most 1024 */
-    bool reason_static;         /* reason points at a static fallback (no memory) */
+    bool reason_static;         /* reason points at a constant (a kind alone, or no memory) */
     bool trap_exit;             /* owner only */
     /* An attached foreign thread. Read by the receiver at every receive, so
      * not in the doorbell line, whose head each sender writes: there it
@@ -237,10 +238,15 @@ void hive__blocking_proc_exit(hive__proc_t *p);
 /* Free pid's empty link and monitor tables (they stay allocated when they
  * empty, as hot maps churn): for a process about to sit idle (an actor). */
 void hive__sig_trim(hive_pid_t pid);
+/* call.c: remove the monitor the caller's last call kept (if any). */
+void hive__call_monitor_drop(hive__proc_t *p);
 /* hive_unlink(pid) and hive_monitor(pid) as one step, for a supervisor
  * stopping a child (OTP's monitor, unlink, flush): pid's end then sends a
- * DOWN and no EXIT, or ended before (its EXIT may be queued; the DOWN says
- * noproc). 0 with *ref, -ENOMEM (nothing changed), -EPERM. */
+ * DOWN and no EXIT, or ended before (the DOWN then says noproc, not its
+ * reason, and an EXIT signal of it still queued is dropped, as after any
+ * unlink). 0 with *ref; -EPERM; -ENOMEM with no monitor made - but the link
+ * is gone too if the memory ran out for pid's watcher table (the caller
+ * kills pid then, as the supervisor does). */
 int hive__unlink_monitor(hive_pid_t pid, uint64_t *ref);
 /* Room in p's (the caller's) link table for n more links: a supervisor
  * about to link to its children sizes it once. 0 or -ENOMEM. */

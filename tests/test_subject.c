@@ -6,8 +6,8 @@
  * runs the entry's handler or returns its index, and leaves other
  * messages queued; a late reply to an abandoned alias is dropped; the
  * monitor a call leaves on its callee serves the next call to it, is
- * replaced when another process is called, goes when the caller ends, and
- * never shows as a DOWN outside a call. */
+ * replaced when another process is called, goes when the caller ends or
+ * (an actor) goes idle, and never shows as a DOWN outside a call. */
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -268,6 +268,46 @@ static void test_call_monitor_is_kept_for_the_next_call(void **state)
     assert_true(rt_wait_dead(c));
 }
 
+/* An actor whose handler calls a server: the monitor its call kept goes
+ * when the actor waits for its next message without a stack, so a server
+ * called once by many idle actors keeps no watcher for each. */
+static hive_next_t calling_handle(void *state, hive_msg_t *m)
+{
+    hive_pid_t server;
+    if (hive_msg_size(m) == sizeof server) {
+        memcpy(&server, hive_msg_data(m), sizeof server);
+        assert_int_equal(echo_call(server, 11, NULL), 0);
+        assert_int_equal(echo_call(server, 12, NULL), 0);
+        hive_send(me, 77, NULL, 0);
+    }
+    return hive_continue(state);
+}
+
+static void test_idle_actor_keeps_no_call_monitor(void **state)
+{
+    hive_pid_t server;
+    assert_int_equal(hive_spawn(echo_server, NULL, &server), 0);
+    enum { N = 8 };
+    hive_subject_t actors[N];
+    for (int i = 0; i < N; i++) {
+        hive_actor_spec_t spec = {.handle = calling_handle};
+        assert_int_equal(hive_actor_start(&spec, NULL, &actors[i], NULL), 0);
+        assert_int_equal(hive_subject_send(actors[i], &server, sizeof server), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        hive_msg_t *m;
+        assert_int_equal(hive_receive_tag(77, WAIT, &m), 0);
+        hive_msg_free(m);
+    }
+    for (int i = 0; i < 10000 && watchers(server) != 0; i++)
+        hive_sleep(1);
+    assert_int_equal(watchers(server), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(hive_actor_stop(actors[i].pid, hive_reason_normal(), WAIT), 0);
+    assert_int_equal(hive_kill(server), 0);
+    assert_true(rt_wait_dead(server));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_selector),
         cmocka_unit_test(test_late_reply_dropped),
         cmocka_unit_test(test_call_monitor_is_kept_for_the_next_call),
+        cmocka_unit_test(test_idle_actor_keeps_no_call_monitor),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
