@@ -23,8 +23,9 @@
  * Calls. hive_call(subject, request, timeout) sends the request with a
  * fresh reply alias (message.h's tag ranges), monitors the owner, and waits
  * for the reply, a DOWN, or the timeout. The monitor is kept for the
- * caller's next call to the same owner; its DOWN, outside a call, is
- * dropped by the runtime (the caller never sees it). The callee answers with
+ * caller's next call to the same owner until the caller, an actor, goes
+ * idle; its DOWN, outside a call, is dropped by the runtime (the caller
+ * never sees it). The callee answers with
  * hive_reply(request, ...). A reply that arrives after the call gave up is
  * dropped by the runtime: it never reaches the caller's mailbox.
  *
