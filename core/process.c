@@ -1140,8 +1140,12 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
         }
         if (mt->release) {
             /* Idle without a stack: keep no watcher on a callee for a
-             * next call that may never come (call.c). */
-            hive__call_monitor_drop(p);
+             * next call that may never come (call.c), nor the emptied
+             * table (a million idle actors pay for every byte). */
+            if (p->call_ref) {
+                hive__call_monitor_drop(p);
+                hive__idmap_trim(&p->monitoring);
+            }
             hive__task_park_release(); /* may not return: see hive__receive_or_release */
         }
         else

@@ -302,6 +302,16 @@ static void test_idle_actor_keeps_no_call_monitor(void **state)
     for (int i = 0; i < 10000 && watchers(server) != 0; i++)
         hive_sleep(1);
     assert_int_equal(watchers(server), 0);
+    for (int i = 0; i < N; i++) { /* nor an emptied table of its own */
+        void *st;
+        /* A round trip orders the actor's last idle step before our look. */
+        assert_int_equal(hive_sys_get_state(actors[i].pid, WAIT, &st), 0);
+        hive__rcu_enter();
+        hive__proc_t *a = hive__proc_lookup(actors[i].pid);
+        assert_non_null(a);
+        assert_null(a->monitoring.b);
+        hive__rcu_leave();
+    }
     for (int i = 0; i < N; i++)
         assert_int_equal(hive_actor_stop(actors[i].pid, hive_reason_normal(), WAIT), 0);
     assert_int_equal(hive_kill(server), 0);
