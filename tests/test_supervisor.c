@@ -412,13 +412,19 @@ static void test_bad_specs(void **state)
 
 /* ---- a wide supervisor ------------------------------------------------------ */
 
-static hive_next_t idle_handle(void *st, hive_msg_t *m) { return hive_continue(st); }
+static hive_next_t dyn_handle(void *state, hive_msg_t *m) { return hive_continue(state); }
 
-static int start_idle_actor(void *arg, hive_pid_t *pid)
+/* A child that is an idle actor (linked to the supervisor), for the wide
+ * supervisor here and the dynamic one below: idle children hold no stack,
+ * so 100,000 of them are cheap (and TSan, which keeps a context per live
+ * fiber, is not overwhelmed). arg < 0: say ignore. */
+static int start_dyn(void *arg, hive_pid_t *pid)
 {
-    hive_actor_spec_t a = {.handle = idle_handle, .link = true};
+    if ((intptr_t)arg < 0)
+        return 1; /* ignore */
+    hive_actor_spec_t spec = {.handle = dyn_handle, .link = true};
     hive_subject_t s;
-    int rc = hive_actor_start(&a, arg, &s, NULL);
+    int rc = hive_actor_start(&spec, arg, &s, NULL);
     if (rc == 0)
         *pid = s.pid;
     return rc;
@@ -436,7 +442,7 @@ static void test_wide_supervisor(void **state)
     static hive_child_info_t info[N];
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "w%d", i);
-        kids[i] = (hive_child_spec_t){.id = ids[i], .start = start_idle_actor};
+        kids[i] = (hive_child_spec_t){.id = ids[i], .start = start_dyn};
     }
     hive_sup_spec_t spec = {.children = kids, .nchildren = N, .intensity = 5, .period_s = 10};
     hive_pid_t sup;
@@ -554,23 +560,6 @@ static void test_restart_storm_leaks_nothing(void **state)
 }
 
 /* ---- dynamic ------------------------------------------------------------ */
-
-static hive_next_t dyn_handle(void *state, hive_msg_t *m) { return hive_continue(state); }
-
-/* Each child is an actor (linked to the supervisor): idle children hold no
- * stack, so 100,000 of them are cheap (and TSan, which keeps a context per
- * live fiber, is not overwhelmed). */
-static int start_dyn(void *arg, hive_pid_t *pid)
-{
-    if ((intptr_t)arg < 0)
-        return 1; /* ignore */
-    hive_actor_spec_t spec = {.handle = dyn_handle, .link = true};
-    hive_subject_t s;
-    int rc = hive_actor_start(&spec, arg, &s, NULL);
-    if (rc == 0)
-        *pid = s.pid;
-    return rc;
-}
 
 static void test_dynamic_100k(void **state)
 {
