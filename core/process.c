@@ -381,7 +381,15 @@ static void proc_free_rcu(struct rcu_head *h)
     hive__free(p, sizeof *p + p->attach_size);
 }
 
-static void drop_reason(hive__proc_t *p);
+/* Free p's reason if it owns a copy (no 120-byte normal reason built on
+ * the stack to say so). */
+static void drop_reason(hive__proc_t *p)
+{
+    if (p->reason && !p->reason_static)
+        hive__free(p->reason, sizeof *p->reason);
+    p->reason = NULL;
+    p->reason_static = false;
+}
 
 /* What only the dead process itself ever touched, freed while its lines are
  * still in the ending worker's cache: its skipped messages, its own maps and
@@ -1390,16 +1398,6 @@ static const hive_reason_t fallback[] = {
     {.kind = HIVE_EXIT_NOCONNECTION},
 };
 
-/* Free p's reason if it owns a copy (no 120-byte normal reason built on
- * the stack to say so). */
-static void drop_reason(hive__proc_t *p)
-{
-    if (p->reason && !p->reason_static)
-        hive__free(p->reason, sizeof *p->reason);
-    p->reason = NULL;
-    p->reason_static = false;
-}
-
 void hive__proc_set_reason(hive__proc_t *p, const hive_reason_t *r)
 {
     /* A kind alone (no code, no text: normal, shutdown, killed, ...) is
@@ -1407,10 +1405,11 @@ void hive__proc_set_reason(hive__proc_t *p, const hive_reason_t *r)
      * (a supervisor's shutdown, a kill). */
     unsigned k = (unsigned)r->kind;
     if (r->code == 0 && !r->text[0] && k < sizeof fallback / sizeof fallback[0]) {
-        if (p->reason && !p->reason_static)
-            hive__free(p->reason, sizeof *p->reason);
-        p->reason = k == HIVE_EXIT_NORMAL ? NULL : (hive_reason_t *)&fallback[k];
-        p->reason_static = p->reason != NULL;
+        drop_reason(p);
+        if (k != HIVE_EXIT_NORMAL) {
+            p->reason = (hive_reason_t *)&fallback[k];
+            p->reason_static = true;
+        }
         return;
     }
     if (!p->reason || p->reason_static) {

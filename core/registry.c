@@ -56,16 +56,6 @@ static void unreserve(void)
     atomic_fetch_sub_explicit(&nnames, 1, memory_order_relaxed); /* see nnames */
 }
 
-static unsigned long hash_name(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return (unsigned long)h;
-}
-
 static int match_name(struct cds_lfht_node *node, const void *key)
 {
     const hive__name_t *e = caa_container_of(node, hive__name_t, node);
@@ -145,7 +135,7 @@ static int check_name(const char *name, size_t *len)
 static hive__name_t *find(const char *name, size_t len)
 {
     struct cds_lfht_iter it;
-    cds_lfht_lookup(names, hash_name(name, len), match_name, name, &it);
+    cds_lfht_lookup(names, (unsigned long)hive__name_hash(name, len), match_name, name, &it);
     struct cds_lfht_node *n = cds_lfht_iter_get_node(&it);
     return n ? caa_container_of(n, hive__name_t, node) : NULL;
 }
@@ -174,7 +164,7 @@ HIVE_API int hive_register(const char *name, hive_pid_t pid)
     hive__proc_t *p = hive__proc_lookup(pid);
     if (!p) {
         rc = -ESRCH;
-    } else if (cds_lfht_add_unique(names, hash_name(name, len), match_name, e->name,
+    } else if (cds_lfht_add_unique(names, (unsigned long)hive__name_hash(name, len), match_name, e->name,
                                    &e->node) != &e->node) {
         rc = -EBUSY;
     } else {

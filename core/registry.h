@@ -12,6 +12,18 @@
 
 #define HIVE__NAME_GONE ((hive__name_t *)(uintptr_t)1)
 
+/* FNV-1a of a name's len bytes: the registry's table, and a supervisor's
+ * check that its children's ids are unique. */
+static inline uint64_t hive__name_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
 /* max_names: most names registered at once (hive_register then -EAGAIN). */
 int hive__registry_init(long max_names);
 void hive__registry_shutdown(void);

@@ -36,6 +36,7 @@
 #include "core/call.h"
 #include "core/idmap.h"
 #include "core/process.h"
+#include "core/registry.h"
 #include "mailbox/alloc.h"
 #include <hive/actor.h>
 #include <hive/link.h>
@@ -644,15 +645,6 @@ static int check_child(const hive_child_spec_t *c, const hive_sup_spec_t *spec, 
     return -EINVAL;
 }
 
-/* FNV-1a: ids are short strings. */
-static uint64_t hash_id(const char *id)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 0x100000001b3u;
-    return h;
-}
-
 /* Ids are unique: a hash set of them, so that a wide supervisor is not
  * quadratic. (A sort was ~200 instructions per child in strcmp and qsort,
  * callgrind, sup_tree_start; a set is a hash of the id and, unless two
@@ -677,7 +669,7 @@ static int check_unique_ids(const hive_sup_spec_t *spec, hive_reason_t *why)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const char *id = spec->children[i].id;
-        uint64_t h = hash_id(id);
+        uint64_t h = hive__name_hash(id, strlen(id));
         size_t at = h & (cap - 1);
         for (; set[at].id; at = (at + 1) & (cap - 1))
             if (set[at].h == h && strcmp(set[at].id, id) == 0) {
