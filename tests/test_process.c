@@ -6,6 +6,7 @@
  *
  * Each test's main thread is a foreign thread attached to the runtime, so it
  * can receive what processes send it (that is the embedding story too). */
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -134,6 +135,52 @@ static void reasons_format(void **state)
     r.kind = HIVE_EXIT_PANIC;
     snprintf(r.text, sizeof r.text, "oops");
     assert_string_equal(hive_reason_format(&r, buf, sizeof buf), "panic: oops");
+}
+
+/* Every code a hive call can return has a name and a meaning: the ones hive
+ * chooses (each documented in the public headers), and those the I/O and node calls hand
+ * on from the kernel. The string is static: the same pointer every time. */
+static void strerror_names_every_code(void **state)
+{
+    static const struct {
+        int code;
+        const char *name;
+    } own[] = {
+        {-EINVAL, "EINVAL: "},           {-ESRCH, "ESRCH: "},
+        {-ENOMEM, "ENOMEM: "},           {-ETIMEDOUT, "ETIMEDOUT: "},
+        {-EALREADY, "EALREADY: "},       {-EBUSY, "EBUSY: "},
+        {-EPERM, "EPERM: "},             {-ENOENT, "ENOENT: "},
+        {-EMSGSIZE, "EMSGSIZE: "},       {-EAGAIN, "EAGAIN: "},
+        {-ECANCELED, "ECANCELED: "},     {-EIO, "EIO: "},
+        {-ENOSYS, "ENOSYS: "},           {-ECONNRESET, "ECONNRESET: "},
+        {-ECONNREFUSED, "ECONNREFUSED: "}, {-EADDRINUSE, "EADDRINUSE: "},
+        {-EBADF, "EBADF: "},             {-EEXIST, "EEXIST: "},
+        {-ENOSPC, "ENOSPC: "},           {-ERANGE, "ERANGE: "},
+        {-ENAMETOOLONG, "ENAMETOOLONG: "}, {-EOPNOTSUPP, "EOPNOTSUPP: "},
+        {-EPROTO, "EPROTO: "},           {-EDEADLK, "EDEADLK: "},
+        {-HIVE_EINIT, "HIVE_EINIT: "},
+        /* handed on from the kernel by hive_io_* and the node */
+        {-EPIPE, "EPIPE: "},             {-ECONNABORTED, "ECONNABORTED: "},
+        {-EMFILE, "EMFILE: "},           {-ENOTSOCK, "ENOTSOCK: "},
+    };
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        const char *s = hive_strerror(own[i].code);
+        assert_non_null(s);
+        if (strncmp(s, own[i].name, strlen(own[i].name)) != 0 ||
+            strlen(s) <= strlen(own[i].name) + 3)
+            fail_msg("code %d: \"%s\", expected \"%s...\"", own[i].code, s, own[i].name);
+        assert_ptr_equal(s, hive_strerror(own[i].code));
+    }
+    /* the kernel's own words, lower-cased like the rest */
+    assert_string_equal(hive_strerror(-EPIPE), "EPIPE: broken pipe");
+    /* every errno the kernel has is named; nothing else is */
+    for (int e = 1; e <= 133; e++)
+        if (e != 41 && e != 58 && strncmp(hive_strerror(-e), "unknown", 7) == 0)
+            fail_msg("errno %d is unnamed: %s", e, hive_strerror(-e));
+    assert_string_equal(hive_strerror(0), "OK: success");
+    assert_string_equal(hive_strerror(-100000), "unknown error code");
+    assert_string_equal(hive_strerror(INT_MIN), "unknown error code");
+    assert_true(strncmp(hive_strerror(5), "not an error code", 17) == 0);
 }
 
 static void bad_arguments_are_refused(void **state)
@@ -689,6 +736,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(spawn_runs_the_function_and_self_is_its_pid, setup, teardown),
         cmocka_unit_test_setup_teardown(exit_ends_the_process_and_its_pid_goes_stale, setup, teardown),
         cmocka_unit_test(reasons_format),
+        cmocka_unit_test(strerror_names_every_code),
         cmocka_unit_test_setup_teardown(bad_arguments_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(spawn_options_stack_size_and_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(spawn_limit_is_refused_with_eagain, setup, teardown),
