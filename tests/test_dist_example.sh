@@ -9,6 +9,12 @@ if ! command -v erl >/dev/null 2>&1 || ! command -v epmd >/dev/null 2>&1; then
     exit 0
 fi
 epmd -daemon || exit 1
+# `epmd -daemon` returns before the daemon listens: wait until it answers.
+i=0
+until epmd -names >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -gt 200 ] && { echo "epmd does not answer"; exit 1; }
+    sleep 0.05
+done
 name=ctr$$
 "$bin" "$name" democookie 60 >"/tmp/$name.log" 2>&1 &
 srv=$!

@@ -145,8 +145,18 @@ static int setup(void **state)
         fprintf(stderr, "test_node: SKIPPED: erl/epmd not installed (Debian: erlang-nox)\n");
         return 0;
     }
+    /* `epmd -daemon` returns before the daemon listens: a node published
+     * in between would be refused. */
     if (system("epmd -daemon") != 0)
         return -1;
+    int up = 0;
+    for (int i = 0; i < 200 && !up; i++) /* 10 s */
+        if (!(up = system("epmd -names >/dev/null 2>&1") == 0))
+            nanosleep(&(struct timespec){0, 50000000}, NULL);
+    if (!up) {
+        fprintf(stderr, "test_node: epmd started but does not answer\n");
+        return -1;
+    }
     if (rt_start(2, 0, 0))
         return -1;
     hive_node_config_t cfg;
