@@ -165,6 +165,8 @@ static void sys_handle(actor_t *a, hive_msg_t *m)
 static int sys_call(hive_pid_t pid, uint32_t op, int64_t timeout_ms, sys_reply_t *out)
 {
     hive__proc_enter();
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     sys_req_t req = {.op = op};
     hive_msg_t *m = hive__msg_new_bytes(HIVE__TAG_SYSTEM, hive_self(), &req, sizeof req);
     if (!m)
@@ -184,6 +186,8 @@ static int sys_call(hive_pid_t pid, uint32_t op, int64_t timeout_ms, sys_reply_t
 
 HIVE_API int hive_sys_get_state(hive_pid_t actor, int64_t timeout_ms, void **state)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     if (!state)
         return -EINVAL;
     sys_reply_t r;
@@ -196,6 +200,8 @@ HIVE_API int hive_sys_get_state(hive_pid_t actor, int64_t timeout_ms, void **sta
 HIVE_API int hive_sys_get_status(hive_pid_t actor, int64_t timeout_ms,
                                  hive_actor_status_t *status)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     if (!status)
         return -EINVAL;
     sys_reply_t r;
@@ -217,6 +223,8 @@ HIVE_API int hive_sys_resume(hive_pid_t actor, int64_t timeout_ms)
 
 HIVE_API int hive_sys_request(hive_pid_t actor, uint32_t op, int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     if (op == SYS_STOP)
         return -EINVAL; /* hive_actor_stop: it waits for the end, not a reply */
     return sys_call(actor, op, timeout_ms, NULL);
@@ -224,6 +232,8 @@ HIVE_API int hive_sys_request(hive_pid_t actor, uint32_t op, int64_t timeout_ms)
 
 HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     hive__proc_enter();
     hive__proc_t *self = hive__proc_self();
     if (!self)
@@ -364,7 +374,8 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
                               hive_reason_t *why)
 {
     hive__proc_enter();
-    if (!spec || !spec->handle || (spec->name && !spec->name[0]))
+    if (!spec || !spec->handle || (spec->name && !spec->name[0]) ||
+        !hive__timeout_ok(spec->init_timeout_ms))
         return -EINVAL;
     hive__proc_t *self = hive__proc_self();
     if (!self)

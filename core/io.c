@@ -90,7 +90,8 @@ static int wait_poll(int fd, unsigned events, int64_t timeout_ms)
     struct pollfd pfd = {.fd = fd,
                          .events = (short)((events & HIVE_IO_READ ? POLLIN : 0) |
                                            (events & HIVE_IO_WRITE ? POLLOUT : 0))};
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : hive__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    /* saturating: a timeout of centuries is "never", not a wrap into the past */
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : hive__deadline_in(hive__ms_to_ns(timeout_ms));
     for (;;) {
         int ms = -1;
         if (deadline != UINT64_MAX) {
@@ -120,6 +121,8 @@ static int wait_poll(int fd, unsigned events, int64_t timeout_ms)
 
 HIVE_API int hive_io_wait(int fd, unsigned events, int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     hive__proc_enter();
     if (fd < 0)
         return -EBADF;
@@ -154,7 +157,7 @@ HIVE_API int hive_io_wait(int fd, unsigned events, int64_t timeout_ms)
     }
     p->io_fd = fd;
     p->io_regfd = regfd;
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : hive__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : hive__deadline_in(hive__ms_to_ns(timeout_ms));
     hive__timer_t *tm = deadline != UINT64_MAX ? hive__proc_arm_timeout(p, deadline) : NULL;
     uint32_t s;
     for (;;) {
@@ -201,6 +204,8 @@ static int retry_after(int fd, unsigned events, int64_t timeout_ms)
 
 HIVE_API int hive_io_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     for (;;) {
         int c = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0)
@@ -215,6 +220,8 @@ HIVE_API int hive_io_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, i
 
 HIVE_API ssize_t hive_io_read(int fd, void *buf, size_t len, int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     if (!buf && len)
         return -EINVAL;
     for (;;) {
@@ -229,6 +236,8 @@ HIVE_API ssize_t hive_io_read(int fd, void *buf, size_t len, int64_t timeout_ms)
 
 HIVE_API ssize_t hive_io_write(int fd, const void *buf, size_t len, int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     if (!buf && len)
         return -EINVAL;
     size_t done = 0;
@@ -256,6 +265,8 @@ HIVE_API ssize_t hive_io_write(int fd, const void *buf, size_t len, int64_t time
 HIVE_API int hive_io_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
                              int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     if (!addr)
         return -EINVAL;
     if (connect(fd, addr, addrlen) == 0)

@@ -47,6 +47,9 @@
 #include "sched/rcu.h"
 
 #define MAX_STACK ((size_t)1 << 30)
+/* The config's minimum stack_size too (core/config.c): below it a process
+ * dies of stack_overflow at once, so a spawn asking for less is refused. */
+#define MIN_STACK ((size_t)16 * 1024)
 
 /* Spawns and exits happen on every worker, and often a process ends on
  * another worker than the one that spawned it. So what they write is kept
@@ -81,7 +84,8 @@ static struct {
     _Atomic uint32_t *next_free;   /* free-stack links, slot + 1 (0 = end) */
     uint32_t max;
     long max_msg;
-    _Atomic uint64_t epoch;        /* bumped per runtime start: stale thread TLS */
+    _Atomic uint64_t epoch;        /* bumped at runtime start and stop: stale thread TLS */
+    uint32_t gen_base;             /* this run's first generation (see table_init) */
     /* The shared free stack: off the line above, which spawns and exits
      * used to take from every sender's lookup. */
     _Alignas(64) _Atomic uint64_t free_head; /* tag << 32 | (slot + 1) */
@@ -170,6 +174,14 @@ int hive__proc_table_init(long max_processes, long max_message_size)
         atomic_store_explicit(&T.shard[i].lock, 0, memory_order_relaxed);
         T.shard[i].n = 0; /* slots of an earlier run are free again anyway */
     }
+    /* Each run's generations start 2^20 above the last run's (the table's
+     * per-slot counters start from zero pages every run): a pid kept from
+     * an earlier run must not name the process that now holds its slot
+     * (it did: start, spawn, stop, start, spawn gave the same pid, and a
+     * kill of the old pid killed the new process). The same pid comes back
+     * only after 4096 runs, or 2^20 reuses of one slot in a run. */
+    static uint32_t runs;
+    T.gen_base = ++runs << 20;
     atomic_fetch_add_explicit(&T.epoch, 1, memory_order_relaxed);
     return 0;
 }
@@ -618,7 +630,7 @@ static hive__proc_t *proc_new(int *err, size_t attach_size)
      * holder's store before this load). */
     uint32_t gen = atomic_load_explicit(&T.gens[slot], memory_order_relaxed) + 1;
     atomic_store_explicit(&T.gens[slot], gen, memory_order_relaxed);
-    p->pid = ((uint64_t)gen << 32) | (slot + 1);
+    p->pid = ((uint64_t)(T.gen_base + gen) << 32) | (slot + 1);
     hive__mpsc_init(&p->mbox);
     atomic_init(&p->alive, true);
     atomic_init(&p->name, NULL);
@@ -670,9 +682,10 @@ static int spawn(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts, const v
     hive__proc_enter();
     size_t stack = opts ? opts->stack_size : 0;
     int worker = opts ? opts->worker : -1;
-    if (!fn || stack > MAX_STACK || worker < -1 || (opts && opts->pinned && worker < 0) ||
+    bool bad_stack = stack > MAX_STACK || (stack && stack < MIN_STACK);
+    if (!fn || bad_stack || worker < -1 || (opts && opts->pinned && worker < 0) ||
         (worker >= 0 && worker >= hive__sched_nworkers()))
-        return hive__sched_running() || !fn || stack > MAX_STACK ? -EINVAL : -EPERM;
+        return hive__sched_running() || !fn || bad_stack ? -EINVAL : -EPERM;
     int err;
     hive__proc_t *p = proc_new(&err, size);
     if (!p)
@@ -1067,7 +1080,7 @@ static bool mbox_nonempty(void *p) { return !hive__mpsc_empty(&((hive__proc_t *)
 static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
 {
     hive__proc_t *p = hive__proc_enter();
-    if (!out)
+    if (!out || !hive__timeout_ok(timeout_ms))
         return -EINVAL;
     *out = NULL;
     if (!p)
@@ -1375,6 +1388,12 @@ void hive__proc_table_shutdown(void)
 {
     if (!T.slots)
         return;
+    /* Every attachment ends here: a thread still attached now finds itself
+     * detached (thread_self), instead of using its freed pseudo-process
+     * (hive_self, receive, detach after a stop read freed memory: ASan).
+     * relaxed: the attached threads' own later calls are ordered after the
+     * stop by whatever told them it happened. */
+    atomic_fetch_add_explicit(&T.epoch, 1, memory_order_relaxed);
     /* The workers are gone: whatever is left is parked or attached. */
     uint32_t used = atomic_load_explicit(&T.next_unused, memory_order_relaxed); /* quiescent */
     for (uint32_t i = 0; i < used; i++) {

@@ -141,6 +141,11 @@ void hive__proc_table_shutdown(void);
 /* The live process with this pid, or NULL. Call inside an RCU read-side
  * section (a worker, or between hive__rcu_enter/leave); the result stays
  * valid until the section ends. */
+/* A timeout argument: ms >= 0, or HIVE_INFINITY. Every API call that takes
+ * one refuses anything else with -EINVAL before it does anything (a
+ * negative other than -1 used to wait for ever, as if infinite). */
+static inline bool hive__timeout_ok(int64_t ms) { return ms >= 0 || ms == HIVE_INFINITY; }
+
 hive__proc_t *hive__proc_lookup(hive_pid_t pid);
 /* The calling process (fiber or attached thread), or NULL. */
 hive__proc_t *hive__proc_self(void);

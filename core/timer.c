@@ -138,7 +138,10 @@ HIVE_API int hive_send_after(hive_pid_t to, int64_t ms, uint64_t tag, const void
 {
     if (!timers || !hive__sched_running())
         return -EPERM;
-    if (ms < 0 || (len && !data))
+    /* Tags HIVE_TAG_RESERVED and up are hive's (EXIT, DOWN, system
+     * messages, node traffic): refused as hive_send refuses them, or a
+     * timer would forge an exit signal or an actor's system stop. */
+    if (ms < 0 || (len && !data) || tag >= HIVE_TAG_RESERVED)
         return -EINVAL;
     if (len > (size_t)hive__proc_max_message_size())
         return -EMSGSIZE;

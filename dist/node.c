@@ -908,7 +908,7 @@ static void to_erlang_pid(const hive_rpid_t *p, erlang_pid *e)
 
 int hive_node_send(const hive_rpid_t *to, const hive_term_buf_t *msg)
 {
-    if (!to || !memchr(to->node, 0, sizeof to->node) || !strchr(to->node, '@'))
+    if (!to || !msg || !memchr(to->node, 0, sizeof to->node) || !strchr(to->node, '@'))
         return -EINVAL;
     if (!started())
         return -EPERM;
@@ -934,7 +934,7 @@ int hive_node_send(const hive_rpid_t *to, const hive_term_buf_t *msg)
 
 int hive_node_send_named(const char *name, const char *node, const hive_term_buf_t *msg)
 {
-    if (!name || !node || !strchr(node, '@') || strlen(name) >= MAXATOMLEN ||
+    if (!name || !node || !msg || !strchr(node, '@') || strlen(name) >= MAXATOMLEN ||
         strlen(node) >= MAXATOMLEN)
         return -EINVAL;
     if (!started())
@@ -1418,6 +1418,8 @@ static bool is_reply(const hive_msg_t *m, void *arg)
 int hive_node_call(const char *name, const char *node, const hive_term_buf_t *request,
                    int64_t timeout_ms, hive_msg_t **reply, hive_term_reader_t *result)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     hive_term_reader_t check;
     hive_rpid_t self;
     if (!reply || !result || !request ||
@@ -1532,6 +1534,11 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
     }
     if (hive_runtime_workers() == 0)
         return fail(diag, -EPERM, "the runtime is not running%.200s", NULL);
+    if (cfg->port < 0 || cfg->port > 65535) {
+        char port[32];
+        snprintf(port, sizeof port, "%d", cfg->port);
+        return fail(diag, -EINVAL, "port %.200s out of range (0..65535; 0: any)", port);
+    }
     if (started())
         return fail(diag, -EALREADY, "the node is already started%.200s", NULL);
     if (!cfg->name || !*cfg->name || strlen(cfg->name) > HIVE_NODE_NAME_MAX)

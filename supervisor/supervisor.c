@@ -736,6 +736,8 @@ HIVE_API int hive_supervisor_start(const hive_sup_spec_t *spec, hive_pid_t *pid,
 
 static int start_sup_child(void *arg, hive_pid_t *pid)
 {
+    if (!arg) /* hive_supervisor_child(id, NULL): nothing to start */
+        return -EINVAL;
     hive_sup_spec_t spec = *(const hive_sup_spec_t *)arg;
     spec.link = true;
     return hive_supervisor_start(&spec, pid, NULL);
@@ -755,6 +757,8 @@ HIVE_API hive_child_spec_t hive_supervisor_child(const char *id, const hive_sup_
 
 HIVE_API int hive_supervisor_stop(hive_pid_t sup, int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     return hive_actor_stop(sup, shutdown_reason, timeout_ms);
 }
 
@@ -781,6 +785,8 @@ static int simple_request(hive_pid_t sup, const req_t *q, int64_t timeout_ms, re
 HIVE_API long hive_supervisor_which_children(hive_pid_t sup, hive_child_info_t *out, size_t max,
                                              int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     if (!out && max)
         return -EINVAL;
     req_t q = {.op = REQ_WHICH, .max = max};
@@ -808,6 +814,8 @@ HIVE_API long hive_supervisor_which_children(hive_pid_t sup, hive_child_info_t *
 HIVE_API int hive_supervisor_count_children(hive_pid_t sup, hive_child_counts_t *out,
                                             int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     if (!out)
         return -EINVAL;
     req_t q = {.op = REQ_COUNT};
@@ -821,6 +829,8 @@ HIVE_API int hive_supervisor_count_children(hive_pid_t sup, hive_child_counts_t 
 HIVE_API int hive_supervisor_start_child(hive_pid_t sup, void *arg, hive_pid_t *pid,
                                          int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     req_t q = {.op = REQ_START_CHILD, .arg = arg};
     resp_t r;
     int rc = simple_request(sup, &q, timeout_ms, &r);
@@ -832,6 +842,8 @@ HIVE_API int hive_supervisor_start_child(hive_pid_t sup, void *arg, hive_pid_t *
 HIVE_API int hive_supervisor_terminate_child(hive_pid_t sup, hive_pid_t child,
                                              int64_t timeout_ms)
 {
+    if (!hive__timeout_ok(timeout_ms))
+        return -EINVAL;
     req_t q = {.op = REQ_TERMINATE_CHILD, .pid = child};
     resp_t r;
     return simple_request(sup, &q, timeout_ms, &r);

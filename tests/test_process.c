@@ -199,6 +199,25 @@ static void bad_arguments_are_refused(void **state)
     assert_int_equal(hive_receive_tags(NULL, 1, 0, &m), -EINVAL);
     assert_int_equal(hive_receive_match(NULL, NULL, 0, &m), -EINVAL);
     assert_int_equal(hive_sleep(-1), -EINVAL);
+    /* A timeout is >= 0 or HIVE_INFINITY (-1): -5 used to wait for ever. */
+    assert_int_equal(hive_receive(-5, &m), -EINVAL);
+    assert_int_equal(hive_receive_tag(T_DATA, INT64_MIN, &m), -EINVAL);
+    /* A stack under the configured minimum (16K): the process would die of
+     * stack_overflow at once; refused instead. 0 is the default, 16K is ok. */
+    o = (hive_spawn_opts_t){.worker = -1, .stack_size = 1};
+    assert_int_equal(hive_spawn_opts(report_self, NULL, &o, NULL), -EINVAL);
+    o.stack_size = 8192;
+    assert_int_equal(hive_spawn_opts(report_self, NULL, &o, NULL), -EINVAL);
+    o.stack_size = 16 * 1024;
+    assert_int_equal(hive_spawn_opts(report_self, NULL, &o, NULL), 0);
+    assert_int_equal(hive_msg_tag(m = expect(T_PID)), T_PID);
+    hive_msg_free(m);
+    /* Tags of hive's own, by timer too: a timed EXIT or system message
+     * would be forged (an actor stopped, an exit signal faked). */
+    hive_timer_ref_t ref;
+    assert_int_equal(hive_send_after(me, 0, HIVE_TAG_EXIT, "x", 1, &ref), -EINVAL);
+    assert_int_equal(hive_send_after(me, 0, HIVE_TAG_RESERVED, NULL, 0, &ref), -EINVAL);
+    assert_int_equal(hive_send_after(me, 0, UINT64_MAX, NULL, 0, &ref), -EINVAL);
     assert_int_equal(hive_exit(hive_reason_normal()), -EPERM); /* not a process */
     assert_int_equal(hive_thread_attach(NULL), -EALREADY);
     /* Over the configured maximum (4096 here): refused, nothing sent. */
@@ -730,6 +749,43 @@ static void unattached_threads_send_and_spawn(void **state)
     hive_msg_free(expect(T_PID));
 }
 
+/* ---- runs of the runtime ---------------------------------------------- */
+
+static void wait_for_stop(void *arg)
+{
+    hive_msg_t *m;
+    hive_receive_tag(T_STOP, HIVE_INFINITY, &m);
+}
+
+/* A pid kept from an earlier run names nobody in the next one, though the
+ * new process takes the same slot; and a thread still attached when the
+ * runtime stopped is attached no more (its pseudo-process was freed: hive
+ * calls there used to read freed memory, and a receive waited for ever). */
+static void runs_do_not_share_pids_or_attachments(void **state)
+{
+    hive_pid_t self, old, now;
+    assert_int_equal(rt_start_attached(1, 0, 0, &self), 0);
+    assert_int_equal(hive_spawn(wait_for_stop, NULL, &old), 0);
+    assert_int_equal(hive_runtime_stop(), 0); /* still attached: not detached first */
+    assert_int_equal(hive_self(), HIVE_PID_NONE);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive(0, &m), -EPERM);
+    assert_int_equal(hive_receive(HIVE_INFINITY, &m), -EPERM);
+    assert_int_equal(hive_thread_detach(), -EPERM);
+
+    assert_int_equal(rt_start_attached(1, 0, 0, &self), 0);
+    assert_int_equal(hive_spawn(wait_for_stop, NULL, &now), 0);
+    assert_int_equal((uint32_t)now, (uint32_t)old); /* the same slot */
+    assert_true(now != old);
+    assert_false(hive_is_alive(old));
+    assert_int_equal(hive_send(old, T_STOP, NULL, 0), -ESRCH);
+    assert_int_equal(hive_kill(old), -ESRCH);
+    assert_true(hive_is_alive(now));
+    assert_int_equal(hive_send(now, T_STOP, NULL, 0), 0);
+    assert_true(rt_wait_dead(now));
+    assert_int_equal(rt_stop_attached(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -754,6 +810,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(names_register_lookup_release, setup, teardown),
         cmocka_unit_test_setup_teardown(attached_threads_get_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(unattached_threads_send_and_spawn, setup, teardown),
+        cmocka_unit_test(runs_do_not_share_pids_or_attachments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,7 +54,7 @@ HIVE_API const char *hive_reason_format(const hive_reason_t *r, char *buf, size_
 typedef void (*hive_fn_t)(void *arg);
 
 typedef struct hive_spawn_opts {
-    size_t stack_size;     /* 0 = the configured default */
+    size_t stack_size;     /* 0 = the configured default; else 16K..1G */
     int worker;            /* start on this worker; -1 = the caller's (or any) */
     bool pinned;           /* run only on `worker` (>= 0), never stolen or moved:
                               for measuring, or for state tied to a CPU */

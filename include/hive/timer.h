@@ -18,7 +18,8 @@ typedef uint64_t hive_timer_ref_t;
 
 /* hive_send_after - in `ms` milliseconds, send {tag, copy of data} to `to`.
  * Any thread. 0 with *ref set (ref may be NULL), -ESRCH (no such process),
- * -EINVAL, -EMSGSIZE, -EAGAIN (max_timers timers are pending; one that
+ * -EINVAL (ms < 0, data NULL with len > 0, or a tag of hive's own:
+ * HIVE_TAG_RESERVED and up), -EMSGSIZE, -EAGAIN (max_timers timers are pending; one that
  * fired or was cancelled no longer counts), -ENOMEM, -EPERM (runtime not
  * running). */
 HIVE_API int hive_send_after(hive_pid_t to, int64_t ms, uint64_t tag, const void *data,
