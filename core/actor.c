@@ -186,8 +186,6 @@ static int sys_call(hive_pid_t pid, uint32_t op, int64_t timeout_ms, sys_reply_t
 
 HIVE_API int hive_sys_get_state(hive_pid_t actor, int64_t timeout_ms, void **state)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     if (!state)
         return -EINVAL;
     sys_reply_t r;
@@ -200,8 +198,6 @@ HIVE_API int hive_sys_get_state(hive_pid_t actor, int64_t timeout_ms, void **sta
 HIVE_API int hive_sys_get_status(hive_pid_t actor, int64_t timeout_ms,
                                  hive_actor_status_t *status)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     if (!status)
         return -EINVAL;
     sys_reply_t r;
@@ -223,8 +219,6 @@ HIVE_API int hive_sys_resume(hive_pid_t actor, int64_t timeout_ms)
 
 HIVE_API int hive_sys_request(hive_pid_t actor, uint32_t op, int64_t timeout_ms)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     if (op == SYS_STOP)
         return -EINVAL; /* hive_actor_stop: it waits for the end, not a reply */
     return sys_call(actor, op, timeout_ms, NULL);

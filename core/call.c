@@ -68,8 +68,6 @@ HIVE_API int hive_subject_send_ptr(hive_subject_t s, void *ptr, void (*dtor)(voi
 
 HIVE_API int hive_subject_receive(hive_subject_t s, int64_t timeout_ms, hive_msg_t **out)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     if (!out)
         return -EINVAL;
     if (s.pid != hive_self() || s.pid == HIVE_PID_NONE)
@@ -91,8 +89,6 @@ static int copy_out(hive_msg_t *m, void *out, size_t size)
 HIVE_API int hive_subject_receive_copy(hive_subject_t s, void *out, size_t size,
                                        int64_t timeout_ms)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     if (!out && size)
         return -EINVAL;
     hive_msg_t *m;
@@ -300,8 +296,6 @@ HIVE_API int hive_call_ptr(hive_subject_t s, void *req, void (*dtor)(void *),
 HIVE_API int hive_call_copy(hive_subject_t s, const void *req, size_t len, void *reply_out,
                             size_t reply_size, int64_t timeout_ms, hive_reason_t *why)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     if (!reply_out && reply_size)
         return -EINVAL;
     hive_msg_t *r;
@@ -407,8 +401,6 @@ HIVE_API int hive_selector_add(hive_selector_t *sel, hive_subject_t s, hive_sele
 
 HIVE_API int hive_select(hive_selector_t *sel, int64_t timeout_ms, hive_msg_t **out)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     if (out)
         *out = NULL;
     if (!sel || sel->n == 0)

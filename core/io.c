@@ -90,8 +90,7 @@ static int wait_poll(int fd, unsigned events, int64_t timeout_ms)
     struct pollfd pfd = {.fd = fd,
                          .events = (short)((events & HIVE_IO_READ ? POLLIN : 0) |
                                            (events & HIVE_IO_WRITE ? POLLOUT : 0))};
-    /* saturating: a timeout of centuries is "never", not a wrap into the past */
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : hive__deadline_in(hive__ms_to_ns(timeout_ms));
+    uint64_t deadline = hive__deadline_ms(timeout_ms);
     for (;;) {
         int ms = -1;
         if (deadline != UINT64_MAX) {
@@ -157,7 +156,7 @@ HIVE_API int hive_io_wait(int fd, unsigned events, int64_t timeout_ms)
     }
     p->io_fd = fd;
     p->io_regfd = regfd;
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : hive__deadline_in(hive__ms_to_ns(timeout_ms));
+    uint64_t deadline = hive__deadline_ms(timeout_ms);
     hive__timer_t *tm = deadline != UINT64_MAX ? hive__proc_arm_timeout(p, deadline) : NULL;
     uint32_t s;
     for (;;) {

@@ -928,11 +928,6 @@ void hive__proc_disarm_timeout(hive__proc_t *p, hive__timer_t *tm)
     }
 }
 
-static uint64_t deadline_of(int64_t ms)
-{
-    return ms < 0 ? UINT64_MAX : hive__deadline_in(hive__ms_to_ns(ms));
-}
-
 HIVE_API int hive_sleep(int64_t ms)
 {
     hive__proc_enter();
@@ -945,7 +940,7 @@ HIVE_API int hive_sleep(int64_t ms)
             ;
         return 0;
     }
-    uint64_t deadline = deadline_of(ms);
+    uint64_t deadline = hive__deadline_ms(ms);
     hive__timer_t *tm = arm(t, deadline);
     if (!tm && hive__now_ns() < deadline)
         return -ENOMEM; /* without a timer nothing would wake us at the deadline */
@@ -1115,7 +1110,7 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
             if (waited && tm && hive__timer_fired(tm))
                 break;
         } else if (timeout_ms > 0 && deadline == UINT64_MAX) {
-            deadline = deadline_of(timeout_ms);
+            deadline = hive__deadline_ms(timeout_ms);
         } else if (waited && deadline != UINT64_MAX && hive__now_ns() >= deadline) {
             break;
         }

@@ -143,7 +143,9 @@ void hive__proc_table_shutdown(void);
  * valid until the section ends. */
 /* A timeout argument: ms >= 0, or HIVE_INFINITY. Every API call that takes
  * one refuses anything else with -EINVAL before it does anything (a
- * negative other than -1 used to wait for ever, as if infinite). */
+ * negative other than -1 used to wait for ever, as if infinite): checked
+ * where a call first acts (receive(), hive_call, sys_call, the io calls,
+ * ...); calls that only forward to one of those leave it to them. */
 static inline bool hive__timeout_ok(int64_t ms) { return ms >= 0 || ms == HIVE_INFINITY; }
 
 hive__proc_t *hive__proc_lookup(hive_pid_t pid);

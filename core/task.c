@@ -102,8 +102,6 @@ HIVE_API int hive_task_try_await(hive_task_t *task, int64_t timeout_ms, void **r
 HIVE_API int hive_task_await(hive_task_t *task, int64_t timeout_ms, void **result,
                              hive_reason_t *why)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     int rc = hive_task_try_await(task, timeout_ms, result, why);
     if (rc == -ETIMEDOUT)
         hive_exit(hive_reason_user(ETIMEDOUT, "task await timed out"));

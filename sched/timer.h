@@ -68,6 +68,12 @@ static inline uint64_t hive__ms_to_ns(int64_t ms)
 {
     return (uint64_t)ms > UINT64_MAX / 1000000u ? UINT64_MAX : (uint64_t)ms * 1000000u;
 }
+/* The deadline of a timeout in ms from now: UINT64_MAX ("never") for a
+ * negative one (HIVE_INFINITY), saturating for a huge one. */
+static inline uint64_t hive__deadline_ms(int64_t ms)
+{
+    return ms < 0 ? UINT64_MAX : hive__deadline_in(hive__ms_to_ns(ms));
+}
 
 /* Prepare t: two references (the heap's and the caller's). */
 void hive__timer_init(hive__timer_t *t, uint64_t deadline, void (*fire)(hive__timer_t *),

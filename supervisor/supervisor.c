@@ -757,8 +757,6 @@ HIVE_API hive_child_spec_t hive_supervisor_child(const char *id, const hive_sup_
 
 HIVE_API int hive_supervisor_stop(hive_pid_t sup, int64_t timeout_ms)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     return hive_actor_stop(sup, shutdown_reason, timeout_ms);
 }
 
@@ -785,8 +783,6 @@ static int simple_request(hive_pid_t sup, const req_t *q, int64_t timeout_ms, re
 HIVE_API long hive_supervisor_which_children(hive_pid_t sup, hive_child_info_t *out, size_t max,
                                              int64_t timeout_ms)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     if (!out && max)
         return -EINVAL;
     req_t q = {.op = REQ_WHICH, .max = max};
@@ -814,8 +810,6 @@ HIVE_API long hive_supervisor_which_children(hive_pid_t sup, hive_child_info_t *
 HIVE_API int hive_supervisor_count_children(hive_pid_t sup, hive_child_counts_t *out,
                                             int64_t timeout_ms)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     if (!out)
         return -EINVAL;
     req_t q = {.op = REQ_COUNT};
@@ -829,8 +823,6 @@ HIVE_API int hive_supervisor_count_children(hive_pid_t sup, hive_child_counts_t 
 HIVE_API int hive_supervisor_start_child(hive_pid_t sup, void *arg, hive_pid_t *pid,
                                          int64_t timeout_ms)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     req_t q = {.op = REQ_START_CHILD, .arg = arg};
     resp_t r;
     int rc = simple_request(sup, &q, timeout_ms, &r);
@@ -842,8 +834,6 @@ HIVE_API int hive_supervisor_start_child(hive_pid_t sup, void *arg, hive_pid_t *
 HIVE_API int hive_supervisor_terminate_child(hive_pid_t sup, hive_pid_t child,
                                              int64_t timeout_ms)
 {
-    if (!hive__timeout_ok(timeout_ms))
-        return -EINVAL;
     req_t q = {.op = REQ_TERMINATE_CHILD, .pid = child};
     resp_t r;
     return simple_request(sup, &q, timeout_ms, &r);
