@@ -61,6 +61,7 @@ HIVE_API const char *hive_strerror(int err)
     case -EMSGSIZE: return "EMSGSIZE: message larger than the configured maximum";
     case -EAGAIN: return "EAGAIN: try again";
     case -ECANCELED: return "ECANCELED: cancelled";
+    case -ESHUTDOWN: return "ESHUTDOWN: the runtime stopped during the wait";
     case -EIO: return "EIO: input/output error";
     case -ENOSYS: return "ENOSYS: not supported on this platform";
     case -ECONNRESET:

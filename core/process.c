@@ -85,6 +85,7 @@ static struct {
     uint32_t max;
     long max_msg;
     _Atomic uint64_t epoch;        /* bumped at runtime start and stop: stale thread TLS */
+    _Atomic int thread_receivers;  /* attached threads inside receive(): stop waits for them */
     uint32_t gen_base;             /* this run's first generation (see table_init) */
     /* The shared free stack: off the line above, which spawns and exits
      * used to take from every sender's lookup. */
@@ -358,6 +359,40 @@ static hive__proc_t *thread_self(void)
     if (thread_proc && thread_epoch == atomic_load_explicit(&T.epoch, memory_order_relaxed))
         return thread_proc;
     return NULL;
+}
+
+/* An attached thread blocked in a receive while another thread stops the
+ * runtime must neither sleep for ever nor use its pseudo-process after the
+ * stop frees it. So a thread's receive counts itself in T.thread_receivers
+ * for as long as it touches its process, and the stop (table_shutdown)
+ * bumps the epoch, wakes every attached thread and waits for the count to
+ * reach zero before it frees anything; a woken receiver sees the new epoch
+ * and returns -ESHUTDOWN. Dekker: the receiver's increment and then its
+ * epoch check, the stop's bump and then its count check, all seq_cst: one
+ * of the two sees the other (a receiver that misses the bump is counted,
+ * and woken below; one the stop misses sees the bump and leaves at once).
+ * Fibers never count: the workers are gone before the table is. */
+static bool thread_receive_enter(void)
+{
+    atomic_fetch_add_explicit(&T.thread_receivers, 1, memory_order_seq_cst);
+    if (thread_epoch == atomic_load_explicit(&T.epoch, memory_order_seq_cst))
+        return true;
+    atomic_fetch_sub_explicit(&T.thread_receivers, 1, memory_order_release);
+    return false;
+}
+
+/* release: the receiver's last touches of its process come before the
+ * stop's acquire load of the count, and so before the free. */
+static void thread_receive_leave(void)
+{
+    atomic_fetch_sub_explicit(&T.thread_receivers, 1, memory_order_release);
+}
+
+/* The runtime stopped since this thread attached (relaxed: read after the
+ * acquire exchange of thread_word, which the stop's wake released). */
+static bool thread_stopped(void)
+{
+    return thread_epoch != atomic_load_explicit(&T.epoch, memory_order_relaxed);
 }
 
 hive__proc_t *hive__proc_self(void)
@@ -1072,6 +1107,9 @@ static hive_msg_t *hold(hive__proc_t *p, hive_msg_t *m)
 
 static bool mbox_nonempty(void *p) { return !hive__mpsc_empty(&((hive__proc_t *)p)->mbox); }
 
+static int receive_in(hive__proc_t *p, const matcher_t *mt, int64_t timeout_ms,
+                      hive_msg_t **out);
+
 static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
 {
     hive__proc_t *p = hive__proc_enter();
@@ -1080,8 +1118,20 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
     *out = NULL;
     if (!p)
         return -EPERM;
-    if (!p->is_thread)
+    if (!p->is_thread) {
         hive__task_charge_self(&p->task, 1);
+        return receive_in(p, mt, timeout_ms, out);
+    }
+    if (!thread_receive_enter())
+        return -EPERM; /* the runtime stopped a moment ago: not attached */
+    int rc = receive_in(p, mt, timeout_ms, out);
+    thread_receive_leave();
+    return rc;
+}
+
+static int receive_in(hive__proc_t *p, const matcher_t *mt, int64_t timeout_ms,
+                      hive_msg_t **out)
+{
     hive_msg_t *m = p->saved_head ? take_saved(p, mt) : NULL;
     if (m) {
         *out = hold(p, m);
@@ -1097,8 +1147,13 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
     int rc = -ETIMEDOUT;
     bool published = false, spun = false;
     for (;;) {
-        if (p->is_thread) /* acquire: pairs with the release in wake() */
+        if (p->is_thread) { /* acquire: pairs with the release in wake() */
             atomic_exchange_explicit(&p->thread_word, 0, memory_order_acquire);
+            if (thread_stopped()) {
+                rc = -ESHUTDOWN;
+                break;
+            }
+        }
         if ((m = take_new(p, mt))) {
             *out = hold(p, m);
             rc = 0;
@@ -1386,11 +1441,22 @@ void hive__proc_table_shutdown(void)
     /* Every attachment ends here: a thread still attached now finds itself
      * detached (thread_self), instead of using its freed pseudo-process
      * (hive_self, receive, detach after a stop read freed memory: ASan).
-     * relaxed: the attached threads' own later calls are ordered after the
-     * stop by whatever told them it happened. */
-    atomic_fetch_add_explicit(&T.epoch, 1, memory_order_relaxed);
+     * seq_cst: against a thread entering a receive (thread_receive_enter);
+     * the attached threads' other later calls are ordered after the stop by
+     * whatever told them it happened. */
+    atomic_fetch_add_explicit(&T.epoch, 1, memory_order_seq_cst);
     /* The workers are gone: whatever is left is parked or attached. */
     uint32_t used = atomic_load_explicit(&T.next_unused, memory_order_relaxed); /* quiescent */
+    /* Wake the attached threads blocked in a receive (-ESHUTDOWN), and
+     * wait until none is left inside one. */
+    while (atomic_load_explicit(&T.thread_receivers, memory_order_seq_cst) > 0) {
+        for (uint32_t i = 0; i < used; i++) {
+            hive__proc_t *p = atomic_load_explicit(&T.slots[i], memory_order_acquire);
+            if (p && p->is_thread)
+                wake(p);
+        }
+        sched_yield();
+    }
     for (uint32_t i = 0; i < used; i++) {
         hive__proc_t *p = atomic_load_explicit(&T.slots[i], memory_order_acquire); /* quiescent */
         if (!p)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <hive/hive.h>
@@ -151,7 +152,7 @@ static void strerror_names_every_code(void **state)
         {-EALREADY, "EALREADY: "},       {-EBUSY, "EBUSY: "},
         {-EPERM, "EPERM: "},             {-ENOENT, "ENOENT: "},
         {-EMSGSIZE, "EMSGSIZE: "},       {-EAGAIN, "EAGAIN: "},
-        {-ECANCELED, "ECANCELED: "},     {-EIO, "EIO: "},
+        {-ECANCELED, "ECANCELED: "},     {-EIO, "EIO: "}, {-ESHUTDOWN, "ESHUTDOWN: the runtime"},
         {-ENOSYS, "ENOSYS: "},           {-ECONNRESET, "ECONNRESET: "},
         {-ECONNREFUSED, "ECONNREFUSED: "}, {-EADDRINUSE, "EADDRINUSE: "},
         {-EBADF, "EBADF: "},             {-EEXIST, "EEXIST: "},
@@ -786,6 +787,62 @@ static void runs_do_not_share_pids_or_attachments(void **state)
     assert_int_equal(rt_stop_attached(), 0);
 }
 
+/* A thread blocked in a receive while another thread stops the runtime:
+ * the stop wakes it and it returns -ESHUTDOWN (it used to sleep for ever,
+ * on a pseudo-process the stop then freed). Some rounds stop at once, so
+ * that threads are caught on their way in as well: those find the runtime
+ * stopped (-EPERM) or are woken (-ESHUTDOWN); nothing hangs or reads freed
+ * memory (the ASan build runs this too). */
+enum { STOP_THREADS = 6 };
+static atomic_int stop_ready;
+
+static void *receive_until_stopped(void *arg)
+{
+    int *rc = arg;
+    hive_pid_t pid;
+    if ((*rc = hive_thread_attach(&pid)) != 0) {
+        atomic_fetch_add(&stop_ready, 1);
+        return NULL;
+    }
+    atomic_fetch_add(&stop_ready, 1);
+    hive_msg_t *m;
+    /* Half wait for ever, half with a long timeout. */
+    *rc = hive_receive((intptr_t)pid % 2 ? HIVE_INFINITY : 600000, &m);
+    int again = hive_receive(0, &m); /* detached from then on */
+    if (*rc == -ESHUTDOWN && again != -EPERM)
+        *rc = -1000 + again;
+    return NULL;
+}
+
+static void stop_wakes_threads_blocked_in_receive(void **state)
+{
+    for (int round = 0; round < 20; round++) {
+        assert_int_equal(rt_start(2, 0, 0), 0);
+        atomic_store(&stop_ready, 0);
+        pthread_t th[STOP_THREADS];
+        int rc[STOP_THREADS];
+        for (int i = 0; i < STOP_THREADS; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, receive_until_stopped, &rc[i]), 0);
+        bool settle = round % 2 == 0;
+        while (settle && atomic_load(&stop_ready) < STOP_THREADS)
+            sched_yield();
+        if (settle)
+            usleep(20000); /* long enough to be asleep in the receive */
+        assert_int_equal(hive_runtime_stop(), 0);
+        for (int i = 0; i < STOP_THREADS; i++) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 30;
+            if (pthread_timedjoin_np(th[i], NULL, &until) != 0)
+                fail_msg("round %d: thread %d still blocked 30 s after the stop", round, i);
+            if (settle)
+                assert_int_equal(rc[i], -ESHUTDOWN);
+            else if (rc[i] != -ESHUTDOWN && rc[i] != -EPERM)
+                fail_msg("round %d: thread %d got %d", round, i, rc[i]);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -811,6 +868,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(attached_threads_get_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(unattached_threads_send_and_spawn, setup, teardown),
         cmocka_unit_test(runs_do_not_share_pids_or_attachments),
+        cmocka_unit_test(stop_wakes_threads_blocked_in_receive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

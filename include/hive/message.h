@@ -56,7 +56,8 @@ HIVE_API int hive_send_ptr(hive_pid_t to, uint64_t tag, void *ptr, void (*dtor)(
  * milliseconds. A process or an attached thread (hive/thread.h). 0 with
  * *out set, -ETIMEDOUT, -EINVAL (out NULL), -EPERM (not a process),
  * -ENOMEM (a process must wait with a timeout and no timer could be made;
- * nothing was taken). */
+ * nothing was taken), -ESHUTDOWN (an attached thread whose wait another
+ * thread's hive_runtime_stop ended; the thread is detached from then on). */
 HIVE_API int hive_receive(int64_t timeout_ms, hive_msg_t **out);
 /* The oldest message with this tag. */
 HIVE_API int hive_receive_tag(uint64_t tag, int64_t timeout_ms, hive_msg_t **out);

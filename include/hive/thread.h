@@ -21,7 +21,9 @@ extern "C" {
 HIVE_API int hive_thread_attach(hive_pid_t *pid);
 /* hive_thread_detach - end the pseudo-process (reason normal): its name is
  * released and unread messages freed. 0 or -EPERM (not attached). Call it
- * before the runtime stops and before the thread exits. */
+ * before the runtime stops and before the thread exits. A stop ends every
+ * attachment: a thread blocked in a receive (a call, a task await) then
+ * returns -ESHUTDOWN, and its later calls find it detached (-EPERM). */
 HIVE_API int hive_thread_detach(void);
 
 #ifdef __cplusplus
