@@ -241,6 +241,11 @@ int hive__blocking_start(int nthreads);
 void hive__blocking_stop(void);
 void hive__blocking_proc_exit(hive__proc_t *p);
 
+/* runtime.c: a function hive_runtime_stop calls first, while processes
+ * still run, for a layer above core whose state lives as long as a run
+ * (dist/: the Erlang node). Any thread; NULL: none. */
+void hive__runtime_set_stop_hook(void (*fn)(void));
+
 /* signal.c */
 /* Free pid's empty link and monitor tables (they stay allocated when they
  * empty, as hot maps churn): for a process about to sit idle (an actor). */

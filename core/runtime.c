@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,15 @@ static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER;
 static hive__topology_t *topology;
 static hive__placement_t placement;
 static hive_config_t current;
+/* See hive__runtime_set_stop_hook. */
+static _Atomic(void (*)(void)) stop_hook;
+
+void hive__runtime_set_stop_hook(void (*fn)(void))
+{
+    /* release: pairs with the acquire in hive_runtime_stop, which then sees
+     * what the layer set up before it asked to be stopped. */
+    atomic_store_explicit(&stop_hook, fn, memory_order_release);
+}
 
 static int fail(hive_diag_t *diag, int code, const char *msg)
 {
@@ -108,7 +118,13 @@ HIVE_API int hive_runtime_stop(void)
     if (hive__worker_self())
         return -EPERM;
     pthread_mutex_lock(&owner_lock);
-    /* The blocking pool first, while the scheduler can still take the
+    /* The layers above core first (the Erlang node), while their processes
+     * still run. acquire: pairs with the release in
+     * hive__runtime_set_stop_hook. */
+    void (*hook)(void) = atomic_load_explicit(&stop_hook, memory_order_acquire);
+    if (hook && hive__sched_running())
+        hook();
+    /* Then the blocking pool, while the scheduler can still take the
      * wake-ups of calls that finish meanwhile (blocking.c). */
     if (hive__sched_running())
         hive__blocking_stop();

@@ -1518,6 +1518,10 @@ static long publish_blocking(void *arg)
     return 0;
 }
 
+/* hive_runtime_stop stops the node first: its sockets, its epmd entry and
+ * `started` must not outlive the run whose processes served them. */
+static void stop_with_runtime(void) { hive_node_stop(); }
+
 const char *hive_node_name(void) { return started() ? N.name : ""; }
 int hive_node_port(void) { return started() ? N.port : 0; }
 
@@ -1597,6 +1601,7 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
         }
         N.epmd_fd = j.fd;
     }
+    hive__runtime_set_stop_hook(stop_with_runtime);
     /* release: pairs with the acquire in started(); N.ec, N.name, N.lfd
      * and the rest above are published with it. */
     atomic_store_explicit(&N.started, true, memory_order_release);

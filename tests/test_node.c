@@ -818,8 +818,53 @@ static void short_lived_erlang_processes_leave_no_proxies(void **state)
     assert_int_equal(st, 0); /* the round trip after it all */
 }
 
+/* ---- without a peer ---------------------------------------------------- */
+
+/* Whether something listens on the loopback port. */
+static bool port_listens(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool up = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return up;
+}
+
+/* hive_runtime_stop stops the node: its listener closes, and a node starts
+ * again in the next run (it used to stay "started": -EALREADY). */
+static void runtime_stop_stops_the_node(void **state)
+{
+    (void)state;
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(rt_start(2, 0, 0), 0);
+        hive_node_config_t cfg;
+        hive_node_config_init(&cfg);
+        char name[64];
+        cfg.name = uniq("hiverestart", name, sizeof name);
+        cfg.cookie = COOKIE;
+        cfg.publish = false; /* no epmd needed */
+        hive_diag_t d;
+        int rc = hive_node_start(&cfg, &d);
+        if (rc)
+            fail_msg("run %d: hive_node_start: %s (%s)", run, hive_strerror(rc), d.message);
+        int port = hive_node_port();
+        assert_true(port > 0);
+        assert_true(port_listens(port));
+        assert_int_equal(hive_runtime_stop(), 0);
+        assert_string_equal(hive_node_name(), "");
+        assert_int_equal(hive_node_port(), 0);
+        assert_false(port_listens(port));
+        assert_int_equal(hive_node_stop(), -EALREADY);
+    }
+}
+
 int main(void)
 {
+    const struct CMUnitTest alone[] = {
+        cmocka_unit_test(runtime_stop_stops_the_node),
+    };
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(erlang_calls_hive),
         cmocka_unit_test(hive_sends_to_erlang),
@@ -834,5 +879,6 @@ int main(void)
         cmocka_unit_test(garbage_after_handshake_drops_only_that_peer),
         cmocka_unit_test(short_lived_erlang_processes_leave_no_proxies),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int failed = cmocka_run_group_tests(alone, NULL, NULL);
+    return failed + cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -63,7 +63,8 @@ HIVE_API void hive_node_config_init(hive_node_config_t *cfg);
  * running), -EPERM (runtime not running), -ENOMEM. */
 HIVE_API int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag);
 /* hive_node_stop - close every connection and the listener, unregister from
- * epmd. 0 or -EALREADY. Any thread that is not a worker. */
+ * epmd. 0 or -EALREADY. Any thread that is not a worker. hive_runtime_stop
+ * does it too (first), so a node started in the next run starts afresh. */
 HIVE_API int hive_node_stop(void);
 /* The node's full name ("hive@host"), "" when not started; its port. */
 HIVE_API const char *hive_node_name(void);

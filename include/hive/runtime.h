@@ -25,7 +25,8 @@ extern "C" {
 HIVE_API int hive_runtime_start(const hive_config_t *cfg, hive_diag_t *diag);
 
 /* hive_runtime_stop - stop the workers and free the runtime's memory.
- * Fibers still runnable are dropped without running again. Returns 0, or
+ * Fibers still runnable are dropped without running again. An Erlang node
+ * (hive/node.h) is stopped first, as by hive_node_stop. Returns 0, or
  * -EALREADY when not running, -EPERM when called from a worker. */
 HIVE_API int hive_runtime_stop(void);
 
