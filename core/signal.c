@@ -347,6 +347,8 @@ HIVE_API int hive_spawn_link(hive_fn_t fn, void *arg, hive_pid_t *pid)
 int hive__signal_spawn_opts(hive__proc_t *parent, hive__proc_t *child, bool link, bool monitor,
                             uint64_t *ref)
 {
+    if (monitor && !ref)
+        return -EINVAL; /* as hive_monitor: a DOWN whose ref no one knows */
     /* The child is not published yet: its maps are ours alone. */
     if (link) {
         int rc = hive__idmap_put(&child->links, parent->pid, 0);

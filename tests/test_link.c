@@ -233,6 +233,26 @@ static void a_non_trapping_process_linking_a_dead_pid_dies_noproc(void **state)
     assert_int_equal(hive_receive_tag(T_DATA, 100, &m), -ETIMEDOUT);
 }
 
+/* spawn's monitor option needs somewhere to put the ref, as hive_monitor
+ * does: without one the monitor used to be made anyway, its DOWN arriving
+ * with a ref the caller never saw and could not demonitor. Refused, and no
+ * process is started. */
+static void spawn_monitor_without_a_ref_is_refused(void **state)
+{
+    hive_pid_t a = HIVE_PID_NONE;
+    long before = hive_process_count();
+    hive_spawn_opts_t o = {.worker = -1, .monitor = true};
+    assert_int_equal(hive_spawn_opts(block, NULL, &o, &a), -EINVAL);
+    assert_int_equal(a, HIVE_PID_NONE);
+    o.link = true;
+    assert_int_equal(hive_spawn_opts(block, NULL, &o, &a), -EINVAL);
+    assert_int_equal(a, HIVE_PID_NONE);
+    assert_int_equal(hive_process_count(), before);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, 0, &m), -ETIMEDOUT);
+    assert_int_equal(hive_receive_tag(HIVE_TAG_EXIT, 0, &m), -ETIMEDOUT);
+}
+
 /* After unlink, the old link has no effect; after demonitor, no DOWN. */
 static void unlink_and_demonitor_stop_the_signals(void **state)
 {
@@ -483,6 +503,7 @@ int main(void)
         T(send_exit_ends_a_non_trapping_process),
         T(dead_pids_give_noproc),
         T(a_non_trapping_process_linking_a_dead_pid_dies_noproc),
+        T(spawn_monitor_without_a_ref_is_refused),
         T(unlink_and_demonitor_stop_the_signals),
         T(demonitor_flush_removes_a_queued_down),
         T(messages_and_signals_keep_their_order),

@@ -60,12 +60,13 @@ typedef struct hive_spawn_opts {
                               for measuring, or for state tied to a CPU */
     bool link;             /* link caller and child before the child runs */
     bool monitor;          /* monitor the child; its ref goes to *monitor_ref */
-    uint64_t *monitor_ref; /* hive_ref_t, see hive/link.h */
+    uint64_t *monitor_ref; /* hive_ref_t, see hive/link.h; required with monitor */
 } hive_spawn_opts_t;
 
 /* hive_spawn - start a process running fn(arg); its pid goes to *pid (may be
  * NULL). Any thread (link/monitor options: a process or attached thread).
- * 0, -EINVAL (fn NULL, bad option), -EPERM (runtime not running, or
+ * 0, -EINVAL (fn NULL, bad option: monitor without monitor_ref too, as
+ * hive_monitor; nothing is started), -EPERM (runtime not running, or
  * link/monitor from a plain thread), -EAGAIN (the max_processes limit is
  * reached), -ENOMEM. */
 HIVE_API int hive_spawn(hive_fn_t fn, void *arg, hive_pid_t *pid);
