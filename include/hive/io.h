@@ -79,10 +79,12 @@ typedef long (*hive_blocking_fn_t)(void *arg);
 
 /* hive_blocking - run fn(arg) on the blocking pool and park the calling
  * process until it returns; its return value goes to *result (may be NULL).
- * 0, -EINVAL (fn NULL), -EPERM (the runtime is not running or stopping),
- * -ENOMEM. On a foreign thread fn runs inline. A process killed meanwhile
- * ends at once; fn still runs to its end and its result is dropped. Any
- * thread. */
+ * 0, -EINVAL (fn NULL), -EPERM (a process calling while the runtime
+ * stops: fn does not run), -ENOMEM. On a foreign or attached thread fn runs
+ * inline and the call returns 0, whether or not the runtime runs (as the
+ * other calls here: the same code works in and out of processes). A
+ * process killed meanwhile ends at once; fn still runs to its end and its
+ * result is dropped. Any thread. */
 HIVE_API int hive_blocking(hive_blocking_fn_t fn, void *arg, long *result);
 
 #ifdef __cplusplus
