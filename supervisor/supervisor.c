@@ -700,9 +700,19 @@ static int check_spec(const hive_sup_spec_t *spec, hive_reason_t *why)
         return check_child(&spec->template_, spec, why, "template");
     for (size_t i = 0; i < spec->nchildren; i++) {
         const hive_child_spec_t *c = &spec->children[i];
-        if (!c->id) {
-            if (why)
-                *why = hive_reason_user(EINVAL, "a child has no id");
+        /* An id names the child in which_children (hive_child_info_t.id)
+         * and in a start failure's reason: it must say something, and fit. */
+        if (!c->id || !*c->id || strnlen(c->id, HIVE_CHILD_ID_MAX + 1) > HIVE_CHILD_ID_MAX) {
+            if (why) {
+                *why = hive_reason_user(EINVAL, "");
+                if (!c->id || !*c->id)
+                    snprintf(why->text, sizeof why->text, "a child has %s id",
+                             c->id ? "an empty" : "no");
+                else
+                    snprintf(why->text, sizeof why->text,
+                             "child %.40s... has an id longer than %d bytes", c->id,
+                             HIVE_CHILD_ID_MAX);
+            }
             return -EINVAL;
         }
         int rc = check_child(c, spec, why, "child");

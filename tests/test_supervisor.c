@@ -410,6 +410,35 @@ static void test_bad_specs(void **state)
     assert_int_equal(hive_supervisor_start(NULL, &sup, &why), -EINVAL);
 }
 
+/* An id names a child in which_children and in a start failure's reason:
+ * "" names none, and one longer than HIVE_CHILD_ID_MAX did not fit
+ * hive_child_info_t.id (two ids alike in their first 63 bytes read the
+ * same there). Both used to be accepted; refused now, and the longest
+ * allowed comes back whole. */
+static void test_bad_ids(void **state)
+{
+    static wspec_t wl;
+    char longest[HIVE_CHILD_ID_MAX + 2];
+    memset(longest, 'x', sizeof longest - 1);
+    longest[sizeof longest - 1] = 0; /* one byte too long */
+    wl.id = longest;
+    hive_child_spec_t kids[] = {child(&wa, HIVE_PERMANENT), child(&wl, HIVE_PERMANENT)};
+    hive_sup_spec_t spec = {.children = kids, .nchildren = 2};
+    hive_pid_t sup;
+    hive_reason_t why;
+    assert_int_equal(hive_supervisor_start(&spec, &sup, &why), -EINVAL);
+    assert_non_null(strstr(why.text, "longer than"));
+    kids[1].id = "";
+    assert_int_equal(hive_supervisor_start(&spec, &sup, &why), -EINVAL);
+    assert_non_null(strstr(why.text, "empty id"));
+    longest[HIVE_CHILD_ID_MAX] = 0; /* the longest allowed */
+    kids[1].id = longest;
+    log_clear();
+    sup = start_sup(HIVE_ONE_FOR_ONE, kids, 2);
+    assert_true(hive_is_alive(pid_of(sup, longest)));
+    assert_int_equal(hive_supervisor_stop(sup, WAIT), 0);
+}
+
 /* ---- a wide supervisor ------------------------------------------------------ */
 
 static hive_next_t dyn_handle(void *state, hive_msg_t *m) { return hive_continue(state); }
@@ -611,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_timeouts),
         cmocka_unit_test(test_start_failure_rolls_back),
         cmocka_unit_test(test_bad_specs),
+        cmocka_unit_test(test_bad_ids),
         cmocka_unit_test(test_wide_supervisor),
         cmocka_unit_test(test_auto_shutdown),
         cmocka_unit_test(test_restart_storm_leaks_nothing),

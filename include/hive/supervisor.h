@@ -82,8 +82,11 @@ typedef enum hive_auto_shutdown {
  * the list as not running), or a negative error. */
 typedef int (*hive_child_start_fn)(void *arg, hive_pid_t *pid);
 
+#define HIVE_CHILD_ID_MAX 63 /* bytes in a child's id, not counting the NUL */
+
 typedef struct hive_child_spec {
-    const char *id;             /* unique within the supervisor; copied */
+    const char *id;             /* 1..HIVE_CHILD_ID_MAX bytes, unique within the
+                                   supervisor; copied (a template's: unused) */
     hive_child_start_fn start;  /* required */
     void *arg;
     hive_restart_t restart;
@@ -111,8 +114,10 @@ typedef struct hive_sup_spec {
 /* hive_supervisor_start - start a supervisor and its children (in order).
  * A process or attached thread. 0 with *pid; -HIVE_EINIT if a child failed
  * to start (why: user code = the child's error, text = its id; the ones
- * started before it were stopped in reverse order) or the spec is bad (why
- * says which field); -EBUSY (name taken), -EINVAL, -EPERM, -ENOMEM. */
+ * started before it were stopped in reverse order); -EINVAL if the spec is
+ * bad (why says which field; among them a child id that is NULL, empty,
+ * longer than HIVE_CHILD_ID_MAX or not unique); -EBUSY (name taken),
+ * -EPERM, -ENOMEM. */
 HIVE_API int hive_supervisor_start(const hive_sup_spec_t *spec, hive_pid_t *pid,
                                    hive_reason_t *why);
 
@@ -129,7 +134,7 @@ HIVE_API int hive_supervisor_stop(hive_pid_t sup, int64_t timeout_ms);
 #define HIVE_CHILD_RESTARTING ((hive_pid_t)UINT64_MAX)
 
 typedef struct hive_child_info {
-    char id[64];            /* the spec's id ("" for dynamic children) */
+    char id[HIVE_CHILD_ID_MAX + 1]; /* the spec's id ("" for dynamic children) */
     hive_pid_t pid;         /* HIVE_PID_NONE: not running; HIVE_CHILD_RESTARTING */
     hive_child_type_t type;
 } hive_child_info_t;
