@@ -1352,9 +1352,9 @@ int hive_node_link(const hive_rpid_t *remote) { return remote_watch(remote, true
 int hive_node_unlink(const hive_rpid_t *remote)
 {
     hive_pid_t self = hive_self();
-    if (!remote)
-        return -EINVAL;
-    if (self == HIVE_PID_NONE)
+    if (!remote || !memchr(remote->node, 0, sizeof remote->node))
+        return -EINVAL; /* hashed and compared as a string below */
+    if (self == HIVE_PID_NONE || !started())
         return -EPERM;
     hive_pid_t proxy = local_pid(remote);
     if (proxy != HIVE_PID_NONE)

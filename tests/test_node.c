@@ -860,10 +860,51 @@ static void runtime_stop_stops_the_node(void **state)
     }
 }
 
+/* A remote pid whose node name fills its array with no NUL is refused by
+ * every call that takes one (hive_node_unlink used to hash and compare it
+ * as a string: a read past the struct once a proxy table exists), and
+ * hive_node_unlink says -EPERM when the node is not started, as the others
+ * do (it used to return 0). */
+static void unterminated_remote_pid_is_refused(void **state)
+{
+    (void)state;
+    hive_pid_t me;
+    assert_int_equal(rt_start_attached(2, 0, 0, &me), 0);
+    hive_node_config_t cfg;
+    hive_node_config_init(&cfg);
+    char name[64];
+    cfg.name = uniq("hivebadpid", name, sizeof name);
+    cfg.cookie = COOKIE;
+    cfg.publish = false;
+    hive_diag_t d;
+    assert_int_equal(hive_node_start(&cfg, &d), 0);
+    hive_rpid_t bad;
+    memset(&bad, 'a', sizeof bad); /* node, then num, serial, creation: no NUL */
+    hive_term_buf_t b;
+    assert_int_equal(hive_term_buf_init(&b), 0);
+    assert_int_equal(hive_term_put_atom(&b, "hi"), 0);
+    hive_pid_t proxy;
+    hive_ref_t ref;
+    assert_int_equal(hive_node_unlink(&bad), -EINVAL);
+    assert_int_equal(hive_node_link(&bad), -EINVAL);
+    assert_int_equal(hive_node_monitor(&bad, &ref), -EINVAL);
+    assert_int_equal(hive_node_proxy(&bad, &proxy), -EINVAL);
+    assert_int_equal(hive_node_send(&bad, &b), -EINVAL);
+    hive_rpid_t good;
+    assert_int_equal(hive_node_pid(me, &good), 0);
+    assert_int_equal(hive_node_unlink(&good), 0);
+    assert_int_equal(hive_node_stop(), 0);
+    assert_int_equal(hive_node_unlink(&good), -EPERM);
+    assert_int_equal(hive_node_link(&good), -EPERM);
+    hive_term_buf_free(&b);
+    assert_int_equal(rt_stop_attached(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(runtime_stop_stops_the_node),
+        cmocka_unit_test(unterminated_remote_pid_is_refused),
     };
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(erlang_calls_hive),

@@ -119,7 +119,9 @@ HIVE_API int hive_node_proxy_rpid(hive_pid_t proxy, hive_rpid_t *out);
 HIVE_API size_t hive_node_proxy_count(void);
 /* hive_node_link / hive_node_unlink - link the caller with a remote pid
  * (as hive_link: an unreachable node gives the caller an exit signal
- * noconnection, a dead pid noproc). A process. 0, -EINVAL, -EPERM. */
+ * noconnection, a dead pid noproc). A process. 0, -EINVAL (NULL, or a
+ * node name with no NUL in its array), -EPERM (not a process, or the node
+ * not started). */
 HIVE_API int hive_node_link(const hive_rpid_t *remote);
 HIVE_API int hive_node_unlink(const hive_rpid_t *remote);
 /* hive_node_monitor - one DOWN (pid = the proxy) when the remote pid ends
