@@ -26,7 +26,11 @@ HIVE_API int hive_runtime_start(const hive_config_t *cfg, hive_diag_t *diag);
 
 /* hive_runtime_stop - stop the workers and free the runtime's memory.
  * Fibers still runnable are dropped without running again. An Erlang node
- * (hive/node.h) is stopped first, as by hive_node_stop. Returns 0, or
+ * (hive/node.h) is stopped first, as by hive_node_stop. Attached threads
+ * blocked in a receive (a call, an await) are woken with -ESHUTDOWN and are
+ * detached from then on. Other hive calls from other threads must not run
+ * during the stop (as with any library's teardown: the tables they would
+ * read are being freed); after it they return -EPERM. Returns 0, or
  * -EALREADY when not running, -EPERM when called from a worker. */
 HIVE_API int hive_runtime_stop(void);
 
