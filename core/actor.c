@@ -234,10 +234,8 @@ HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t tim
         return -EPERM;
     if (actor == self->pid)
         return -EDEADLK; /* it would wait for its own end */
-    if (!hive_is_alive(actor))
-        return -ESRCH;
     hive_ref_t ref;
-    int rc = hive_monitor(actor, &ref);
+    int rc = hive__monitor_live(self, actor, &ref); /* -ESRCH: already ended */
     if (rc)
         return rc;
     sys_req_t req = {.op = SYS_STOP, .reason = reason};
@@ -252,7 +250,7 @@ HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t tim
         hive_demonitor(ref, HIVE_DEMONITOR_FLUSH);
         return rc;
     }
-    return d.reason.kind == HIVE_EXIT_NOPROC ? -ESRCH : 0;
+    return 0; /* whatever it ended with (noproc is a reason like any other) */
 }
 
 /* ---- the actor process -------------------------------------------------- */

@@ -285,6 +285,9 @@ int hive__signal_spawn_opts(hive__proc_t *parent, hive__proc_t *child, bool link
  * section: hive_monitor's bookkeeping without its checkpoint. 0 with *ref
  * set, -ESRCH when t is dead (nothing set up, no DOWN queued), -ENOMEM. */
 int hive__monitor_proc(hive__proc_t *p, hive__proc_t *t, uint64_t *ref);
+/* hive__monitor_proc of pid, looked up here: -ESRCH when pid has ended, so
+ * a DOWN with reason noproc then means that pid ended with that reason. */
+int hive__monitor_live(hive__proc_t *p, hive_pid_t pid, uint64_t *ref);
 /* hive_demonitor without a flush: a DOWN signal still queued is dropped
  * when met; one already turned into a message stays (the caller knows
  * there is none). Nothing when ref already fired. */

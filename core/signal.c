@@ -396,6 +396,15 @@ int hive__monitor_proc(hive__proc_t *p, hive__proc_t *t, hive_ref_t *ref)
     return 0;
 }
 
+int hive__monitor_live(hive__proc_t *p, hive_pid_t pid, uint64_t *ref)
+{
+    hive__rcu_enter();
+    hive__proc_t *t = hive__proc_lookup(pid);
+    int rc = t ? hive__monitor_proc(p, t, ref) : -ESRCH;
+    hive__rcu_leave();
+    return rc;
+}
+
 HIVE_API int hive_monitor(hive_pid_t pid, hive_ref_t *ref)
 {
     hive__proc_t *p = hive__proc_enter();

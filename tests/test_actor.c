@@ -515,6 +515,30 @@ static void test_stop_runs_terminate(void **state)
     assert_int_equal(d.reason.code, 3);
 }
 
+/* Any reason stops an actor, noproc too (gen_server:stop(Pid, noproc, T) is
+ * ok in OTP). hive_actor_stop read a DOWN with reason noproc as "it was not
+ * there" and said -ESRCH though the actor had run terminate and ended;
+ * -ESRCH is now kept for an actor that had ended before the call. */
+static void test_stop_with_reason_noproc(void **state)
+{
+    int terminated = 0;
+    hive_subject_t s;
+    assert_int_equal(hive_actor_start(&counter_spec, &terminated, &s, NULL), 0);
+    hive_ref_t ref;
+    assert_int_equal(hive_monitor(s.pid, &ref), 0);
+    hive_reason_t noproc = {.kind = HIVE_EXIT_NOPROC};
+    assert_int_equal(hive_actor_stop(s.pid, noproc, WAIT), 0);
+    assert_int_equal(terminated, 2);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, WAIT, &m), 0);
+    hive_down_info_t d;
+    assert_int_equal(hive_down_info(m, &d), 0);
+    hive_msg_free(m);
+    assert_int_equal(d.ref, ref);
+    assert_int_equal(d.reason.kind, HIVE_EXIT_NOPROC);
+    assert_int_equal(hive_actor_stop(s.pid, noproc, WAIT), -ESRCH);
+}
+
 /* A trapping actor linked to its starter ends, running terminate, when the
  * starter dies (OTP: an EXIT from the parent). */
 static _Atomic hive_pid_t child_of_parent;
@@ -637,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_get_state_and_status),
         cmocka_unit_test(test_suspend_resume_order),
         cmocka_unit_test(test_stop_runs_terminate),
+        cmocka_unit_test(test_stop_with_reason_noproc),
         cmocka_unit_test(test_parent_exit_stops_trapping_actor),
         cmocka_unit_test(test_100k_concurrent_calls),
         cmocka_unit_test(test_idle_actors_hold_no_stack),

@@ -114,10 +114,11 @@ HIVE_API int hive_actor_start(const hive_actor_spec_t *spec, void *arg, hive_sub
 /* True if m came from hive_call (answer it with hive_reply). */
 HIVE_API bool hive_msg_is_call(const hive_msg_t *m);
 
-/* hive_actor_stop - stop the actor with `reason` (its terminate runs) and
- * wait until it has ended. 0, -ESRCH (not alive), -ETIMEDOUT (it did not
- * end in time), -EDEADLK (the caller itself), -EPERM. A process or attached
- * thread. */
+/* hive_actor_stop - stop the actor with `reason` (any kind, noproc too; its
+ * terminate runs) and wait until it has ended. 0 (it ended, with `reason`
+ * or one of its own), -ESRCH (it had ended before the call), -ETIMEDOUT
+ * (it did not end in time), -EDEADLK (the caller itself), -EPERM. A process
+ * or attached thread. */
 HIVE_API int hive_actor_stop(hive_pid_t actor, hive_reason_t reason, int64_t timeout_ms);
 
 /* ---- system messages (OTP's sys) ---------------------------------------- */
