@@ -372,20 +372,22 @@ static hive__proc_t *thread_self(void)
  * of the two sees the other (a receiver that misses the bump is counted,
  * and woken below; one the stop misses sees the bump and leaves at once).
  * Fibers never count: the workers are gone before the table is. */
-static bool thread_receive_enter(void)
+/* release: the receiver's last touches of its process come before the
+ * stop's (seq_cst, so acquire) load of the count, and so before the free. */
+__attribute__((noinline, cold)) static void thread_receive_leave(void)
+{
+    atomic_fetch_sub_explicit(&T.thread_receivers, 1, memory_order_release);
+}
+
+/* seq_cst both: the Dekker pair with table_shutdown's bump and count load
+ * (argued above). */
+__attribute__((noinline, cold)) static bool thread_receive_enter(void)
 {
     atomic_fetch_add_explicit(&T.thread_receivers, 1, memory_order_seq_cst);
     if (thread_epoch == atomic_load_explicit(&T.epoch, memory_order_seq_cst))
         return true;
-    atomic_fetch_sub_explicit(&T.thread_receivers, 1, memory_order_release);
+    thread_receive_leave();
     return false;
-}
-
-/* release: the receiver's last touches of its process come before the
- * stop's acquire load of the count, and so before the free. */
-static void thread_receive_leave(void)
-{
-    atomic_fetch_sub_explicit(&T.thread_receivers, 1, memory_order_release);
 }
 
 /* The runtime stopped since this thread attached (relaxed: read after the
@@ -1107,9 +1109,6 @@ static hive_msg_t *hold(hive__proc_t *p, hive_msg_t *m)
 
 static bool mbox_nonempty(void *p) { return !hive__mpsc_empty(&((hive__proc_t *)p)->mbox); }
 
-static int receive_in(hive__proc_t *p, const matcher_t *mt, int64_t timeout_ms,
-                      hive_msg_t **out);
-
 static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
 {
     hive__proc_t *p = hive__proc_enter();
@@ -1118,23 +1117,15 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
     *out = NULL;
     if (!p)
         return -EPERM;
-    if (!p->is_thread) {
+    if (!p->is_thread)
         hive__task_charge_self(&p->task, 1);
-        return receive_in(p, mt, timeout_ms, out);
-    }
-    if (!thread_receive_enter())
+    else if (!thread_receive_enter())
         return -EPERM; /* the runtime stopped a moment ago: not attached */
-    int rc = receive_in(p, mt, timeout_ms, out);
-    thread_receive_leave();
-    return rc;
-}
-
-static int receive_in(hive__proc_t *p, const matcher_t *mt, int64_t timeout_ms,
-                      hive_msg_t **out)
-{
     hive_msg_t *m = p->saved_head ? take_saved(p, mt) : NULL;
     if (m) {
         *out = hold(p, m);
+        if (p->is_thread)
+            thread_receive_leave();
         return 0;
     }
     /* A fiber never reads the clock here: its timeout is a timer armed
@@ -1235,6 +1226,8 @@ static int receive_in(hive__proc_t *p, const matcher_t *mt, int64_t timeout_ms,
         hive__timer_cancel(tm);
         hive__timer_put(tm);
     }
+    if (p->is_thread)
+        thread_receive_leave();
     return rc;
 }
 

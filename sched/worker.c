@@ -523,8 +523,10 @@ void hive__task_free(hive__task_t *t)
 static int give_stack(hive__task_t *t)
 {
     hive__stack_t st;
-    size_t size = t->stack_size ? t->stack_size : hive__stack_default_size();
-    int err = hive__stack_alloc(size + HIVE__STACK_EXTRA, &st);
+    size_t size = t->stack_size;
+    if (HIVE__STACK_EXTRA) /* a sanitized build only: see fault.h */
+        size = (size ? size : hive__stack_default_size()) + HIVE__STACK_EXTRA;
+    int err = hive__stack_alloc(size, &st);
     if (err)
         return err;
     if ((err = hive__fiber_init(&t->fiber, &st, t->fn, t->arg)) != 0) {
