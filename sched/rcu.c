@@ -30,6 +30,23 @@ void hive__rcu_offline(void)
 
 void hive__rcu_online(void) { rcu_thread_online(); }
 
+/* liburcu makes its call_rcu thread (the process's default one, which runs
+ * every deferred free: dead processes, grown-out-of deque arrays, registry
+ * entries) on the first call_rcu, from whichever thread calls, and the new
+ * thread inherits that thread's CPU affinity. Made by a pinned worker - as
+ * it always was - it then ran on that one worker's CPU alone, taking it
+ * from the worker: with 2 workers fjcreate's threads waited for a CPU 55-61%
+ * of the time, and with 1 worker the reclaimer had no other CPU at all. On
+ * a 64-core server one worker in 64 would lose that share. So the runtime
+ * start makes it first and lets it float over the workers' CPUs, where the
+ * kernel puts it wherever there is room. */
+void hive__rcu_reclaimer_cpus(const cpu_set_t *cpus)
+{
+    struct call_rcu_data *crdp = get_default_call_rcu_data();
+    if (crdp) /* best effort: without it the thread keeps its inherited mask */
+        (void)pthread_setaffinity_np(get_call_rcu_thread(crdp), sizeof *cpus, cpus);
+}
+
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static __thread bool registered;

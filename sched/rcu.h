@@ -19,6 +19,8 @@
 #ifndef HIVE_SCHED_RCU_H
 #define HIVE_SCHED_RCU_H
 
+#include <sched.h>
+
 void hive__rcu_enter(void);
 void hive__rcu_leave(void);
 
@@ -26,6 +28,9 @@ void hive__rcu_leave(void);
 void hive__rcu_quiescent(void);
 void hive__rcu_offline(void);
 void hive__rcu_online(void);
+/* Make liburcu's call_rcu thread now (if it is not there yet) and let it
+ * run on any of `cpus` (runtime start, before the workers exist). */
+void hive__rcu_reclaimer_cpus(const cpu_set_t *cpus);
 
 #if HIVE_TSAN
 void hive__rcu_callback_begin(void);

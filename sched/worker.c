@@ -918,7 +918,24 @@ int hive__sched_start(const hive__sched_params_t *p)
     S.steal_batch = p->steal_batch;
     S.idle_spin = p->idle_spin;
     cpu_set_t cpus;
-    S.oversubscribed = sched_getaffinity(0, sizeof cpus, &cpus) != 0 || S.n > CPU_COUNT(&cpus);
+    bool have_cpus = sched_getaffinity(0, sizeof cpus, &cpus) == 0;
+    S.oversubscribed = !have_cpus || S.n > CPU_COUNT(&cpus);
+    /* The RCU reclaimer floats over the workers' CPUs (rcu.c says why):
+     * those of the plan when every worker is pinned, else ours. */
+    cpu_set_t reclaim;
+    CPU_ZERO(&reclaim);
+    for (int i = 0; p->placement && i < S.n; i++) {
+        int cpu = p->placement->cpu[i];
+        if (cpu < 0 || cpu >= CPU_SETSIZE) {
+            CPU_ZERO(&reclaim);
+            break;
+        }
+        CPU_SET(cpu, &reclaim);
+    }
+    if (CPU_COUNT(&reclaim))
+        hive__rcu_reclaimer_cpus(&reclaim);
+    else if (have_cpus)
+        hive__rcu_reclaimer_cpus(&cpus);
     S.topology = p->topology;
     S.idle_hook = p->idle_hook;
     S.io_ready = p->io_ready;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <urcu-qsbr.h>
 
 #include <hive/hive.h>
 
@@ -382,6 +383,31 @@ static void workers_are_pinned_as_configured(void **state)
     latch_destroy(&done);
 }
 
+/* liburcu's call_rcu thread, which frees every dead process, floats over
+ * the workers' CPUs. liburcu makes it on the first call_rcu, and it used to
+ * be a pinned worker's (freeing its first dead processes): the thread kept
+ * that worker's one CPU and took its share of it alone. */
+static void noop_process(void *arg) { (void)arg; }
+
+static void rcu_reclaimer_floats_over_the_workers_cpus(void **state)
+{
+    int n = ncpus_allowed() < MAXW ? ncpus_allowed() : MAXW;
+    if (n < 2)
+        skip(); /* one CPU: nothing to float over */
+    start(n, HIVE_PIN_COMPACT);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(hive_spawn(noop_process, NULL, NULL), 0);
+    for (int i = 0; i < 2000 && hive_process_count() > 0; i++)
+        usleep(1000);
+    assert_int_equal(hive_process_count(), 0);
+    usleep(50000); /* the workers go idle and hand their dead to call_rcu */
+    cpu_set_t set;
+    pthread_t reclaimer = get_call_rcu_thread(get_default_call_rcu_data());
+    assert_int_equal(pthread_getaffinity_np(reclaimer, sizeof set, &set), 0);
+    assert_int_equal(CPU_COUNT(&set), n);
+    stop();
+}
+
 static double cpu_seconds(void)
 {
     struct timespec ts;
@@ -459,6 +485,7 @@ int main(void)
         cmocka_unit_test(lifo_slot_cannot_starve_the_deque),
         cmocka_unit_test(start_stop_cycles),
         cmocka_unit_test(workers_are_pinned_as_configured),
+        cmocka_unit_test(rcu_reclaimer_floats_over_the_workers_cpus),
         cmocka_unit_test(idle_runtime_uses_almost_no_cpu),
         cmocka_unit_test(refused_config_starts_nothing),
         cmocka_unit_test(owner_calls_from_a_worker_are_refused),
