@@ -1444,6 +1444,7 @@ void hive__proc_table_shutdown(void)
      * wait until none is left inside one. */
     while (atomic_load_explicit(&T.thread_receivers, memory_order_seq_cst) > 0) {
         for (uint32_t i = 0; i < used; i++) {
+            /* acquire: pairs with the release in spawn, as a lookup */
             hive__proc_t *p = atomic_load_explicit(&T.slots[i], memory_order_acquire);
             if (p && p->is_thread)
                 wake(p);
