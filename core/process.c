@@ -1170,6 +1170,16 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
                 spun = true;
                 if (hive__task_spin_wait(mbox_nonempty, p))
                     continue;
+                /* Or, waiting for the reply to a request (a call, an
+                 * actor's start, a task's await: the first tag is a reply
+                 * alias) while this worker has the process we just woke or
+                 * spawned to run next: let it run first. Its answer is then
+                 * here before we publish a wait, arm a timer or need a
+                 * wake-up. Only for replies: a process in a ring or a
+                 * pipeline that stepped aside would come back to nothing
+                 * (threadring ~10% slower when every receive did). */
+                if (mt->ntags && hive__is_alias(mt->tags[0]) && hive__task_yield_to_next())
+                    continue;
             }
             publish_wait(p, mt);
             published = true;

@@ -50,6 +50,9 @@ struct hive__worker {
     pthread_t thread;
     hive__ctx_t sched_ctx;
     hive__task_t *current;
+    /* Owner only, invisible to thieves: a task that stepped aside for the
+     * LIFO slot's (hive__task_yield_to_next) and runs right after it. */
+    hive__task_t *resume;
     _Atomic uint32_t tick;  /* dispatches; written by the owner, read by thieves */
     uint32_t *seen_tick;    /* thief memo: each victim's tick at our last look */
     int lifo_streak;
@@ -234,6 +237,18 @@ static hive__task_t *find_local(hive__worker_t *w)
         /* The LIFO slot has had its turn: queue it and run the oldest. */
         push_local(w, t);
         w->fair_next = true;
+    } else if (w->resume && w->lifo_streak < HIVE__LIFO_STREAK) {
+        /* Counted with the LIFO slot's runs: a pair handing work to each
+         * other through the two must not keep the deque waiting. */
+        t = w->resume;
+        w->resume = NULL;
+        w->lifo_streak++;
+        return t;
+    }
+    if (w->resume) {
+        push_local(w, w->resume);
+        w->resume = NULL;
+        w->fair_next = true;
     }
     w->lifo_streak = 0;
     if (w->fair_next) {
@@ -340,7 +355,7 @@ static inline int spin_rounds(int per_round, int max)
  * takes what is there with the proper orderings). */
 static bool local_work(hive__worker_t *w)
 {
-    return atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
+    return atomic_load_explicit(&w->lifo, memory_order_relaxed) || w->resume ||
            hive__deque_size(&w->deque) > 0 || !hive__inject_empty(&w->inbox) ||
            !hive__inject_empty(&S.inject) || !hive__inject_empty(&w->timers.inbox) ||
            stopping();
@@ -614,6 +629,18 @@ bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
     return false;
 }
 
+bool hive__task_yield_to_next(void)
+{
+    hive__worker_t *w = hive__worker_self();
+    /* relaxed: a hint; find_local() takes the slot with an exchange. */
+    if (!w || !w->current || w->resume || !atomic_load_explicit(&w->lifo, memory_order_relaxed))
+        return false;
+    hive__task_t *t = w->current;
+    t->suspend_reason = HIVE__SUSPEND_NEXT;
+    hive__fiber_suspend(&t->fiber);
+    return true;
+}
+
 /* A token already there: consume it (true). A plain load first, so the
  * common case (no token: the task will suspend) costs no locked
  * instruction; a token that lands after the load is seen by run_task()'s
@@ -712,6 +739,15 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
         if (t->suspend_reason == HIVE__SUSPEND_YIELD) {
             push_local(w, t);
             w->fair_next = true;
+            return;
+        }
+        if (t->suspend_reason == HIVE__SUSPEND_NEXT) {
+            /* Stepped aside for the LIFO slot's task only: it runs next
+             * after it, from a slot no thief sees. (Pushed on the deque
+             * with a fairness turn, as a yield is, a fork-join parent lost
+             * its depth-first order - fib 300 -> 700 ns - and a pinned
+             * caller was stolen by the idle worker and sent home.) */
+            w->resume = t;
             return;
         }
         if (t->suspend_reason == HIVE__SUSPEND_RELEASE) {
@@ -885,6 +921,11 @@ static long drain(void)
         /* acquire: the workers are joined; this only keeps the access atomic. */
         hive__task_t *t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
         if (t) {
+            t->on_exit(t);
+            dropped++;
+        }
+        if ((t = w->resume)) {
+            w->resume = NULL;
             t->on_exit(t);
             dropped++;
         }

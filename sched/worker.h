@@ -55,7 +55,7 @@ typedef struct hive__task hive__task_t;
 typedef struct hive__worker hive__worker_t;
 
 /* Why a task's fiber went back to the scheduler. */
-enum { HIVE__SUSPEND_YIELD = 1, HIVE__SUSPEND_PARK, HIVE__SUSPEND_RELEASE };
+enum { HIVE__SUSPEND_YIELD = 1, HIVE__SUSPEND_PARK, HIVE__SUSPEND_RELEASE, HIVE__SUSPEND_NEXT };
 
 /* The task's park state: a one-token semaphore (Go's notesleep, Rust's
  * thread::park): unpark stores a token, park consumes it or sleeps. */
@@ -174,6 +174,12 @@ void hive__task_park(void);
  * back while spinning costs cache-line transfers instead of a park, a wake
  * and, with the worker asleep, a futex call on each side. */
 bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx);
+/* Running task, about to park: if the task this worker would run next is
+ * in its LIFO slot (the one the caller just woke or spawned), yield to it
+ * and return true once the caller runs again; else false at once. A
+ * request to a process on this worker is then often answered before the
+ * caller ever parks: no wait published, no timer, no wake-up. */
+bool hive__task_yield_to_next(void);
 /* Running task: as hive__task_park, but if the task must sleep its fiber
  * is abandoned and its stack goes back to the pool: when unparked it starts
  * again from its entry function on a fresh stack. Returns (with the stack
