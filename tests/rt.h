@@ -67,4 +67,19 @@ static inline long rt_receive_long(uint64_t tag, int64_t timeout_ms)
     return v;
 }
 
+/* The next DOWN (cmocka: include it first); the test fails if none comes
+ * within timeout_ms or it is not the one of monitor `ref`. */
+static inline hive_down_info_t rt_receive_down(hive_ref_t ref, int64_t timeout_ms)
+{
+    hive_msg_t *m = NULL;
+    int rc = hive_receive_tag(HIVE_TAG_DOWN, timeout_ms, &m);
+    if (rc != 0)
+        fail_msg("waiting for a DOWN: %s", hive_strerror(rc));
+    hive_down_info_t d;
+    assert_int_equal(hive_down_info(m, &d), 0);
+    hive_msg_free(m);
+    assert_int_equal(d.ref, ref);
+    return d;
+}
+
 #endif

@@ -529,13 +529,7 @@ static void test_stop_with_reason_noproc(void **state)
     hive_reason_t noproc = {.kind = HIVE_EXIT_NOPROC};
     assert_int_equal(hive_actor_stop(s.pid, noproc, WAIT), 0);
     assert_int_equal(terminated, 2);
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, WAIT, &m), 0);
-    hive_down_info_t d;
-    assert_int_equal(hive_down_info(m, &d), 0);
-    hive_msg_free(m);
-    assert_int_equal(d.ref, ref);
-    assert_int_equal(d.reason.kind, HIVE_EXIT_NOPROC);
+    assert_int_equal(rt_receive_down(ref, WAIT).reason.kind, HIVE_EXIT_NOPROC);
     assert_int_equal(hive_actor_stop(s.pid, noproc, WAIT), -ESRCH);
 }
 

@@ -61,13 +61,7 @@ static hive_down_info_t spawn_and_wait_down(hive_fn_t fn, void *arg)
     hive_ref_t ref;
     hive_spawn_opts_t o = {.worker = -1, .monitor = true, .monitor_ref = &ref};
     assert_int_equal(hive_spawn_opts(fn, arg, &o, NULL), 0);
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(HIVE_TAG_DOWN, WAIT, &m), 0);
-    hive_down_info_t d;
-    assert_int_equal(hive_down_info(m, &d), 0);
-    hive_msg_free(m);
-    assert_int_equal(d.ref, ref);
-    return d;
+    return rt_receive_down(ref, WAIT);
 }
 
 static volatile long depth_limit = LONG_MAX; /* the compiler cannot prove it infinite */
