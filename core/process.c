@@ -1109,6 +1109,13 @@ static hive_msg_t *hold(hive__proc_t *p, hive_msg_t *m)
 
 static bool mbox_nonempty(void *p) { return !hive__mpsc_empty(&((hive__proc_t *)p)->mbox); }
 
+/* A receive whose first tag is this waits for the answer to something it
+ * just did (see receive()). */
+static bool awaits_answer(uint64_t tag)
+{
+    return hive__is_alias(tag) || tag == HIVE_TAG_DOWN || tag == HIVE_TAG_EXIT;
+}
+
 static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
 {
     hive__proc_t *p = hive__proc_enter();
@@ -1170,15 +1177,17 @@ static int receive(const matcher_t *mt, int64_t timeout_ms, hive_msg_t **out)
                 spun = true;
                 if (hive__task_spin_wait(mbox_nonempty, p))
                     continue;
-                /* Or, waiting for the reply to a request (a call, an
-                 * actor's start, a task's await: the first tag is a reply
-                 * alias) while this worker has the process we just woke or
+                /* Or, waiting for an answer to something we just did (the
+                 * reply to a request - a call, an actor's start, a task's
+                 * await: the first tag is a reply alias - or a process's
+                 * end: a DOWN or EXIT, as a supervisor stopping a child)
+                 * while this worker has the process we just woke or
                  * spawned to run next: let it run first. Its answer is then
                  * here before we publish a wait, arm a timer or need a
-                 * wake-up. Only for replies: a process in a ring or a
+                 * wake-up. Only for these: a process in a ring or a
                  * pipeline that stepped aside would come back to nothing
                  * (threadring ~10% slower when every receive did). */
-                if (mt->ntags && hive__is_alias(mt->tags[0]) && hive__task_yield_to_next())
+                if (mt->ntags && awaits_answer(mt->tags[0]) && hive__task_yield_to_next())
                     continue;
             }
             publish_wait(p, mt);

@@ -174,12 +174,61 @@ static void a_call_on_one_worker_needs_no_wake_up(void **state)
     assert_int_equal(hive_runtime_stop(), 0);
 }
 
+/* The same for a process's end: a parent that tells its child (on its
+ * worker) to stop and waits for the DOWN, as a supervisor stopping a
+ * child does, finds it there without being woken (one wake-up each before). */
+static void end_on_message(void *arg)
+{
+    hive_msg_t *m;
+    if (hive_receive(HIVE_INFINITY, &m) == 0)
+        hive_msg_free(m);
+}
+
+static void stop_children(void *arg)
+{
+    uint64_t out[2] = {0, 0};
+    for (int i = 0; i < 200; i++) {
+        hive_ref_t ref;
+        hive_pid_t child;
+        hive_spawn_opts_t o = {.worker = 0, .pinned = true, .monitor = true, .monitor_ref = &ref};
+        if (hive_spawn_opts(end_on_message, NULL, &o, &child) != 0 ||
+            hive_send(child, T_GO, NULL, 0) != 0)
+            break;
+        hive_msg_t *m;
+        if (hive_receive_tag(HIVE_TAG_DOWN, 30000, &m) == 0) {
+            out[0]++;
+            hive_msg_free(m);
+        }
+    }
+    out[1] = atomic_load(&hive__proc_self()->wakeups);
+    hive_send(me, T_REPORT, out, sizeof out);
+}
+
+static void a_down_on_one_worker_needs_no_wake_up(void **state)
+{
+    assert_int_equal(rt_start(2, 0, 0), 0);
+    assert_int_equal(hive_thread_attach(&me), 0);
+    hive_spawn_opts_t on0 = {.worker = 0, .pinned = true};
+    assert_int_equal(hive_spawn_opts(stop_children, NULL, &on0, NULL), 0);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_REPORT, 30000, &m), 0);
+    uint64_t out[2];
+    memcpy(out, hive_msg_data(m), sizeof out);
+    hive_msg_free(m);
+    assert_int_equal(out[0], 200);
+    if (out[1] >= 20) /* a few: as above */
+        fail_msg("%llu wake-ups for 200 DOWNs", (unsigned long long)out[1]);
+    hive_thread_detach();
+    assert_int_equal(hive_runtime_stop(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(unrelated_messages_do_not_wake_a_selective_receiver),
         cmocka_unit_test(woken_receiver_runs_next_on_the_wakers_worker),
         cmocka_unit_test(a_call_on_one_worker_needs_no_wake_up),
+        cmocka_unit_test(a_down_on_one_worker_needs_no_wake_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
