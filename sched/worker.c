@@ -50,9 +50,10 @@ struct hive__worker {
     pthread_t thread;
     hive__ctx_t sched_ctx;
     hive__task_t *current;
-    /* Owner only, invisible to thieves: a task that stepped aside for the
-     * LIFO slot's (hive__task_yield_to_next) and runs right after it. */
-    hive__task_t *resume;
+    /* A task that stepped aside for the LIFO slot's (hive__task_yield_to_next)
+     * and runs right after it. Set and taken by the owner; a thief takes it
+     * only as it takes the LIFO slot, from a worker stuck in one task. */
+    _Atomic(hive__task_t *) resume;
     _Atomic uint32_t tick;  /* dispatches; written by the owner, read by thieves */
     uint32_t *seen_tick;    /* thief memo: each victim's tick at our last look */
     int lifo_streak;
@@ -213,6 +214,18 @@ static hive__task_t *steal_own_top(hive__worker_t *w)
     }
 }
 
+/* The resume slot's task, or NULL. A relaxed peek first (the slot is
+ * mostly empty), then the acquire exchange that pairs with the release
+ * store in run_task() (the task's context is saved) or, for a thief, with
+ * the owner's own exchange. */
+static hive__task_t *take_resume(hive__worker_t *w)
+{
+    if (!atomic_load_explicit(&w->resume, memory_order_relaxed))
+        return NULL;
+    /* acquire: see above */
+    return atomic_exchange_explicit(&w->resume, NULL, memory_order_acquire);
+}
+
 static hive__task_t *find_local(hive__worker_t *w)
 {
     hive__task_t *t;
@@ -237,17 +250,14 @@ static hive__task_t *find_local(hive__worker_t *w)
         /* The LIFO slot has had its turn: queue it and run the oldest. */
         push_local(w, t);
         w->fair_next = true;
-    } else if (w->resume && w->lifo_streak < HIVE__LIFO_STREAK) {
+    } else if (w->lifo_streak < HIVE__LIFO_STREAK && (t = take_resume(w))) {
         /* Counted with the LIFO slot's runs: a pair handing work to each
          * other through the two must not keep the deque waiting. */
-        t = w->resume;
-        w->resume = NULL;
         w->lifo_streak++;
         return t;
     }
-    if (w->resume) {
-        push_local(w, w->resume);
-        w->resume = NULL;
+    if ((t = take_resume(w))) {
+        push_local(w, t);
         w->fair_next = true;
     }
     w->lifo_streak = 0;
@@ -312,6 +322,17 @@ static hive__task_t *steal_from(hive__worker_t *w, hive__worker_t *v)
             return t;
         }
     }
+    /* The resume slot likewise: a process that stepped aside for a task
+     * that then computes for long must not wait for it when its answer
+     * comes from elsewhere. */
+    if (stuck) {
+        hive__task_t *t = take_resume(v);
+        if (t) {
+            bump(&w->steals, 1);
+            bump(&w->stolen, 1);
+            return t;
+        }
+    }
     return NULL;
 }
 
@@ -355,7 +376,8 @@ static inline int spin_rounds(int per_round, int max)
  * takes what is there with the proper orderings). */
 static bool local_work(hive__worker_t *w)
 {
-    return atomic_load_explicit(&w->lifo, memory_order_relaxed) || w->resume ||
+    return atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
+           atomic_load_explicit(&w->resume, memory_order_relaxed) ||
            hive__deque_size(&w->deque) > 0 || !hive__inject_empty(&w->inbox) ||
            !hive__inject_empty(&S.inject) || !hive__inject_empty(&w->timers.inbox) ||
            stopping();
@@ -633,7 +655,9 @@ bool hive__task_yield_to_next(void)
 {
     hive__worker_t *w = hive__worker_self();
     /* relaxed: a hint; find_local() takes the slot with an exchange. */
-    if (!w || !w->current || w->resume || !atomic_load_explicit(&w->lifo, memory_order_relaxed))
+    /* relaxed: hints (the slots are taken with exchanges) */
+    if (!w || !w->current || atomic_load_explicit(&w->resume, memory_order_relaxed) ||
+        !atomic_load_explicit(&w->lifo, memory_order_relaxed))
         return false;
     hive__task_t *t = w->current;
     t->suspend_reason = HIVE__SUSPEND_NEXT;
@@ -747,7 +771,8 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
              * with a fairness turn, as a yield is, a fork-join parent lost
              * its depth-first order - fib 300 -> 700 ns - and a pinned
              * caller was stolen by the idle worker and sent home.) */
-            w->resume = t;
+            /* release: publishes t's saved context to whoever takes it */
+            atomic_store_explicit(&w->resume, t, memory_order_release);
             return;
         }
         if (t->suspend_reason == HIVE__SUSPEND_RELEASE) {
@@ -924,8 +949,7 @@ static long drain(void)
             t->on_exit(t);
             dropped++;
         }
-        if ((t = w->resume)) {
-            w->resume = NULL;
+        if ((t = take_resume(w))) {
             t->on_exit(t);
             dropped++;
         }

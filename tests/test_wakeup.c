@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <hive/hive.h>
@@ -222,6 +224,62 @@ static void a_down_on_one_worker_needs_no_wake_up(void **state)
     assert_int_equal(hive_runtime_stop(), 0);
 }
 
+/* A process that stepped aside for the task it just woke is not stuck
+ * behind it: that task computes for seconds without a hive call, the
+ * answer comes from a process on the other worker, and the other worker
+ * takes the waiting process (as it takes a stuck worker's LIFO slot). */
+static atomic_bool q_stop, q_done;
+
+static void compute_long(void *arg)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while (!atomic_load(&q_stop) && t.tv_sec - t0.tv_sec < 5);
+    atomic_store(&q_done, true);
+}
+
+static void end_soon(void *arg) { hive_sleep(50); }
+
+static void wait_beside_a_long_task(void *arg)
+{
+    hive_ref_t ref;
+    hive_spawn_opts_t on1 = {.worker = 1, .pinned = true, .monitor = true, .monitor_ref = &ref};
+    uint64_t out[2] = {0, 0};
+    if (hive_spawn_opts(end_soon, NULL, &on1, NULL) == 0 &&
+        hive_spawn(compute_long, NULL, NULL) == 0) {
+        hive_msg_t *m;
+        if (hive_receive_tag(HIVE_TAG_DOWN, 30000, &m) == 0) {
+            out[0] = 1;
+            hive_msg_free(m);
+        }
+        out[1] = atomic_load(&q_done);
+    }
+    atomic_store(&q_stop, true);
+    hive_send(me, T_REPORT, out, sizeof out);
+}
+
+static void a_process_beside_a_long_task_is_taken_by_another_worker(void **state)
+{
+    assert_int_equal(rt_start(2, 0, 0), 0);
+    assert_int_equal(hive_thread_attach(&me), 0);
+    hive_spawn_opts_t on0 = {.worker = 0}; /* starts there; may move */
+    assert_int_equal(hive_spawn_opts(wait_beside_a_long_task, NULL, &on0, NULL), 0);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_REPORT, 30000, &m), 0);
+    uint64_t out[2];
+    memcpy(out, hive_msg_data(m), sizeof out);
+    hive_msg_free(m);
+    assert_int_equal(out[0], 1);
+    if (out[1])
+        fail_msg("the DOWN was seen only after the long task ended");
+    for (int i = 0; i < 1000 && !atomic_load(&q_done); i++)
+        usleep(10000);
+    hive_thread_detach();
+    assert_int_equal(hive_runtime_stop(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +287,7 @@ int main(void)
         cmocka_unit_test(woken_receiver_runs_next_on_the_wakers_worker),
         cmocka_unit_test(a_call_on_one_worker_needs_no_wake_up),
         cmocka_unit_test(a_down_on_one_worker_needs_no_wake_up),
+        cmocka_unit_test(a_process_beside_a_long_task_is_taken_by_another_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
