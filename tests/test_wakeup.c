@@ -127,6 +127,23 @@ static void woken_receiver_runs_next_on_the_wakers_worker(void **state)
     assert_int_equal(hive_runtime_stop(), 0);
 }
 
+/* From a process: send the test thread {done, its own wake-ups so far}. */
+static void report_wakeups(uint64_t done)
+{
+    uint64_t out[2] = {done, atomic_load(&hive__proc_self()->wakeups)};
+    hive_send(me, T_REPORT, out, sizeof out);
+}
+
+/* On the test thread: the next such report. */
+static void receive_report(uint64_t out[2])
+{
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(T_REPORT, 30000, &m), 0);
+    assert_int_equal(hive_msg_size(m), 2 * sizeof out[0]);
+    memcpy(out, hive_msg_data(m), 2 * sizeof out[0]);
+    hive_msg_free(m);
+}
+
 /* A call to a process on the caller's own worker is answered before the
  * caller parks: the caller steps aside for the callee it just woke (the
  * worker's LIFO slot) instead of publishing a wait, arming its timeout and
@@ -142,16 +159,15 @@ static hive_subject_t echo;
 
 static void call_echo(void *arg)
 {
-    uint64_t out[2] = {0, 0};
+    uint64_t done = 0;
     for (int i = 0; i < 1000; i++) {
         hive_msg_t *r;
         if (hive_call(echo, NULL, 0, 30000, &r, NULL) == 0) {
-            out[0]++;
+            done++;
             hive_msg_free(r);
         }
     }
-    out[1] = atomic_load(&hive__proc_self()->wakeups);
-    hive_send(me, T_REPORT, out, sizeof out);
+    report_wakeups(done);
 }
 
 static void a_call_on_one_worker_needs_no_wake_up(void **state)
@@ -162,11 +178,8 @@ static void a_call_on_one_worker_needs_no_wake_up(void **state)
     hive_actor_spec_t spec = {.handle = echo_handle, .spawn = &on0};
     assert_int_equal(hive_actor_start(&spec, NULL, &echo, NULL), 0);
     assert_int_equal(hive_spawn_opts(call_echo, NULL, &on0, NULL), 0);
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(T_REPORT, 30000, &m), 0);
     uint64_t out[2];
-    memcpy(out, hive_msg_data(m), sizeof out);
-    hive_msg_free(m);
+    receive_report(out);
     assert_int_equal(out[0], 1000);
     /* A few may still park: the idle worker 1 may take the woken actor
      * from worker 0's LIFO slot (it sends it home, pinned, too late). */
@@ -188,7 +201,7 @@ static void end_on_message(void *arg)
 
 static void stop_children(void *arg)
 {
-    uint64_t out[2] = {0, 0};
+    uint64_t done = 0;
     for (int i = 0; i < 200; i++) {
         hive_ref_t ref;
         hive_pid_t child;
@@ -198,12 +211,11 @@ static void stop_children(void *arg)
             break;
         hive_msg_t *m;
         if (hive_receive_tag(HIVE_TAG_DOWN, 30000, &m) == 0) {
-            out[0]++;
+            done++;
             hive_msg_free(m);
         }
     }
-    out[1] = atomic_load(&hive__proc_self()->wakeups);
-    hive_send(me, T_REPORT, out, sizeof out);
+    report_wakeups(done);
 }
 
 static void a_down_on_one_worker_needs_no_wake_up(void **state)
@@ -212,11 +224,8 @@ static void a_down_on_one_worker_needs_no_wake_up(void **state)
     assert_int_equal(hive_thread_attach(&me), 0);
     hive_spawn_opts_t on0 = {.worker = 0, .pinned = true};
     assert_int_equal(hive_spawn_opts(stop_children, NULL, &on0, NULL), 0);
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(T_REPORT, 30000, &m), 0);
     uint64_t out[2];
-    memcpy(out, hive_msg_data(m), sizeof out);
-    hive_msg_free(m);
+    receive_report(out);
     assert_int_equal(out[0], 200);
     if (out[1] >= 20) /* a few: as above */
         fail_msg("%llu wake-ups for 200 DOWNs", (unsigned long long)out[1]);
@@ -266,11 +275,8 @@ static void a_process_beside_a_long_task_is_taken_by_another_worker(void **state
     assert_int_equal(hive_thread_attach(&me), 0);
     hive_spawn_opts_t on0 = {.worker = 0}; /* starts there; may move */
     assert_int_equal(hive_spawn_opts(wait_beside_a_long_task, NULL, &on0, NULL), 0);
-    hive_msg_t *m;
-    assert_int_equal(hive_receive_tag(T_REPORT, 30000, &m), 0);
     uint64_t out[2];
-    memcpy(out, hive_msg_data(m), sizeof out);
-    hive_msg_free(m);
+    receive_report(out);
     assert_int_equal(out[0], 1);
     if (out[1])
         fail_msg("the DOWN was seen only after the long task ended");
