@@ -654,8 +654,7 @@ bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
 bool hive__task_yield_to_next(void)
 {
     hive__worker_t *w = hive__worker_self();
-    /* relaxed: a hint; find_local() takes the slot with an exchange. */
-    /* relaxed: hints (the slots are taken with exchanges) */
+    /* relaxed: hints (both slots are taken with exchanges) */
     if (!w || !w->current || atomic_load_explicit(&w->resume, memory_order_relaxed) ||
         !atomic_load_explicit(&w->lifo, memory_order_relaxed))
         return false;
@@ -767,10 +766,11 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
         }
         if (t->suspend_reason == HIVE__SUSPEND_NEXT) {
             /* Stepped aside for the LIFO slot's task only: it runs next
-             * after it, from a slot no thief sees. (Pushed on the deque
-             * with a fairness turn, as a yield is, a fork-join parent lost
-             * its depth-first order - fib 300 -> 700 ns - and a pinned
-             * caller was stolen by the idle worker and sent home.) */
+             * after it, from the resume slot, which a thief takes only
+             * from a stuck worker. (Pushed on the deque with a fairness
+             * turn, as a yield is, a fork-join parent lost its depth-first
+             * order - fib 300 -> 700 ns - and a pinned caller was stolen
+             * by the idle worker and sent home.) */
             /* release: publishes t's saved context to whoever takes it */
             atomic_store_explicit(&w->resume, t, memory_order_release);
             return;
