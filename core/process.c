@@ -352,13 +352,19 @@ static inline hive__proc_t *lookup(hive_pid_t pid)
 
 hive__proc_t *hive__proc_lookup(hive_pid_t pid) { return lookup(pid); }
 
+/* The runtime stopped (or restarted) since this thread attached. relaxed:
+ * the epoch only tells a stale attachment from a live one; a receive reads
+ * it after the acquire exchange of thread_word, which the stop's wake
+ * released. */
+static bool thread_stopped(void)
+{
+    return thread_epoch != atomic_load_explicit(&T.epoch, memory_order_relaxed);
+}
+
 /* The calling thread's attachment, if it is from this runtime's run. */
 static hive__proc_t *thread_self(void)
 {
-    /* relaxed: the epoch only tells a stale attachment from a live one. */
-    if (thread_proc && thread_epoch == atomic_load_explicit(&T.epoch, memory_order_relaxed))
-        return thread_proc;
-    return NULL;
+    return thread_proc && !thread_stopped() ? thread_proc : NULL;
 }
 
 /* An attached thread blocked in a receive while another thread stops the
@@ -388,13 +394,6 @@ __attribute__((noinline, cold)) static bool thread_receive_enter(void)
         return true;
     thread_receive_leave();
     return false;
-}
-
-/* The runtime stopped since this thread attached (relaxed: read after the
- * acquire exchange of thread_word, which the stop's wake released). */
-static bool thread_stopped(void)
-{
-    return thread_epoch != atomic_load_explicit(&T.epoch, memory_order_relaxed);
 }
 
 hive__proc_t *hive__proc_self(void)

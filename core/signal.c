@@ -412,19 +412,19 @@ HIVE_API int hive_monitor(hive_pid_t pid, hive_ref_t *ref)
         return -EPERM;
     if (!ref)
         return -EINVAL;
-    hive__rcu_enter();
-    hive__proc_t *t = hive__proc_lookup(pid);
-    int rc = t ? hive__monitor_proc(p, t, ref) : -ESRCH;
+    int rc = hive__monitor_live(p, pid, ref);
     if (rc == -ESRCH) {
-        /* Gone already: the monitor fires at once, DOWN noproc. */
+        /* Gone already: the monitor fires at once, DOWN noproc (sent to
+         * ourselves through a lookup: inside a read section). */
         uint64_t r = new_ref();
         rc = hive__idmap_put(&p->monitoring, r, pid);
         if (rc == 0) {
             *ref = r;
+            hive__rcu_enter();
             down_signal(p->pid, r, pid, &noproc);
+            hive__rcu_leave();
         }
     }
-    hive__rcu_leave();
     if (rc)
         return rc;
     hive__task_charge(1);

@@ -21,17 +21,18 @@
 
 #include <stdbool.h>
 
+/* HIVE__STACK_EXTRA: what a fiber's stack gets on top of the size asked
+ * for (sched/worker.c give_stack): under ASan, the reserve's growth, so that
+ * a stack_size that works in a plain build (16K, the minimum, included)
+ * leaves the code above hive the same headroom in a sanitized one instead
+ * of ending at the first hive call with stack_overflow. */
+#define HIVE__STACK_RESERVE_PLAIN (8 * 1024)
 #if HIVE_ASAN
 #define HIVE__STACK_RESERVE (32 * 1024) /* ASan's frames are several times larger */
 #else
-#define HIVE__STACK_RESERVE (8 * 1024)
+#define HIVE__STACK_RESERVE HIVE__STACK_RESERVE_PLAIN
 #endif
-/* What a fiber's stack gets on top of the size asked for (sched/worker.c
- * give_stack): under ASan, the reserve's growth, so that a stack_size that
- * works in a plain build (16K, the minimum, included) leaves the code above
- * hive the same headroom in a sanitized one instead of ending at the first
- * hive call with stack_overflow. */
-#define HIVE__STACK_EXTRA (HIVE__STACK_RESERVE - 8 * 1024)
+#define HIVE__STACK_EXTRA (HIVE__STACK_RESERVE - HIVE__STACK_RESERVE_PLAIN)
 
 /* Install the SIGSEGV handler (at each runtime start, unless it is still in
  * place; the handler it replaces gets what is not ours) and record, once,
