@@ -91,8 +91,12 @@ void hive__msg_dealloc(void *p, size_t size);
  * (a worker, at its start and its end). */
 void hive__msg_cache_attach(void);
 void hive__msg_cache_detach(void);
-/* Nodes the calling thread holds in its cache (tests). */
+/* Nodes the calling thread holds in its cache / all threads' spare nodes
+ * in the shared depot (tests). */
 size_t hive__msg_cache_count(void);
+size_t hive__msg_depot_count(void);
+/* Batches the calling thread has taken from the depot (tests). */
+size_t hive__msg_depot_taken(void);
 
 /* NULL when out of memory. Inline: it is most of a send. */
 static inline hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data,
