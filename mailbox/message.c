@@ -201,7 +201,7 @@ static batch_t *depot_take(size_t c)
 
 /* The bin is empty: a block from this thread's reserve, refilled from the
  * depot when it runs out; NULL when both are empty. */
-static void *take_reserved(size_t c)
+__attribute__((noinline)) static void *take_reserved(size_t c)
 {
     batch_t *r = reserve[c];
     if (r && r->n)
@@ -221,7 +221,7 @@ static void *take_reserved(size_t c)
 #if !HIVE_ASAN
 /* A full bin's overflow: into this thread's spill batch, which goes to the
  * depot when full (or, when the depot is full, back to the allocator). */
-static void spill_one(size_t c, void *p)
+__attribute__((noinline, cold)) static void spill_one(size_t c, void *p)
 {
     batch_t *s = spill[c];
     if (!s) {

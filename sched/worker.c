@@ -54,6 +54,11 @@ struct hive__worker {
      * and runs right after it. Set and taken by the owner; a thief takes it
      * only as it takes the LIFO slot, from a worker stuck in one task. */
     _Atomic(hive__task_t *) resume;
+    /* The actor that last went idle here, parked with its stack (WARM)
+     * rather than without: see "The warm slot" above run_task(). Written by
+     * the owner (plain load and store) and, to take out a task that woke
+     * and runs elsewhere, by that worker's CAS. */
+    _Atomic(hive__task_t *) warm;
     _Atomic uint32_t tick;  /* dispatches; written by the owner, read by thieves */
     uint32_t *seen_tick;    /* thief memo: each victim's tick at our last look */
     int lifo_streak;
@@ -714,7 +719,9 @@ void hive__task_unpark(hive__task_t *t)
      * to t; acquire pairs with the release CAS in run_task() that published
      * PARKED after t's context was saved, before we hand t to a queue. */
     int prev = atomic_exchange_explicit(&t->park_state, HIVE__PARK_NOTIFIED, memory_order_acq_rel);
-    if (prev == HIVE__PARK_PARKED)
+    /* RELEASING: the worker taking t's stack sees the token when it
+     * publishes PARKED, and makes t ready itself (evict()). */
+    if (prev == HIVE__PARK_PARKED || prev == HIVE__PARK_WARM)
         make_ready(t);
 }
 
@@ -726,11 +733,102 @@ static void finish_task(hive__worker_t *w, hive__task_t *t)
     t->on_exit(t);
 }
 
+/* ---- the warm slot ----------------------------------------------------
+ *
+ * An actor waiting for its next message gives its stack back
+ * (hive__task_park_release()): a million idle actors hold no stack. But an
+ * actor that is called again and again (a server) would pay at every
+ * message for dropping its stack, getting one again and restarting its
+ * fiber: ~150 instructions of a ~1,640-instruction call round trip
+ * (callgrind). So a releasing park is lazy: the task parks WARM, stack
+ * kept, in its worker's warm slot (one per worker), and only when another
+ * actor takes the slot is the previous one's stack dropped (evict()). Woken
+ * while warm, it simply resumes. At most one stack per worker is held this
+ * way.
+ *
+ * Ownership: a task in a slot is a parked task like any other; an unparker
+ * who finds it WARM makes it ready, and whoever runs it first takes it out
+ * of the slot (unwarm()). The evicting worker takes it over with a CAS
+ * WARM -> RELEASING (failing if it woke, or already went), drops the stack,
+ * then publishes PARKED with a CAS; if a token came in between (the
+ * unparker saw RELEASING and left it), the evictor makes it ready. A slot
+ * may briefly name a task that has woken (its runner's CAS lost to the
+ * owner's replacing it): the evictor's CAS then fails. Such a stale name
+ * never outlives the owner's dispatch: a task leaves the slot before it
+ * runs, and the owner reads the slot only while it runs its own loop (no
+ * RCU quiescent state in between, and processes are freed after a grace
+ * period), so the task's memory is still there. Orderings: the slot is
+ * relaxed (it only names candidates; the park-state CASes decide, and
+ * they carry the acquire/release of a park and an unpark: warm_at and the
+ * stack fields are written before a release and read after an acquire). */
+
+/* t, which w does not run, leaves the slot of the worker it names. */
+static void unwarm_remote(hive__task_t *t)
+{
+    hive__task_t *expect = t;
+    /* relaxed: see above. */
+    atomic_compare_exchange_strong_explicit(&S.workers[t->warm_at - 1].warm, &expect, NULL,
+                                            memory_order_relaxed, memory_order_relaxed);
+    t->warm_at = 0;
+}
+
+/* t is running again (on w): out of the slot that may name it. */
+static void unwarm(hive__worker_t *w, hive__task_t *t)
+{
+    if (t->warm_at != w->id + 1) {
+        unwarm_remote(t);
+        return;
+    }
+    t->warm_at = 0;
+    /* relaxed: see above; only the owner stores, and another worker's CAS
+     * can only take out a task other than t, not put one in. */
+    if (atomic_load_explicit(&w->warm, memory_order_relaxed) == t)
+        atomic_store_explicit(&w->warm, NULL, memory_order_relaxed);
+}
+
+#if !HIVE_ASAN /* ASan: no warm slot (a releasing park leaves its fiber) */
+/* x has lost w's slot: drop its stack, if it still waits warm. */
+static void evict(hive__worker_t *w, hive__task_t *x)
+{
+    int expect = HIVE__PARK_WARM;
+    /* acquire: the park's release (its stack and warm_at); relaxed on
+     * failure: x woke (or was taken already) and is not ours. */
+    if (!atomic_compare_exchange_strong_explicit(&x->park_state, &expect, HIVE__PARK_RELEASING,
+                                                 memory_order_acquire, memory_order_relaxed))
+        return;
+    /* Ours until PARKED is published. It may have parked warm again on
+     * another worker since w's slot was read: out of that slot too. */
+    if (x->warm_at && x->warm_at != w->id + 1)
+        unwarm_remote(x);
+    x->warm_at = 0;
+    hive__task_release_stack(x);
+    x->restarted = true;
+    expect = HIVE__PARK_RELEASING;
+    /* release: the stack fields, to whoever unparks x; acquire on failure:
+     * the token's publisher's writes. */
+    if (!atomic_compare_exchange_strong_explicit(&x->park_state, &expect, HIVE__PARK_PARKED,
+                                                 memory_order_acq_rel, memory_order_acquire))
+        make_ready(x); /* a token came while we held it: it starts afresh */
+}
+#endif
+
 static void run_task(hive__worker_t *w, hive__task_t *t)
 {
     if (t->pinned >= 0 && t->pinned != w->id) {
         start_on(t, t->pinned); /* stolen or injected: it runs only at home */
         return;
+    }
+    if (t->warm_at) {
+        bool moved = t->warm_at != w->id + 1;
+        unwarm(w, t);
+        /* Woken warm, but on another worker: its stack's lines are in the
+         * other core's cache; restart it on a fresh stack from ours, as
+         * every wake did before the slot (resuming it there instead
+         * measured no better, within this VM's noise). */
+        if (moved) {
+            hive__task_release_stack(t);
+            t->restarted = true;
+        }
     }
     for (;;) {
         if (!t->has_stack) {
@@ -782,6 +880,23 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
             if (atomic_load_explicit(&t->park_state, memory_order_acquire) ==
                 HIVE__PARK_NOTIFIED)
                 continue;
+            /* Park warm, in the slot (see above), and evict its last
+             * occupant. relaxed: the slot (see above). */
+            hive__task_t *x = atomic_load_explicit(&w->warm, memory_order_relaxed);
+            t->warm_at = (int16_t)(w->id + 1);
+            atomic_store_explicit(&w->warm, t, memory_order_relaxed); /* relaxed: as above */
+            int expect = HIVE__PARK_EMPTY;
+            /* release: t's stack and warm_at, to its unparker or evictor;
+             * acquire on failure: the token's publisher's writes. */
+            bool parked = atomic_compare_exchange_strong_explicit(
+                &t->park_state, &expect, HIVE__PARK_WARM, memory_order_acq_rel,
+                memory_order_acquire);
+            if (x && x != t)
+                evict(w, x);
+            if (parked)
+                return;
+            unwarm(w, t); /* a token came in between: run it again */
+            continue;
 #endif
             /* Drop the stack before publishing PARKED: from then on an
              * unparker may hand t to another worker, which gives it a new

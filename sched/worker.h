@@ -58,8 +58,17 @@ typedef struct hive__worker hive__worker_t;
 enum { HIVE__SUSPEND_YIELD = 1, HIVE__SUSPEND_PARK, HIVE__SUSPEND_RELEASE, HIVE__SUSPEND_NEXT };
 
 /* The task's park state: a one-token semaphore (Go's notesleep, Rust's
- * thread::park): unpark stores a token, park consumes it or sleeps. */
-enum { HIVE__PARK_EMPTY = 0, HIVE__PARK_PARKED, HIVE__PARK_NOTIFIED };
+ * thread::park): unpark stores a token, park consumes it or sleeps. WARM:
+ * parked by hive__task_park_release() with its stack still attached (its
+ * worker's warm slot, worker.c); RELEASING: that worker is taking the stack
+ * away (an unparker's token then waits for it to finish). */
+enum {
+    HIVE__PARK_EMPTY = 0,
+    HIVE__PARK_PARKED,
+    HIVE__PARK_NOTIFIED,
+    HIVE__PARK_WARM,
+    HIVE__PARK_RELEASING
+};
 
 struct hive__task {
     hive__fiber_t fiber;
@@ -86,6 +95,9 @@ struct hive__task {
     bool rerun;                  /* fn was started again after a release: not
                                     its first run (set before it starts) */
     int16_t budget;              /* units left this dispatch (hive__task_charge) */
+    int16_t warm_at;             /* 1 + the id of the worker whose warm slot may
+                                    name it (worker.c); 0: none. Written only
+                                    by whoever owns the task at the time */
 };
 
 /* The layer above's object around t (a process), or NULL for a bare task. */

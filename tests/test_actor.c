@@ -11,6 +11,14 @@
  * actor, 100,000 concurrent calls each matched to its request, and idle
  * actors holding no stack (the pool's slab count stays far below one stack
  * per actor).
+ *
+ * The warm slot (sched/worker.c): of six actors that went idle one after
+ * another on one worker, only the last keeps its stack (parked WARM), the
+ * others hold none; and twelve actors cast to and called by six processes
+ * on three workers (more than the two cores), so that idle actors are
+ * evicted, woken warm on their worker and woken on another worker all the
+ * time, count every cast and answer every call right (run under TSan by
+ * the sanitizer build).
  */
 #include <sched.h>
 #include <setjmp.h>
@@ -25,6 +33,8 @@
 
 #include <hive/hive.h>
 
+#include "core/process.h"
+#include "sched/rcu.h"
 #include "sched/stack.h"
 #include "tests/latch.h"
 #include "tests/rt.h"
@@ -639,6 +649,167 @@ static void test_idle_actors_hold_no_stack(void **state)
     free(s);
 }
 
+
+/* ---- the warm slot ---------------------------------------------------------- */
+
+/* Wait (bounded) until pid is parked, and say whether it holds a stack
+ * (has_stack not NULL: only when nothing else can run on its worker, which
+ * could evict it meanwhile). The park state is read with acquire (seq_cst)
+ * before has_stack: the worker wrote has_stack before publishing the state
+ * with release. */
+static int parked_state(hive_pid_t pid, bool *has_stack)
+{
+    for (long i = 0; i < 100000000; i++) {
+        hive__rcu_enter();
+        hive__proc_t *p = hive__proc_lookup(pid);
+        int ps = p ? atomic_load(&p->task.park_state) : -1;
+        bool parked = ps == HIVE__PARK_PARKED || ps == HIVE__PARK_WARM;
+        if (parked && has_stack)
+            *has_stack = p->task.has_stack;
+        hive__rcu_leave();
+        if (parked)
+            return ps;
+        sched_yield();
+    }
+    return -1;
+}
+
+/* Counts its messages (casts only: a call would leave a demonitor signal
+ * behind, which wakes the actor again at a moment of its own). */
+static _Atomic long handled;
+
+static hive_next_t tally_handle(void *state, hive_msg_t *m)
+{
+    (void)m;
+    atomic_fetch_add(&handled, 1);
+    return hive_continue(state);
+}
+
+static void test_only_the_last_idle_actor_of_a_worker_keeps_its_stack(void **state)
+{
+    enum { N = 6 };
+    hive_subject_t s[N];
+    hive_spawn_opts_t on0 = {.worker = 0, .pinned = true};
+    hive_actor_spec_t spec = {.handle = tally_handle, .spawn = &on0};
+    atomic_store(&handled, 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(hive_actor_start(&spec, NULL, &s[i], NULL), 0);
+    bool stack;
+    for (int i = 0; i < N; i++) /* the last ones may still be evicting */
+        assert_int_not_equal(parked_state(s[i].pid, NULL), -1);
+    long sent = 0;
+    for (int round = 0; round < 2; round++) {
+        /* One after another: each handles a cast and goes idle on worker 0,
+         * and nothing else runs there meanwhile. */
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(hive_subject_send(s[i], NULL, 0), 0);
+            sent++;
+            for (long k = 0; k < 100000000 && atomic_load(&handled) < sent; k++)
+                sched_yield();
+            assert_int_equal(atomic_load(&handled), sent);
+            assert_int_not_equal(parked_state(s[i].pid, &stack), -1);
+        }
+        for (int i = 0; i < N; i++) {
+            stack = true;
+            int ps = parked_state(s[i].pid, &stack);
+#if HIVE_ASAN
+            /* No warm slot under ASan: every idle actor has left its fiber. */
+            assert_int_equal(ps, HIVE__PARK_PARKED);
+            assert_false(stack);
+#else
+            if (i == N - 1) {
+                assert_int_equal(ps, HIVE__PARK_WARM);
+                assert_true(stack);
+            } else {
+                assert_int_equal(ps, HIVE__PARK_PARKED);
+                assert_false(stack);
+            }
+#endif
+        }
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(hive_actor_stop(s[i].pid, hive_reason_normal(), WAIT), 0);
+}
+
+/* A counter whose state lives on its stack frame's caller (actor.c keeps
+ * the state pointer there): a cast adds its value, a call answers the
+ * request plus one and the count so far. */
+static hive_next_t adder_handle(void *state, hive_msg_t *m)
+{
+    long *n = state;
+    if (hive_msg_is_call(m)) {
+        long req = 0, rep[2];
+        memcpy(&req, hive_msg_data(m), sizeof req);
+        rep[0] = req + 1;
+        rep[1] = *n;
+        hive_reply(m, rep, sizeof rep);
+    } else {
+        *n += *(const long *)hive_msg_data(m);
+    }
+    return hive_continue(n);
+}
+
+enum { WARM_ACTORS = 12, WARM_SENDERS = 6, WARM_OPS = 20000 };
+
+typedef struct {
+    hive_subject_t actors[WARM_ACTORS];
+    _Atomic long sent[WARM_ACTORS];
+    latch_t done;
+    _Atomic long bad;
+} warm_arg_t;
+
+static void warm_sender(void *arg)
+{
+    warm_arg_t *w = arg;
+    uint64_t x = (uint64_t)hive_self() * 0x9E3779B97F4A7C15u;
+    for (long i = 0; i < WARM_OPS; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int a = (int)(x % WARM_ACTORS);
+        if (i % 8 == 7) {
+            long req = i, rep[2] = {0, -1};
+            int rc = hive_call_copy(w->actors[a], &req, sizeof req, rep, sizeof rep, WAIT, NULL);
+            if (rc != 0 || rep[0] != i + 1 || rep[1] < 0)
+                atomic_fetch_add(&w->bad, 1);
+        } else {
+            long one = 1;
+            if (hive_subject_send(w->actors[a], &one, sizeof one) == 0)
+                atomic_fetch_add(&w->sent[a], 1);
+            else
+                atomic_fetch_add(&w->bad, 1);
+        }
+    }
+    latch_count_down(&w->done);
+}
+
+static void test_warm_slot_churn_loses_nothing(void **state)
+{
+    static warm_arg_t w;
+    static long counts[WARM_ACTORS];
+    hive_actor_spec_t spec = {.handle = adder_handle};
+    for (int i = 0; i < WARM_ACTORS; i++) {
+        counts[i] = 0;
+        atomic_store(&w.sent[i], 0);
+        assert_int_equal(hive_actor_start(&spec, &counts[i], &w.actors[i], NULL), 0);
+    }
+    atomic_store(&w.bad, 0);
+    latch_init(&w.done, WARM_SENDERS);
+    for (int i = 0; i < WARM_SENDERS; i++)
+        assert_int_equal(hive_spawn(warm_sender, &w, NULL), 0);
+    assert_true(latch_wait(&w.done, 120));
+    assert_int_equal(atomic_load(&w.bad), 0);
+    for (int i = 0; i < WARM_ACTORS; i++) {
+        /* A call after every cast (mailboxes are FIFO per sender, and this
+         * thread sent none: so wait until the count settles). */
+        long rep[2] = {0, -1}, req = 0;
+        for (int k = 0; k < 1000 && rep[1] != atomic_load(&w.sent[i]); k++)
+            assert_int_equal(
+                hive_call_copy(w.actors[i], &req, sizeof req, rep, sizeof rep, WAIT, NULL), 0);
+        assert_int_equal(rep[1], atomic_load(&w.sent[i]));
+        assert_int_equal(hive_actor_stop(w.actors[i].pid, hive_reason_normal(), WAIT), 0);
+    }
+    latch_destroy(&w.done);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +830,8 @@ int main(void)
         cmocka_unit_test(test_parent_exit_stops_trapping_actor),
         cmocka_unit_test(test_100k_concurrent_calls),
         cmocka_unit_test(test_idle_actors_hold_no_stack),
+        cmocka_unit_test(test_only_the_last_idle_actor_of_a_worker_keeps_its_stack),
+        cmocka_unit_test(test_warm_slot_churn_loses_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
