@@ -6,8 +6,10 @@
  * ends the actor with hive_stop() / hive_stop_abnormal(). The runtime owns
  * the loop, so an actor waiting for its next message holds no stack: its
  * stack goes back to the pool between messages (unless its handler is
- * blocked, e.g. inside a hive_call), and a million idle actors cost a
- * million small structs.
+ * blocked, e.g. inside a hive_call; and the last actor to go idle on each
+ * worker keeps its stack until another takes its place, so a busy server
+ * actor does not pay for it at every message), and a million idle actors
+ * cost a million small structs.
  *
  *     static int init(void *arg, void **state, hive_reason_t *fail)
  *     { *state = calloc(1, sizeof(long)); return *state ? 0 : -ENOMEM; }
