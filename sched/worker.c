@@ -733,6 +733,14 @@ static void finish_task(hive__worker_t *w, hive__task_t *t)
     t->on_exit(t);
 }
 
+/* Drop the stack of t, parked by hive__task_park_release() (nothing on it
+ * is needed: the caller's promise): its next run starts fn afresh. */
+static void release_to_restart(hive__task_t *t)
+{
+    hive__task_release_stack(t);
+    t->restarted = true;
+}
+
 /* ---- the warm slot ----------------------------------------------------
  *
  * An actor waiting for its next message gives its stack back
@@ -748,7 +756,7 @@ static void finish_task(hive__worker_t *w, hive__task_t *t)
  *
  * Ownership: a task in a slot is a parked task like any other; an unparker
  * who finds it WARM makes it ready, and whoever runs it first takes it out
- * of the slot (unwarm()). The evicting worker takes it over with a CAS
+ * of the slot (unwarm_remote(), or unwarm_here() on its own worker). The evicting worker takes it over with a CAS
  * WARM -> RELEASING (failing if it woke, or already went), drops the stack,
  * then publishes PARKED with a CAS; if a token came in between (the
  * unparker saw RELEASING and left it), the evictor makes it ready. A slot
@@ -772,13 +780,9 @@ static void unwarm_remote(hive__task_t *t)
     t->warm_at = 0;
 }
 
-/* t is running again (on w): out of the slot that may name it. */
-static void unwarm(hive__worker_t *w, hive__task_t *t)
+/* t, named by w's own slot (warm_at), runs again on w: out of the slot. */
+static void unwarm_here(hive__worker_t *w, hive__task_t *t)
 {
-    if (t->warm_at != w->id + 1) {
-        unwarm_remote(t);
-        return;
-    }
     t->warm_at = 0;
     /* relaxed: see above; only the owner stores, and another worker's CAS
      * can only take out a task other than t, not put one in. */
@@ -801,8 +805,7 @@ static void evict(hive__worker_t *w, hive__task_t *x)
     if (x->warm_at && x->warm_at != w->id + 1)
         unwarm_remote(x);
     x->warm_at = 0;
-    hive__task_release_stack(x);
-    x->restarted = true;
+    release_to_restart(x);
     expect = HIVE__PARK_RELEASING;
     /* release: the stack fields, to whoever unparks x; acquire on failure:
      * the token's publisher's writes. */
@@ -818,17 +821,15 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
         start_on(t, t->pinned); /* stolen or injected: it runs only at home */
         return;
     }
-    if (t->warm_at) {
-        bool moved = t->warm_at != w->id + 1;
-        unwarm(w, t);
+    if (t->warm_at == w->id + 1) {
+        unwarm_here(w, t);
+    } else if (t->warm_at) {
         /* Woken warm, but on another worker: its stack's lines are in the
          * other core's cache; restart it on a fresh stack from ours, as
          * every wake did before the slot (resuming it there instead
          * measured no better, within this VM's noise). */
-        if (moved) {
-            hive__task_release_stack(t);
-            t->restarted = true;
-        }
+        unwarm_remote(t);
+        release_to_restart(t);
     }
     for (;;) {
         if (!t->has_stack) {
@@ -895,14 +896,13 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
                 evict(w, x);
             if (parked)
                 return;
-            unwarm(w, t); /* a token came in between: run it again */
+            unwarm_here(w, t); /* a token came in between: run it again */
             continue;
 #endif
             /* Drop the stack before publishing PARKED: from then on an
              * unparker may hand t to another worker, which gives it a new
              * one. Nothing on the old stack is needed (the caller's promise). */
-            hive__task_release_stack(t);
-            t->restarted = true;
+            release_to_restart(t);
         }
         /* HIVE__SUSPEND_PARK: publish PARKED now that the fiber is off its
          * stack. release: pairs with the acquire in hive__task_unpark(), which

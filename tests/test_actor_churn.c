@@ -27,8 +27,8 @@
 
 #define NA 32
 #define NC 24
-static long OPS = 1500;
-static int WORKERS = 4;
+static long ops = 1500;
+static int workers = 4;
 
 static _Atomic hive_pid_t apid[NA];
 static _Atomic uint64_t atag[NA];
@@ -61,7 +61,7 @@ static void caller(void *arg)
 {
     unsigned seed = (unsigned)(uintptr_t)arg * 2654435761u;
     uint64_t me = hive_self();
-    for (long k = 0; k < OPS; k++) {
+    for (long k = 0; k < ops; k++) {
         seed = seed * 1103515245u + 12345u;
         int i = (int)((seed >> 8) % NA);
         int op = (int)((seed >> 20) % 100);
@@ -101,7 +101,7 @@ static void caller(void *arg)
 
 static void churn(void **state)
 {
-    assert_int_equal(rt_start(WORKERS, 0, 0), 0);
+    assert_int_equal(rt_start(workers, 0, 0), 0);
     hive_pid_t me;
     assert_int_equal(hive_thread_attach(&me), 0);
     for (int i = 0; i < NA; i++)
@@ -124,10 +124,10 @@ static void churn(void **state)
 int main(int argc, char **argv)
 {
     if (argc > 1)
-        WORKERS = atoi(argv[1]);
+        workers = atoi(argv[1]);
     if (argc > 2)
-        OPS = atol(argv[2]);
-    if (WORKERS < 1 || OPS < 1) {
+        ops = atol(argv[2]);
+    if (workers < 1 || ops < 1) {
         fprintf(stderr, "usage: %s [workers >= 1] [ops per process >= 1]\n", argv[0]);
         return 2;
     }
