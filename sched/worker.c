@@ -13,8 +13,8 @@
  *
  * Migration and TLS: a fiber may resume on another worker thread, so code
  * running on a fiber must not keep a thread-local address across a switch.
- * hive__worker_self() is out of line with a compiler barrier, so each call
- * reads the thread pointer afresh.
+ * hive__worker_self() and hive__task_self() read the thread pointer afresh
+ * at each call (sched/tls.h).
  */
 #include "sched/worker.h"
 
@@ -106,10 +106,17 @@ static inline void bump(_Atomic uint64_t *c, uint64_t by)
                           memory_order_relaxed);
 }
 
-__attribute__((noinline)) hive__worker_t *hive__worker_self(void)
+/* The running task (run_task sets it around each dispatch; NULL in the
+ * scheduler loop and on other threads). Read through hive__task_self(). */
+static __thread hive__task_t *tls_task __attribute__((tls_model("initial-exec")));
+
+ptrdiff_t hive__tls_worker_off, hive__tls_task_off;
+
+/* Before any thread of ours exists (a constructor): plain stores. */
+__attribute__((constructor)) static void measure_tls(void)
 {
-    __asm__ volatile("" ::: "memory");
-    return tls_worker;
+    hive__tls_worker_off = hive__tls_offset(tls_worker);
+    hive__tls_task_off = hive__tls_offset(tls_task);
 }
 
 int hive__worker_id(const hive__worker_t *w) { return w->id; }
@@ -125,15 +132,6 @@ void hive__sched_wake_worker(int id)
 {
     if (hive__sched_running() && id >= 0 && id < S.n)
         hive__idle_wake_worker(&S.idle, id);
-}
-
-/* Out of line with a barrier, as hive__worker_self (one call, not two: the
- * API's entry check runs it at every send and receive). */
-__attribute__((noinline)) hive__task_t *hive__task_self(void)
-{
-    __asm__ volatile("" ::: "memory");
-    hive__worker_t *w = tls_worker;
-    return w ? w->current : NULL;
 }
 
 bool hive__sched_running(void)
@@ -848,12 +846,14 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
             }
         }
         w->current = t;
+        tls_task = t;
         t->budget = HIVE__BUDGET;
         t->worker = w;
         t->suspend_reason = 0;
         bump(&w->runs, 1);
         hive__fiber_resume(&w->sched_ctx, &t->fiber);
         w->current = NULL;
+        tls_task = NULL;
         if (t->fiber.done) {
             finish_task(w, t);
             return;

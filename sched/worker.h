@@ -34,6 +34,7 @@
 #ifndef HIVE_SCHED_WORKER_H
 #define HIVE_SCHED_WORKER_H
 
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,6 +46,7 @@
 #include "sched/poll.h"
 #include "sched/timer.h"
 #include "sched/topology.h"
+#include "sched/tls.h"
 
 #define HIVE__BUDGET 128
 #define HIVE__LIFO_STREAK 16
@@ -157,10 +159,20 @@ void hive__task_start_on(hive__task_t *t, int id);
 /* new + start. 0, -ENOMEM, -EINVAL, or -EPERM when the runtime is stopped. */
 int hive__task_spawn(void (*fn)(void *), void *arg, size_t stack_size);
 
-/* The running task, or NULL on a foreign thread / the scheduler loop. */
-hive__task_t *hive__task_self(void);
+/* Where worker.c's thread-locals (the thread's worker, its running task)
+ * sit from the thread pointer (sched/tls.h); measured at load. */
+extern ptrdiff_t hive__tls_worker_off, hive__tls_task_off;
+/* The running task, or NULL on a foreign thread / the scheduler loop.
+ * Inline and safe across a migration (sched/tls.h). */
+static inline hive__task_t *hive__task_self(void)
+{
+    return hive__tls_read(hive__task_t *, hive__tls_task_off);
+}
 /* The calling thread's worker, or NULL when it is not a worker thread. */
-hive__worker_t *hive__worker_self(void);
+static inline hive__worker_t *hive__worker_self(void)
+{
+    return hive__tls_read(hive__worker_t *, hive__tls_worker_off);
+}
 int hive__worker_id(const hive__worker_t *w);
 
 /* Running task: go to the back of the queue. */
