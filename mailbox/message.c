@@ -21,34 +21,21 @@
  * actor_cast with the two on two workers, jemalloc's free, malloc and the
  * arena lock its thread caches flush and refill through were ~12% of the
  * time (perf). Now the full end writes the addresses of its overflow, per
- * class, into a batch record of its own (spill: no atomic) and hands every
- * full record (DEPOT_BATCH nodes) to the depot with one CAS; the empty end,
- * before it calls jemalloc, takes one record with one exchange and hands
- * its nodes out one by one (reserve). Addresses in a record, not a list
- * threaded through the nodes: the taker's first touch of a node is then
- * the sender's write of a new message, which the core does not wait for,
- * where reading a link out of a node last written on another core stalled
- * every allocation (a first version did: actor_cast got slower). The
- * depot is one lock-free stack of records per class, shared by all
- * workers and touched once per DEPOT_BATCH messages, so it is no hot line
- * even on many cores. Bounded: past DEPOT_MAX records a class's overflow
- * goes to jemalloc as before (a foreign thread streaming to a worker makes
- * its nodes with jemalloc and would otherwise fill the depot for ever).
+ * class, into a batch record of its own (spill: no atomic) and leaves every
+ * full record (DEPOT_BATCH nodes) in the class's depot (mailbox/depot.h: a
+ * lock-free stack, one CAS); the empty end, before it calls jemalloc, takes
+ * one record with one exchange and hands its nodes out one by one
+ * (reserve). Addresses in a record, not a list threaded through the nodes:
+ * the taker's first touch of a node is then the sender's write of a new
+ * message, which the core does not wait for, where reading a link out of a
+ * node last written on another core stalled every allocation (a first
+ * version did: actor_cast got slower). The depot is shared by all workers
+ * and touched once per DEPOT_BATCH messages, so it is no hot line even on
+ * many cores. Bounded: past DEPOT_MAX records a class's overflow goes to
+ * jemalloc as before (a foreign thread streaming to a worker makes its
+ * nodes with jemalloc and would otherwise fill the depot for ever).
  * Records are jemalloc blocks: one made per DEPOT_BATCH spilled nodes, an
  * emptied one kept as the taker's next spill record or freed.
- *
- *   Algorithm: a Treiber stack whose only pop takes everything (exchange
- *   with NULL), so no record is read after another thread may have taken
- *   it and there is no ABA: a push links its record to the head it read
- *   and CASes; if the head changed it retries, and if it changed back to
- *   the same record (taken and put back) the link is still right, since it
- *   names that record, not what followed it. A taker keeps the first
- *   record and pushes the rest back (usually there is none) as one chain.
- *   Orderings: the push CAS is release, so the record's contents written
- *   before it are visible to whoever takes it; the take exchange is
- *   acquire (a later push's CAS read the earlier one's value, an RMW in
- *   its release sequence, so the taker sees every record it took). The
- *   record count is relaxed: a bound, read approximately.
  *
  * Memory held: CACHE_CAP nodes per class per worker, and a spill and a
  * reserve record of up to DEPOT_BATCH each (108 KiB at most), returned
@@ -78,6 +65,7 @@
 #include <string.h>
 
 #include "mailbox/alloc.h"
+#include "mailbox/depot.h"
 
 #if HIVE_ASAN
 #include <sanitizer/asan_interface.h>
@@ -117,7 +105,7 @@ typedef struct {
  * first, a store the core does not wait for). */
 enum { DEPOT_BATCH = 64, DEPOT_MAX = 64 };
 typedef struct batch {
-    struct batch *next; /* in the depot */
+    hive__depot_rec_t rec; /* first: in the depot */
     uint32_t n;
     void *slot[DEPOT_BATCH];
 } batch_t;
@@ -131,12 +119,8 @@ static __thread batch_t *reserve[NCLASSES] __attribute__((tls_model("initial-exe
 static __thread bool caching __attribute__((tls_model("initial-exec")));
 static __thread size_t batches_taken __attribute__((tls_model("initial-exec"))); /* tests */
 
-/* The depot: per class a stack of batches (its own cache line) and a count
- * of its batches (a bound only). */
-static struct {
-    _Alignas(64) _Atomic(batch_t *) head;
-    _Atomic int batches;
-} depot[NCLASSES];
+/* The depot: per class, batches of spare nodes. */
+static hive__depot_t depot[NCLASSES];
 
 static inline size_t class_of(size_t size) { return (size + CLASS_STEP - 1) / CLASS_STEP; }
 
@@ -163,42 +147,6 @@ static void free_batch(size_t c, batch_t *r, bool keep)
         hive__free(r, sizeof *r);
 }
 
-/* ---- depot (see the top of the file) ---- */
-
-/* Push the chain of batches first..last (linked through next). */
-static void depot_push(size_t c, batch_t *first, batch_t *last)
-{
-    /* relaxed: the value only seeds the CAS, which checks it. */
-    batch_t *head = atomic_load_explicit(&depot[c].head, memory_order_relaxed);
-    do
-        last->next = head;
-    /* release: publishes the batches' contents to the taker's acquire
-     * exchange; relaxed on failure: we only retry. */
-    while (!atomic_compare_exchange_weak_explicit(&depot[c].head, &head, first,
-                                                  memory_order_release, memory_order_relaxed));
-}
-
-/* A batch of class c, or NULL. */
-static batch_t *depot_take(size_t c)
-{
-    /* relaxed: a hint, so an empty depot costs no locked instruction. */
-    if (!atomic_load_explicit(&depot[c].head, memory_order_relaxed))
-        return NULL;
-    /* acquire: pairs with the pushes' release CAS (see the top). */
-    batch_t *r = atomic_exchange_explicit(&depot[c].head, NULL, memory_order_acquire);
-    if (!r)
-        return NULL;
-    /* relaxed: a bound (see DEPOT_MAX). */
-    atomic_fetch_sub_explicit(&depot[c].batches, 1, memory_order_relaxed);
-    if (r->next) {
-        batch_t *last = r->next;
-        while (last->next)
-            last = last->next;
-        depot_push(c, r->next, last);
-    }
-    return r;
-}
-
 /* The bin is empty: a block from this thread's reserve, refilled from the
  * depot when it runs out; NULL when both are empty. */
 __attribute__((noinline)) static void *take_reserved(size_t c)
@@ -206,7 +154,7 @@ __attribute__((noinline)) static void *take_reserved(size_t c)
     batch_t *r = reserve[c];
     if (r && r->n)
         return r->slot[--r->n];
-    batch_t *t = depot_take(c);
+    batch_t *t = (batch_t *)hive__depot_get(&depot[c]);
     if (!t)
         return NULL;
     if (r && !spill[c])
@@ -237,15 +185,10 @@ __attribute__((noinline, cold)) static void spill_one(size_t c, void *p)
     s->slot[s->n++] = p;
     if (s->n < DEPOT_BATCH)
         return;
-    /* relaxed: a bound, approximate under races (see DEPOT_MAX). */
-    if (atomic_fetch_add_explicit(&depot[c].batches, 1, memory_order_relaxed) >= DEPOT_MAX) {
-        /* relaxed: as above. */
-        atomic_fetch_sub_explicit(&depot[c].batches, 1, memory_order_relaxed);
-        free_batch(c, s, true);
-        return;
-    }
-    spill[c] = NULL;
-    depot_push(c, s, s);
+    if (hive__depot_put(&depot[c], &s->rec, DEPOT_MAX))
+        spill[c] = NULL;
+    else
+        free_batch(c, s, true); /* full (see DEPOT_MAX): keep the record */
 }
 #endif
 
@@ -307,13 +250,11 @@ void hive__msg_cache_detach(void)
         free_batch(c, reserve[c], false);
         spill[c] = reserve[c] = NULL;
         /* Empty the depot too (see the top: the last thread to detach
-         * leaves it empty). acquire: pairs with the pushes' release. */
-        batch_t *r = atomic_exchange_explicit(&depot[c].head, NULL, memory_order_acquire);
+         * leaves it empty). */
+        hive__depot_rec_t *r = hive__depot_drain(&depot[c]);
         while (r) {
-            batch_t *next = r->next;
-            /* relaxed: a bound. */
-            atomic_fetch_sub_explicit(&depot[c].batches, 1, memory_order_relaxed);
-            free_batch(c, r, false);
+            hive__depot_rec_t *next = r->next;
+            free_batch(c, (batch_t *)r, false);
             r = next;
         }
     }
@@ -333,8 +274,7 @@ size_t hive__msg_depot_count(void)
 {
     size_t n = 0;
     for (size_t c = 0; c < NCLASSES; c++)
-        /* relaxed: a count for tests, taken while no one pushes. */
-        n += (size_t)atomic_load_explicit(&depot[c].batches, memory_order_relaxed) * DEPOT_BATCH;
+        n += (size_t)hive__depot_count(&depot[c]) * DEPOT_BATCH;
     return n;
 }
 

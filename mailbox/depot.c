@@ -1,0 +1,71 @@
+/* depot.c - the batch depot (see depot.h for the algorithm and its
+ * orderings). HIVE_STEP() marks each shared step for the interleaving
+ * explorer (mailbox/explore.h); empty in the library's own build. */
+#include "mailbox/depot.h"
+
+#include <stddef.h>
+
+#include "mailbox/explore.h"
+
+/* Push the chain first..last (linked through next). */
+static void push_chain(hive__depot_t *d, hive__depot_rec_t *first, hive__depot_rec_t *last)
+{
+    /* relaxed: the value only seeds the CAS, which checks it. */
+    hive__depot_rec_t *head = atomic_load_explicit(&d->head, memory_order_relaxed);
+    do {
+        last->next = head;
+        HIVE_STEP();
+        /* release: publishes the records' contents to the taker's acquire
+         * exchange; relaxed on failure: we only retry. */
+    } while (!atomic_compare_exchange_weak_explicit(&d->head, &head, first, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+bool hive__depot_put(hive__depot_t *d, hive__depot_rec_t *r, int max)
+{
+    /* relaxed: a bound, approximate under races. */
+    if (atomic_fetch_add_explicit(&d->records, 1, memory_order_relaxed) >= max) {
+        /* relaxed: as above. */
+        atomic_fetch_sub_explicit(&d->records, 1, memory_order_relaxed);
+        return false;
+    }
+    push_chain(d, r, r);
+    return true;
+}
+
+hive__depot_rec_t *hive__depot_get(hive__depot_t *d)
+{
+    /* relaxed: a hint, so an empty depot costs no locked instruction. */
+    if (!atomic_load_explicit(&d->head, memory_order_relaxed))
+        return NULL;
+    HIVE_STEP();
+    /* acquire: pairs with the pushes' release CAS (see depot.h). */
+    hive__depot_rec_t *r = atomic_exchange_explicit(&d->head, NULL, memory_order_acquire);
+    if (!r)
+        return NULL;
+    /* relaxed: a bound. */
+    atomic_fetch_sub_explicit(&d->records, 1, memory_order_relaxed);
+    if (r->next) {
+        hive__depot_rec_t *last = r->next;
+        while (last->next)
+            last = last->next;
+        push_chain(d, r->next, last);
+    }
+    return r;
+}
+
+hive__depot_rec_t *hive__depot_drain(hive__depot_t *d)
+{
+    /* acquire: as in hive__depot_get. */
+    hive__depot_rec_t *all = atomic_exchange_explicit(&d->head, NULL, memory_order_acquire);
+    for (hive__depot_rec_t *r = all; r; r = r->next)
+        /* relaxed: a bound. */
+        atomic_fetch_sub_explicit(&d->records, 1, memory_order_relaxed);
+    return all;
+}
+
+int hive__depot_count(hive__depot_t *d)
+{
+    /* relaxed: an estimate. */
+    return atomic_load_explicit(&d->records, memory_order_relaxed);
+}
