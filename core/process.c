@@ -41,6 +41,7 @@
 #include "core/registry.h"
 #include <hive/link.h>
 #include "mailbox/alloc.h"
+#include "mailbox/depot.h"
 #include "mailbox/message.h"
 #include "sched/fault.h"
 #include "sched/fence.h"
@@ -416,10 +417,11 @@ static void free_saved(hive__proc_t *p)
     p->saved_tail = NULL;
 }
 
-static void proc_free_rcu(struct rcu_head *h)
+static void pmem_free(hive__proc_t *p);
+
+/* After its grace period: what a dead process still holds, freed. */
+static void proc_clean(hive__proc_t *p)
 {
-    hive__proc_t *p = caa_container_of(h, hive__proc_t, rcu);
-    hive__rcu_callback_begin();
     /* After the grace period every delivery is complete: drain for good.
      * The rest was freed by proc_end() on its worker (proc_release_owned):
      * this runs on liburcu's thread, where every line of p is a miss. */
@@ -431,7 +433,14 @@ static void proc_free_rcu(struct rcu_head *h)
      * until the grace period is over: not before. */
     hive__idmap_free(&p->links);
     hive__idmap_free(&p->monitored_by);
-    hive__free(p, sizeof *p + p->attach_size);
+}
+
+static void proc_free_rcu(struct rcu_head *h)
+{
+    hive__proc_t *p = caa_container_of(h, hive__proc_t, rcu);
+    hive__rcu_callback_begin();
+    proc_clean(p);
+    pmem_free(p);
 }
 
 /* Free p's reason if it owns a copy (no 120-byte normal reason built on
@@ -459,20 +468,83 @@ static void proc_release_owned(hive__proc_t *p)
 
 /* Dead processes are freed after a grace period in batches: one call_rcu
  * per BATCH exits on a worker instead of one per exit (each call_rcu may
- * wake liburcu's reclaim thread, a system call). A worker flushes its batch
- * when it is full and before it parks (hive__proc_idle_hook), so a quiet
- * runtime holds no dead process for long. Other threads free one by one. */
+ * wake liburcu's reclaim thread, a system call). A worker flushes its
+ * batches when full and before it parks (hive__proc_idle_hook), so a quiet
+ * runtime holds no dead process for long. Other threads free one by one.
+ *
+ * Process memory is then reused, not freed. Every struct of up to
+ * PCLASSES - 1 lines is allocated at its size rounded up to whole lines (its
+ * class), a worker keeps one batch per class, and the RCU callback, after it
+ * cleaned each dead process of the batch (proc_clean), leaves the whole
+ * batch in the class's depot (mailbox/depot.h: one CAS) instead of freeing
+ * each struct to jemalloc; a spawning worker takes a batch from the depot
+ * (its reserve) and hands out its structs one by one. Before, liburcu's
+ * one thread freed every struct that any worker allocated, a remote free
+ * into the allocating worker's arena: ~520 instructions and an arena lock
+ * per process (callgrind, fjcreate), a third of fjcreate's instructions
+ * and, with all workers spawning, a ceiling on the whole runtime's process
+ * churn set by one thread. Now it costs that thread the cleaning only, and
+ * a spawn a few loads. Reuse after the grace period is what freeing to
+ * jemalloc allowed too: no lookup can still hold a struct that reaches
+ * the depot. Bounded: PDEPOT_MAX batches per class (~3 MiB of plain
+ * processes; past it a batch is freed as before), kept while the runtime
+ * runs, as jemalloc would keep the pages for its decay time. A parking or
+ * stopping worker puts its reserve back; the runtime's stop empties the
+ * depot. (Emptying it whenever the last worker went to sleep made a
+ * crash-and-restart loop slower: workers sleep between restarts, and the
+ * frees moved onto their path.) Off under ASan, which then sees every
+ * struct freed.
+ *
+ * Measured with callgrind --fair-sched=yes (liburcu's thread gets its
+ * turns), 2 workers: fjcreate 4.82 -> 3.14 G instructions, fib 903 -> 701
+ * M, sup_restart 3.18 -> 3.03 G; wall time on the 2-vCPU VM within its
+ * noise. */
 #define BATCH 128
+#define PCLASS_BYTES 64
+#define PCLASSES 17 /* 1..16: structs of up to 1 KiB; 0: any other size */
+#define PDEPOT_MAX 64
 
 typedef struct free_batch {
+    hive__depot_rec_t rec; /* first: in the depot */
     struct rcu_head rcu;
+    uint16_t cls;
     int n;
     hive__proc_t *p[BATCH];
 } free_batch_t;
 
-static __thread free_batch_t *batch;
+/* Per class: the batch of dead processes being filled, and the batch of
+ * clean structs being handed out (workers only). */
+static __thread free_batch_t *batch[PCLASSES];
+static __thread free_batch_t *reserve[PCLASSES];
+static hive__depot_t pdepot[PCLASSES];
+static _Atomic size_t pmem_refills; /* reserves refilled from the depot (tests) */
 
-/* The lines proc_free_rcu() reads, fetched ahead: by the time a batch's
+size_t hive__proc_pmem_refills(void)
+{
+    /* relaxed: a statistic. */
+    return atomic_load_explicit(&pmem_refills, memory_order_relaxed);
+}
+
+/* The class of a struct of `size` bytes (with its attachment), 0 if none. */
+static size_t pclass_of(size_t size)
+{
+#if HIVE_ASAN
+    (void)size;
+    return 0;
+#else
+    size_t c = (size + PCLASS_BYTES - 1) / PCLASS_BYTES;
+    return c < PCLASSES ? c : 0;
+#endif
+}
+
+/* Give p's memory back to the allocator (at the size it was made with). */
+static void pmem_free(hive__proc_t *p)
+{
+    size_t size = sizeof *p + p->attach_size, c = pclass_of(size);
+    hive__free(p, c ? c * PCLASS_BYTES : size);
+}
+
+/* The lines proc_clean() reads, fetched ahead: by the time a batch's
  * grace period is over its processes have long left every cache, and one
  * miss after another (mailbox tail, doorbell, link maps: ~3 per process)
  * kept liburcu's thread busy for most of an exit's cost in fjcreate, on a
@@ -497,17 +569,42 @@ static void batch_free_rcu(struct rcu_head *h)
     for (int i = 0; i < b->n; i++) {
         if (i + PREFETCH_AHEAD < b->n)
             prefetch_dead(b->p[i + PREFETCH_AHEAD]);
-        proc_free_rcu(&b->p[i]->rcu);
+        proc_clean(b->p[i]);
     }
+    if (b->cls && hive__depot_put(&pdepot[b->cls], &b->rec, PDEPOT_MAX))
+        return;
+    for (int i = 0; i < b->n; i++)
+        pmem_free(b->p[i]);
     hive__free(b, sizeof *b);
+}
+
+/* Give back the reserves: their structs to the depot (or the allocator). */
+static void return_reserves(void)
+{
+    for (size_t c = 1; c < PCLASSES; c++) {
+        free_batch_t *b = reserve[c];
+        reserve[c] = NULL;
+        while (b) {
+            free_batch_t *next = (free_batch_t *)b->rec.next;
+            if (b->n == 0 || !hive__depot_put(&pdepot[c], &b->rec, PDEPOT_MAX)) {
+                for (int i = 0; i < b->n; i++)
+                    pmem_free(b->p[i]);
+                hive__free(b, sizeof *b);
+            }
+            b = next;
+        }
+    }
 }
 
 void hive__proc_idle_hook(void)
 {
-    if (batch && batch->n > 0) {
-        call_rcu(&batch->rcu, batch_free_rcu);
-        batch = NULL;
+    for (size_t c = 0; c < PCLASSES; c++) {
+        if (batch[c] && batch[c]->n > 0) {
+            call_rcu(&batch[c]->rcu, batch_free_rcu);
+            batch[c] = NULL;
+        }
     }
+    return_reserves();
 }
 
 static void defer_free(hive__proc_t *p)
@@ -516,13 +613,81 @@ static void defer_free(hive__proc_t *p)
         call_rcu(&p->rcu, proc_free_rcu);
         return;
     }
-    if (!batch && !(batch = hive__zalloc(sizeof *batch))) {
-        call_rcu(&p->rcu, proc_free_rcu); /* no memory for a batch: one by one */
-        return;
+    size_t c = pclass_of(sizeof *p + p->attach_size);
+    free_batch_t *b = batch[c];
+    if (!b) {
+        if (!(b = hive__alloc(sizeof *b))) {
+            call_rcu(&p->rcu, proc_free_rcu); /* no memory for a batch: one by one */
+            return;
+        }
+        b->n = 0;
+        batch[c] = b;
     }
-    batch->p[batch->n++] = p;
-    if (batch->n == BATCH)
-        hive__proc_idle_hook();
+    b->cls = (uint16_t)c;
+    b->p[b->n++] = p;
+    if (b->n == BATCH) {
+        call_rcu(&b->rcu, batch_free_rcu);
+        batch[c] = NULL;
+    }
+}
+
+/* A clean struct of class c from this worker's reserve (a chain of
+ * batches), refilled from the depot when it runs out: the whole depot at
+ * once, so that no record below the first is read to push the rest back
+ * (the depot holds up to PDEPOT_MAX of them, each a cache miss). NULL when
+ * both are empty. */
+static hive__proc_t *pmem_take(size_t c)
+{
+    free_batch_t *r = reserve[c];
+    while (r && r->n == 0) {
+        /* Used up: the record becomes the next batch of the dead. */
+        free_batch_t *next = (free_batch_t *)r->rec.next;
+        if (!batch[c])
+            batch[c] = r;
+        else
+            hive__free(r, sizeof *r);
+        reserve[c] = r = next;
+    }
+    if (!r) {
+        if (!(reserve[c] = r = (free_batch_t *)hive__depot_drain(&pdepot[c])))
+            return NULL;
+        /* relaxed: a statistic for tests. */
+        atomic_fetch_add_explicit(&pmem_refills, 1, memory_order_relaxed);
+    }
+    return r->p[--r->n]; /* a record in the depot is never empty */
+}
+
+/* Memory for a process of `size` bytes, zeroed: a worker's reused struct
+ * of its class, else the allocator's (at the class's size). The failure
+ * hook is asked first, so a reused struct never hides an injected failure. */
+static hive__proc_t *pmem_new(size_t size)
+{
+    size_t c = pclass_of(size);
+    if (!c)
+        return hive__zalloc(size);
+    if (hive__alloc_failing(size))
+        return NULL;
+    hive__proc_t *p = hive__worker_self() ? pmem_take(c) : NULL;
+    if (!p && !(p = hive__alloc_api.malloc(c * PCLASS_BYTES)))
+        return NULL;
+    memset(p, 0, size);
+    return p;
+}
+
+/* The runtime stopped (its workers gone, every grace period over): the
+ * depot's structs go back to the allocator. */
+static void pmem_drain(void)
+{
+    for (size_t c = 1; c < PCLASSES; c++) {
+        hive__depot_rec_t *r = hive__depot_drain(&pdepot[c]);
+        while (r) {
+            free_batch_t *b = (free_batch_t *)r;
+            r = r->next;
+            for (int i = 0; i < b->n; i++)
+                pmem_free(b->p[i]);
+            hive__free(b, sizeof *b);
+        }
+    }
 }
 
 /* End p: it is no longer alive, named, or in the table; its memory goes
@@ -645,7 +810,7 @@ static hive__proc_t *proc_new(int *err, size_t attach_size)
         *err = -EPERM;
         return NULL;
     }
-    hive__proc_t *p = hive__zalloc(sizeof *p + attach_size);
+    hive__proc_t *p = pmem_new(sizeof *p + attach_size);
     if (!p) {
         *err = -ENOMEM;
         return NULL;
@@ -653,7 +818,7 @@ static hive__proc_t *proc_new(int *err, size_t attach_size)
     p->attach_size = (uint16_t)attach_size;
     uint32_t slot = slot_alloc();
     if (slot == UINT32_MAX) {
-        hive__free(p, sizeof *p + attach_size);
+        pmem_free(p);
         *err = -EAGAIN;
         return NULL;
     }
@@ -685,7 +850,7 @@ static void proc_unspawn(hive__proc_t *p)
     hive__idmap_free(&p->monitored_by);
     hive__idmap_free(&p->aliases);
     drop_reason(p);
-    hive__free(p, sizeof *p + p->attach_size);
+    pmem_free(p);
 }
 
 static void proc_publish(hive__proc_t *p)
@@ -1482,6 +1647,7 @@ void hive__proc_table_shutdown(void)
         proc_end(p);
     }
     rcu_barrier(); /* run every deferred free */
+    pmem_drain();
     munmap(T.slots, T.max * sizeof *T.slots);
     munmap(T.gens, T.max * sizeof *T.gens);
     munmap((void *)T.next_free, T.max * sizeof *T.next_free);

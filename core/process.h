@@ -174,9 +174,13 @@ static inline hive__proc_t *hive__proc_enter(void)
         return hive__proc_enter_slow(t);
     return hive__task_upper(t);
 }
-/* The scheduler's idle hook: flush this worker's batch of dead processes
- * to RCU (before parking and at exit). */
+/* The scheduler's idle hook (before parking and at exit): flush this
+ * worker's batches of dead processes to RCU, put its reserve of reusable
+ * structs back in the depot; the last worker to park empties the depot. */
 void hive__proc_idle_hook(void);
+/* Times a worker refilled its reserve of dead processes' structs from the
+ * depot (tests: memory is being reused). */
+size_t hive__proc_pmem_refills(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
 void hive__proc_checkpoint_slow(hive__proc_t *p);

@@ -46,7 +46,7 @@ bool hive__depot_put(hive__depot_t *d, hive__depot_rec_t *r, int max);
 /* One record, or NULL. A relaxed look first: an empty depot costs no
  * locked instruction. */
 hive__depot_rec_t *hive__depot_get(hive__depot_t *d);
-/* Every record, as a chain through next (for a final drain). */
+/* Every record, as a chain through next; none is read (see depot.c). */
 hive__depot_rec_t *hive__depot_drain(hive__depot_t *d);
 /* Records in it now (approximate while others give and take). */
 int hive__depot_count(hive__depot_t *d);
