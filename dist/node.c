@@ -1472,15 +1472,21 @@ int hive_node_call(const char *name, const char *node, const hive_term_buf_t *re
 
 /* ---- accepting --------------------------------------------------------------- */
 
+/* The listener and timeout travel in the job: the pool thread must not
+ * read N.lfd, which hive_node_stop() clears while a handshake may still be
+ * running there (its acceptor killed, the job carrying on: TSan saw the
+ * race). The job's fields are written before hive_blocking() queues it. */
 typedef struct accept_job {
     ErlConnect con;
+    int lfd;
+    unsigned tmo;
     int fd;
 } accept_job_t;
 
 static long accept_blocking(void *arg)
 {
     accept_job_t *j = arg;
-    j->fd = ei_accept_tmo(&N.ec, N.lfd, &j->con, N.tmo);
+    j->fd = ei_accept_tmo(&N.ec, j->lfd, &j->con, j->tmo);
     return 0;
 }
 
@@ -1491,6 +1497,8 @@ static void acceptor_main(void *arg)
             return;
         accept_job_t j;
         memset(&j, 0, sizeof j);
+        j.lfd = N.lfd;
+        j.tmo = N.tmo;
         j.fd = -1;
         if (hive_blocking(accept_blocking, &j, NULL) || j.fd < 0)
             continue; /* a failed handshake (garbage, wrong cookie): next */
