@@ -486,9 +486,10 @@ static void proc_release_owned(hive__proc_t *p)
  * churn set by one thread. Now it costs that thread the cleaning only, and
  * a spawn a few loads. Reuse after the grace period is what freeing to
  * jemalloc allowed too: no lookup can still hold a struct that reaches
- * the depot. Bounded: PDEPOT_MAX batches per class (~3 MiB of plain
- * processes; past it a batch is freed as before), kept while the runtime
- * runs, as jemalloc would keep the pages for its decay time. A parking or
+ * the depot. Bounded: PDEPOT_MAX batches per class in the depot (~3 MiB
+ * of plain processes; past it a batch is freed as before) and in each
+ * worker's reserve at most what it last took from the depot, kept while
+ * the runtime runs, as jemalloc would keep the pages for its decay time. A parking or
  * stopping worker puts its reserve back; the runtime's stop empties the
  * depot. (Emptying it whenever the last worker went to sleep made a
  * crash-and-restart loop slower: workers sleep between restarts, and the
@@ -599,15 +600,19 @@ static void return_reserves(void)
 void hive__proc_idle_hook(void)
 {
     for (size_t c = 0; c < PCLASSES; c++) {
-        if (batch[c] && batch[c]->n > 0) {
+        if (!batch[c])
+            continue;
+        if (batch[c]->n > 0)
             call_rcu(&batch[c]->rcu, batch_free_rcu);
-            batch[c] = NULL;
-        }
+        else
+            hive__free(batch[c], sizeof *batch[c]); /* a used-up reserve's record */
+        batch[c] = NULL;
     }
     return_reserves();
 }
 
-static void defer_free(hive__proc_t *p)
+/* Out of line, as pmem_new. */
+__attribute__((noinline)) static void defer_free(hive__proc_t *p)
 {
     if (!hive__worker_self()) {
         call_rcu(&p->rcu, proc_free_rcu);
@@ -659,8 +664,12 @@ static hive__proc_t *pmem_take(size_t c)
 
 /* Memory for a process of `size` bytes, zeroed: a worker's reused struct
  * of its class, else the allocator's (at the class's size). The failure
- * hook is asked first, so a reused struct never hides an injected failure. */
-static hive__proc_t *pmem_new(size_t size)
+ * hook is asked first, so a reused struct never hides an injected failure.
+ * Out of line (and nothing in it switches): it runs on the spawning
+ * process's fiber, which may resume on another worker thread after a
+ * switch, so no caller that switches may keep the thread-local address of
+ * batch[] or reserve[] (mailbox/message.c does the same for its caches). */
+__attribute__((noinline)) static hive__proc_t *pmem_new(size_t size)
 {
     size_t c = pclass_of(size);
     if (!c)

@@ -176,7 +176,7 @@ static inline hive__proc_t *hive__proc_enter(void)
 }
 /* The scheduler's idle hook (before parking and at exit): flush this
  * worker's batches of dead processes to RCU, put its reserve of reusable
- * structs back in the depot; the last worker to park empties the depot. */
+ * structs back in the depot. */
 void hive__proc_idle_hook(void);
 /* Times a worker refilled its reserve of dead processes' structs from the
  * depot (tests: memory is being reused). */

@@ -63,15 +63,19 @@ hive__depot_rec_t *hive__depot_drain(hive__depot_t *d)
     hive__depot_rec_t *all = atomic_exchange_explicit(&d->head, NULL, memory_order_acquire);
     /* relaxed: a bound. Zeroed rather than lowered by one per record, so
      * that no record is read here (a drain may take hundreds, each a cache
-     * miss). A put between its count and its push, or a refused put between
-     * its count and its undo, races with this and leaves the count off by
-     * one until the next drain: the bound is approximate anyway. */
-    atomic_store_explicit(&d->records, 0, memory_order_relaxed);
+     * miss). A put between its count and its push, a refused put between
+     * its count and its undo, or a get racing with this leaves the count
+     * low (never high) until the depot is next drained empty: the depot may
+     * then briefly hold a few records past its bound, never refuse for
+     * ever. */
+    if (all)
+        atomic_store_explicit(&d->records, 0, memory_order_relaxed);
     return all;
 }
 
 int hive__depot_count(hive__depot_t *d)
 {
-    /* relaxed: an estimate. */
-    return atomic_load_explicit(&d->records, memory_order_relaxed);
+    /* relaxed: an estimate (see hive__depot_drain: it may read low). */
+    int n = atomic_load_explicit(&d->records, memory_order_relaxed);
+    return n > 0 ? n : 0;
 }

@@ -112,8 +112,13 @@ static __thread hive__task_t *tls_task __attribute__((tls_model("initial-exec"))
 
 ptrdiff_t hive__tls_worker_off, hive__tls_task_off;
 
-/* Before any thread of ours exists (a constructor): plain stores. */
-__attribute__((constructor)) static void measure_tls(void)
+/* Before any thread of ours exists (a constructor): plain stores. An
+ * early priority, so that in a static link the program's own constructors
+ * (C++ static initialisers too), which may already call into hive, run
+ * after it; in a shared library ours run before the program's anyway.
+ * Until it has run the offsets are 0 and every "who am I" would read the
+ * word at the thread pointer. */
+__attribute__((constructor(101))) static void measure_tls(void)
 {
     hive__tls_worker_off = hive__tls_offset(tls_worker);
     hive__tls_task_off = hive__tls_offset(tls_task);
