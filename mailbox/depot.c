@@ -23,6 +23,7 @@ static void push_chain(hive__depot_t *d, hive__depot_rec_t *first, hive__depot_r
 
 bool hive__depot_put(hive__depot_t *d, hive__depot_rec_t *r, int max)
 {
+    HIVE_STEP();
     /* relaxed: a bound, approximate under races. */
     if (atomic_fetch_add_explicit(&d->records, 1, memory_order_relaxed) >= max) {
         /* relaxed: as above. */
@@ -59,6 +60,7 @@ hive__depot_rec_t *hive__depot_drain(hive__depot_t *d)
     /* relaxed: a hint, as in hive__depot_get. */
     if (!atomic_load_explicit(&d->head, memory_order_relaxed))
         return NULL;
+    HIVE_STEP();
     /* acquire: as in hive__depot_get. */
     hive__depot_rec_t *all = atomic_exchange_explicit(&d->head, NULL, memory_order_acquire);
     /* relaxed: a bound. Zeroed rather than lowered by one per record, so

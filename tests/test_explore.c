@@ -1,12 +1,15 @@
 /* test_explore.c - an interleaving explorer for the Chase-Lev deque
- * (sched/deque.c) and the Vyukov MPSC queue (mailbox/mpsc.c).
+ * (sched/deque.c), the Vyukov MPSC queue (mailbox/mpsc.c) and the batch
+ * depot (mailbox/depot.c).
  *
  * What it proves: for each scenario below, in every schedule it runs, no
  * item is lost, none is taken twice, thieves take items oldest first and
  * each producer's nodes leave the queue in the order pushed. Scenarios
  * follow Tokio's loom tests for its run queue (basic, steal while the owner
  * overflows - here: grows -, several stealers, chained steals) plus
- * producer/consumer races on the mailbox queue.
+ * producer/consumer races on the mailbox queue, and givers and takers
+ * racing on the depot (a record is never held by two at once, none is
+ * lost, a refused put leaves the record with its giver).
  *
  * How: this executable compiles deque.c and mpsc.c itself with
  * -DHIVE_EXPLORE=1, so HIVE_STEP() (mailbox/explore.h) before each shared
@@ -30,7 +33,10 @@
  * in hive__deque_steal() replaced by a plain store, deque_last_item and
  * deque_multi_stealer report an item taken twice; without the "a producer
  * is in its window" check in hive__mpsc_pop(), mpsc_1_producer_x3 reports
- * the stub handed out.
+ * the stub handed out; with hive__depot_get() not pushing the rest back,
+ * depot_unbounded reports a record lost (a push made a plain store instead
+ * of a CAS links a record into a cycle, and the run hangs until ctest's
+ * timeout).
  *
  * Usage: test_explore [long]   (long: higher preemption bounds and 100x the
  * random schedules; ctest label stress). HIVE_EXPLORE_SEED=n changes the
@@ -47,6 +53,7 @@
 #include <cmocka.h>
 #include <urcu-qsbr.h>
 
+#include "mailbox/depot.h"
 #include "mailbox/mpsc.h"
 #include "sched/deque.h"
 #include "sched/fiber.h"
@@ -574,6 +581,85 @@ static void mpsc_3x3_setup(void)
 static const scenario_t mpsc_3x3 = {"mpsc_3_producers_x3", 4, mpsc_3x3_setup, mpsc_thread,
                                     mpsc_check};
 
+/* ---- depot scenarios ------------------------------------------------------------- */
+
+/* Records 0..DREC-1; owner[i] counts who holds record i (the depot, a
+ * thread, or nobody yet): every record must end held exactly once. */
+#define DREC 5
+static hive__depot_t dep;
+static hive__depot_rec_t drec[DREC];
+static int dheld[DREC];     /* times taken out of the depot */
+static int dgiven[DREC];    /* times put in successfully */
+static int dmax;
+static const char *depot_error;
+
+static void depot_reset(int max)
+{
+    dep = (hive__depot_t){0};
+    memset(drec, 0, sizeof drec);
+    memset(dheld, 0, sizeof dheld);
+    memset(dgiven, 0, sizeof dgiven);
+    dmax = max;
+    depot_error = NULL;
+}
+
+static void depot_took(hive__depot_rec_t *r, bool chain)
+{
+    for (; r; r = chain ? r->next : NULL) {
+        int i = (int)(r - drec);
+        if (i < 0 || i >= DREC) {
+            depot_error = "a foreign pointer came out of the depot";
+            return;
+        }
+        if (++dheld[i] > dgiven[i])
+            depot_error = "a record came out more often than it went in";
+    }
+}
+
+static void depot_give(int i)
+{
+    if (hive__depot_put(&dep, &drec[i], dmax))
+        dgiven[i]++;
+}
+
+/* Two givers (records 0-1 and 2-3, the second giver then takes one back
+ * and gives record 4) and a taker that takes one and then drains. */
+static void depot_thread(int id)
+{
+    if (id == 0) {
+        depot_give(0);
+        depot_give(1);
+    } else if (id == 1) {
+        depot_give(2);
+        depot_give(3);
+        depot_took(hive__depot_get(&dep), false);
+        depot_give(4);
+    } else {
+        depot_took(hive__depot_get(&dep), false);
+        depot_took(hive__depot_drain(&dep), true);
+    }
+}
+
+static const char *depot_check(void)
+{
+    depot_took(hive__depot_drain(&dep), true);
+    if (depot_error)
+        return depot_error;
+    for (int i = 0; i < DREC; i++)
+        if (dheld[i] != dgiven[i])
+            return "a record put in never came out";
+    if (hive__depot_get(&dep))
+        return "the depot is not empty after a drain";
+    return NULL;
+}
+
+static void depot_free_setup(void) { depot_reset(100); }
+static const scenario_t depot_free = {"depot_unbounded", 3, depot_free_setup, depot_thread,
+                                      depot_check};
+static void depot_bounded_setup(void) { depot_reset(2); }
+static const scenario_t depot_bounded = {"depot_bound_2", 3, depot_bounded_setup, depot_thread,
+                                         depot_check};
+
 /* ---- the tests ---------------------------------------------------------------- */
 
 static void reset_failures(void)
@@ -626,6 +712,15 @@ static void mpsc_random_schedules(void **state)
         dfs(&mpsc_3x3, 3, 50000000);
 }
 
+static void depot_every_schedule_bounded(void **state)
+{
+    reset_failures();
+    int k = long_mode ? 6 : 3;
+    dfs(&depot_free, k, long_mode ? 50000000 : 2000000);
+    dfs(&depot_bounded, k, long_mode ? 50000000 : 2000000);
+    random_runs(&depot_bounded, hive_test_scaled(long_mode ? 5000000 : 100000));
+}
+
 static int teardown(void **state)
 {
     printf("# explore total: %ld schedules\n", total_schedules);
@@ -648,6 +743,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(deque_random_schedules),
         cmocka_unit_test(mpsc_every_schedule_of_small_scenarios),
         cmocka_unit_test(mpsc_random_schedules),
+        cmocka_unit_test(depot_every_schedule_bounded),
     };
     int r = cmocka_run_group_tests(tests, NULL, teardown);
     if (d_live) {
