@@ -561,6 +561,14 @@ static void prefetch_dead(const hive__proc_t *p)
     __builtin_prefetch(&p->monitored_by, 0, 0);
 }
 
+/* Give a batch's structs and the record itself back to the allocator. */
+static void batch_release(free_batch_t *b)
+{
+    for (int i = 0; i < b->n; i++)
+        pmem_free(b->p[i]);
+    hive__free(b, sizeof *b);
+}
+
 static void batch_free_rcu(struct rcu_head *h)
 {
     hive__rcu_callback_begin();
@@ -572,11 +580,8 @@ static void batch_free_rcu(struct rcu_head *h)
             prefetch_dead(b->p[i + PREFETCH_AHEAD]);
         proc_clean(b->p[i]);
     }
-    if (b->cls && hive__depot_put(&pdepot[b->cls], &b->rec, PDEPOT_MAX))
-        return;
-    for (int i = 0; i < b->n; i++)
-        pmem_free(b->p[i]);
-    hive__free(b, sizeof *b);
+    if (!b->cls || !hive__depot_put(&pdepot[b->cls], &b->rec, PDEPOT_MAX))
+        batch_release(b);
 }
 
 /* Give back the reserves: their structs to the depot (or the allocator). */
@@ -587,11 +592,8 @@ static void return_reserves(void)
         reserve[c] = NULL;
         while (b) {
             free_batch_t *next = (free_batch_t *)b->rec.next;
-            if (b->n == 0 || !hive__depot_put(&pdepot[c], &b->rec, PDEPOT_MAX)) {
-                for (int i = 0; i < b->n; i++)
-                    pmem_free(b->p[i]);
-                hive__free(b, sizeof *b);
-            }
+            if (b->n == 0 || !hive__depot_put(&pdepot[c], &b->rec, PDEPOT_MAX))
+                batch_release(b);
             b = next;
         }
     }
@@ -692,9 +694,7 @@ static void pmem_drain(void)
         while (r) {
             free_batch_t *b = (free_batch_t *)r;
             r = r->next;
-            for (int i = 0; i < b->n; i++)
-                pmem_free(b->p[i]);
-            hive__free(b, sizeof *b);
+            batch_release(b);
         }
     }
 }
