@@ -49,7 +49,6 @@ struct hive__worker {
     int cpu;
     pthread_t thread;
     hive__ctx_t sched_ctx;
-    hive__task_t *current;
     /* A task that stepped aside for the LIFO slot's (hive__task_yield_to_next)
      * and runs right after it. Set and taken by the owner; a thief takes it
      * only as it takes the LIFO slot, from a worker stuck in one task. */
@@ -107,7 +106,8 @@ static inline void bump(_Atomic uint64_t *c, uint64_t by)
 }
 
 /* The running task (run_task sets it around each dispatch; NULL in the
- * scheduler loop and on other threads). Read through hive__task_self(). */
+ * scheduler loop and on other threads), the worker's only record of it.
+ * Read through hive__task_self(). */
 static __thread hive__task_t *tls_task __attribute__((tls_model("initial-exec")));
 
 ptrdiff_t hive__tls_worker_off, hive__tls_task_off;
@@ -646,7 +646,7 @@ bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
 {
     hive__worker_t *w = hive__worker_self();
     /* One worker: only foreign threads could answer; not worth a spin. */
-    if (!w || !w->current || S.oversubscribed || S.n < 2)
+    if (!w || !hive__task_self() || S.oversubscribed || S.n < 2)
         return false;
     int rounds = spin_rounds(SPIN_WAIT_PER_ROUND, SPIN_WAIT_MAX);
     for (int i = 0; i < rounds; i++) {
@@ -662,11 +662,11 @@ bool hive__task_spin_wait(bool (*ready)(void *ctx), void *ctx)
 bool hive__task_yield_to_next(void)
 {
     hive__worker_t *w = hive__worker_self();
+    hive__task_t *t = hive__task_self();
     /* relaxed: hints (both slots are taken with exchanges) */
-    if (!w || !w->current || atomic_load_explicit(&w->resume, memory_order_relaxed) ||
+    if (!w || !t || atomic_load_explicit(&w->resume, memory_order_relaxed) ||
         !atomic_load_explicit(&w->lifo, memory_order_relaxed))
         return false;
-    hive__task_t *t = w->current;
     t->suspend_reason = HIVE__SUSPEND_NEXT;
     hive__fiber_suspend(&t->fiber);
     return true;
@@ -850,14 +850,12 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
                 t->rerun = true;
             }
         }
-        w->current = t;
         tls_task = t;
         t->budget = HIVE__BUDGET;
         t->worker = w;
         t->suspend_reason = 0;
         bump(&w->runs, 1);
         hive__fiber_resume(&w->sched_ctx, &t->fiber);
-        w->current = NULL;
         tls_task = NULL;
         if (t->fiber.done) {
             finish_task(w, t);
