@@ -489,9 +489,9 @@ static void proc_release_owned(hive__proc_t *p)
  * the depot. Bounded: PDEPOT_MAX batches per class in the depot (~3 MiB
  * of plain processes; past it a batch is freed as before) and in each
  * worker's reserve at most what it last took from the depot, kept while
- * the runtime runs, as jemalloc would keep the pages for its decay time. A parking or
- * stopping worker puts its reserve back; the runtime's stop empties the
- * depot. (Emptying it whenever the last worker went to sleep made a
+ * the runtime runs, as jemalloc would keep the pages for its decay time.
+ * A parking or stopping worker puts its reserve back; the runtime's stop
+ * empties the depot. (Emptying it whenever the last worker went to sleep made a
  * crash-and-restart loop slower: workers sleep between restarts, and the
  * frees moved onto their path.) Off under ASan, which then sees every
  * struct freed.
