@@ -760,8 +760,9 @@ static void release_to_restart(hive__task_t *t)
  * Ownership: a task in a slot is a parked task like any other; an unparker
  * who finds it WARM makes it ready, and whoever runs it first takes it out
  * of the slot (unwarm_remote(), or unwarm_here() on its own worker). The
- * evicting worker takes it over with a CAS WARM -> RELEASING (failing if it woke, or already went), drops the stack,
- * then publishes PARKED with a CAS; if a token came in between (the
+ * evicting worker takes it over with a CAS WARM -> RELEASING (failing if
+ * it woke, or already went), drops the stack, then publishes PARKED with a
+ * CAS; if a token came in between (the
  * unparker saw RELEASING and left it), the evictor makes it ready. A slot
  * may briefly name a task that has woken (its runner's CAS lost to the
  * owner's replacing it): the evictor's CAS then fails. Such a stale name
