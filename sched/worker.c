@@ -4,9 +4,10 @@
  * Design in worker.h; the park protocol's argument in park.c.
  *
  * A task's fiber never runs on two workers at once: a task is in at most one
- * place at a time - one deque slot, one LIFO slot, the injection queue, or
- * running - and every move between places is a single atomic handover
- * (deque CAS, LIFO exchange, injection exchange). A task that parks is
+ * place at a time - one deque slot, one LIFO slot, the injection queue, its
+ * worker's pinned FIFO (owner only), or running - and every move between
+ * places is a single atomic handover (deque CAS, LIFO exchange or CAS,
+ * injection exchange). A task that parks is
  * published as PARKED only by the scheduler loop after its fiber switched
  * out (run_task), never by the fiber itself, so a waker cannot start it while
  * its stack is still in use (Go's gopark does the same on g0).
@@ -36,7 +37,8 @@
 
 struct hive__worker {
     hive__deque_t deque;
-    _Alignas(64) _Atomic(hive__task_t *) lifo;
+    /* A slot word (see slot_word()): a task, tagged when pinned. */
+    _Alignas(64) _Atomic(uintptr_t) lifo;
     hive__parker_t parker;
     hive__timer_heap_t timers;
     hive__inject_t inbox; /* tasks started on this worker by others */
@@ -52,7 +54,7 @@ struct hive__worker {
     /* A task that stepped aside for the LIFO slot's (hive__task_yield_to_next)
      * and runs right after it. Set and taken by the owner; a thief takes it
      * only as it takes the LIFO slot, from a worker stuck in one task. */
-    _Atomic(hive__task_t *) resume;
+    _Atomic(uintptr_t) resume; /* a slot word, as lifo */
     /* The actor that last went idle here, parked with its stack (WARM)
      * rather than without: see "The warm slot" above run_task(). Written by
      * the owner (plain load and store) and, to take out a task that woke
@@ -62,6 +64,11 @@ struct hive__worker {
     uint32_t *seen_tick;    /* thief memo: each victim's tick at our last look */
     int lifo_streak;
     bool fair_next;
+    bool pinned_turn; /* the next fair turn is the pinned queue's */
+    /* Runnable tasks pinned to this worker (FIFO through their inject
+     * links; owner only): where the deque would hold them if thieves could
+     * not take them from it. */
+    hive__inject_node_t *pinned_head, *pinned_tail;
     const int *steal_order;
     /* Statistics and task counts: written by this worker only (relaxed
      * load + store, no RMW), read approximately by anyone. */
@@ -154,11 +161,63 @@ static bool stopping(void)
     return atomic_load_explicit(&S.stopping, memory_order_acquire);
 }
 
-/* Owner: push to our deque; if it cannot grow, the injection queue takes
- * the task instead, so nothing is ever lost. */
+static void start_on(hive__task_t *t, int id);
+
+/* ---- pinned tasks and the slot words ----------------------------------
+ *
+ * A pinned task runs only on its worker, so no place a thief looks may
+ * offer it: one stolen is only sent home through the inbox (a cross-core
+ * round trip and a wake-up for nothing). actor_call, caller and actor both
+ * pinned to worker 0, lost ~15% on 2 workers to the idle worker stealing
+ * them ~25,000 times per 1,000,000 calls and sending each back. So a
+ * pinned task waits in its worker's private FIFO where others wait in the
+ * deque, and in the LIFO and resume slots it is tagged (bit 0 of the slot
+ * word, free in an aligned pointer): thieves take only untagged words. */
+
+static inline uintptr_t slot_word(hive__task_t *t)
+{
+    return t ? (uintptr_t)t | (uintptr_t)(t->pinned >= 0) : 0;
+}
+
+static inline hive__task_t *slot_task(uintptr_t word)
+{
+    return (hive__task_t *)(word & ~(uintptr_t)1);
+}
+
+/* A word a thief may take: a task, not pinned. */
+static inline bool slot_stealable(uintptr_t word) { return word && !(word & 1); }
+
+static void pinned_push(hive__worker_t *w, hive__task_t *t)
+{
+    t->inject.next = NULL;
+    if (w->pinned_tail)
+        w->pinned_tail->next = &t->inject;
+    else
+        w->pinned_head = &t->inject;
+    w->pinned_tail = &t->inject;
+}
+
+static hive__task_t *pinned_pop(hive__worker_t *w)
+{
+    hive__inject_node_t *n = w->pinned_head;
+    if (!n)
+        return NULL;
+    if (!(w->pinned_head = n->next))
+        w->pinned_tail = NULL;
+    return (hive__task_t *)(void *)((char *)n - offsetof(hive__task_t, inject));
+}
+
+/* Owner: queue t here - a pinned task in the private FIFO (or home, if it
+ * is pinned elsewhere: one injected while stopping), any other on the
+ * deque; if that cannot grow, the injection queue takes the task instead,
+ * so nothing is ever lost. */
 static void push_local(hive__worker_t *w, hive__task_t *t)
 {
-    if (hive__deque_push(&w->deque, t) != 0)
+    if (t->pinned == w->id)
+        pinned_push(w, t);
+    else if (t->pinned >= 0 && !stopping())
+        start_on(t, t->pinned);
+    else if (hive__deque_push(&w->deque, t) != 0)
         hive__inject_push(&S.inject, &t->inject);
 }
 
@@ -231,7 +290,23 @@ static hive__task_t *take_resume(hive__worker_t *w)
     if (!atomic_load_explicit(&w->resume, memory_order_relaxed))
         return NULL;
     /* acquire: see above */
-    return atomic_exchange_explicit(&w->resume, NULL, memory_order_acquire);
+    return slot_task(atomic_exchange_explicit(&w->resume, 0, memory_order_acquire));
+}
+
+/* A thief's take of v's LIFO or resume slot: only a stealable word, and
+ * only the word it saw (an exchange could take a pinned task stored since).
+ * A relaxed peek first; acquire on success pairs with the release with
+ * which the word was stored (make_ready(), run_task()). */
+static hive__task_t *steal_slot(_Atomic(uintptr_t) *slot)
+{
+    uintptr_t word = atomic_load_explicit(slot, memory_order_relaxed);
+    if (!slot_stealable(word))
+        return NULL;
+    /* acquire: see above; relaxed on failure: we take nothing. */
+    if (!atomic_compare_exchange_strong_explicit(slot, &word, 0, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return NULL;
+    return slot_task(word);
 }
 
 static hive__task_t *find_local(hive__worker_t *w)
@@ -248,7 +323,7 @@ static hive__task_t *find_local(hive__worker_t *w)
     if (tick % HIVE__INJECT_INTERVAL == 1)
         w->fair_next = true;
     /* acquire: pairs with the release exchange in make_ready(). */
-    t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+    t = slot_task(atomic_exchange_explicit(&w->lifo, 0, memory_order_acquire));
     if (t) {
         if (w->lifo_streak < HIVE__LIFO_STREAK) {
             w->lifo_streak++;
@@ -270,11 +345,16 @@ static hive__task_t *find_local(hive__worker_t *w)
     }
     w->lifo_streak = 0;
     if (w->fair_next) {
+        /* The oldest task's turn: of the deque and the pinned FIFO in
+         * alternation, so neither waits for ever while the other is busy. */
         w->fair_next = false;
+        w->pinned_turn = !w->pinned_turn;
+        if (w->pinned_turn && (t = pinned_pop(w)))
+            return t;
         if ((t = steal_own_top(w)))
             return t;
     }
-    if ((t = hive__deque_pop(&w->deque)))
+    if ((t = hive__deque_pop(&w->deque)) || (t = pinned_pop(w)))
         return t;
     return take_inject(w);
 }
@@ -320,28 +400,17 @@ static hive__task_t *steal_from(hive__worker_t *w, hive__worker_t *v)
     uint32_t vt = atomic_load_explicit(&v->tick, memory_order_relaxed);
     bool stuck = w->seen_tick[v->id] == vt;
     w->seen_tick[v->id] = vt;
-    /* relaxed peek, then acquire exchange pairing with the release
-     * exchange in make_ready(). */
-    if (stuck && atomic_load_explicit(&v->lifo, memory_order_relaxed)) {
-        hive__task_t *t = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acquire);
-        if (t) {
-            bump(&w->steals, 1);
-            bump(&w->stolen, 1);
-            return t;
-        }
-    }
     /* The resume slot likewise: a process that stepped aside for a task
      * that then computes for long must not wait for it when its answer
-     * comes from elsewhere. */
-    if (stuck) {
-        hive__task_t *t = take_resume(v);
-        if (t) {
-            bump(&w->steals, 1);
-            bump(&w->stolen, 1);
-            return t;
-        }
+     * comes from elsewhere. Neither slot gives up a pinned task. */
+    hive__task_t *t = NULL;
+    if (stuck && !(t = steal_slot(&v->lifo)))
+        t = steal_slot(&v->resume);
+    if (t) {
+        bump(&w->steals, 1);
+        bump(&w->stolen, 1);
     }
-    return NULL;
+    return t;
 }
 
 /* One step of a spin: a pause, and every SPIN_YIELD_EVERY steps a
@@ -385,7 +454,7 @@ static inline int spin_rounds(int per_round, int max)
 static bool local_work(hive__worker_t *w)
 {
     return atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
-           atomic_load_explicit(&w->resume, memory_order_relaxed) ||
+           atomic_load_explicit(&w->resume, memory_order_relaxed) || w->pinned_head ||
            hive__deque_size(&w->deque) > 0 || !hive__inject_empty(&w->inbox) ||
            !hive__inject_empty(&S.inject) || !hive__inject_empty(&w->timers.inbox) ||
            stopping();
@@ -442,8 +511,6 @@ static hive__task_t *search(hive__worker_t *w)
     return NULL; /* still counted as searching: park() hands that back */
 }
 
-static void start_on(hive__task_t *t, int id);
-
 /* park.c's has_work, the parking worker's last look (K3 in park.c): is
  * there anything this worker could take? `self` is the parking worker: its
  * own inbox and timer inbox count, other workers' deques and LIFO slots
@@ -461,12 +528,14 @@ static bool any_work(void *self)
 {
     hive__worker_t *me = self;
     if (stopping() || !hive__inject_empty(&S.inject) || !hive__inject_empty(&me->timers.inbox) ||
-        !hive__inject_empty(&me->inbox))
+        !hive__inject_empty(&me->inbox) || me->pinned_head)
         return true;
     for (int i = 0; i < S.n; i++) {
-        /* relaxed: ordered after the (K2) fence in hive__idle_park(). */
+        /* relaxed: ordered after the (K2) fence in hive__idle_park(). A
+         * pinned task in another worker's slot is not ours to take. */
+        uintptr_t lifo = atomic_load_explicit(&S.workers[i].lifo, memory_order_relaxed);
         if (hive__deque_size(&S.workers[i].deque) > 0 ||
-            atomic_load_explicit(&S.workers[i].lifo, memory_order_relaxed))
+            (&S.workers[i] == me ? lifo != 0 : slot_stealable(lifo)))
             return true;
     }
     return false;
@@ -493,7 +562,8 @@ static void make_ready(hive__task_t *t)
         /* release: publishes t to whoever takes it from the slot; pairs
          * with the acquire exchanges in find_local() and steal_from().
          * acquire: we may push the previous occupant. */
-        hive__task_t *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
+        hive__task_t *prev =
+            slot_task(atomic_exchange_explicit(&w->lifo, slot_word(t), memory_order_acq_rel));
         if (!prev)
             return; /* runs next here: no one else need wake (Tokio) */
         push_local(w, prev);
@@ -875,7 +945,7 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
              * order - fib 300 -> 700 ns - and a pinned caller was stolen
              * by the idle worker and sent home.) */
             /* release: publishes t's saved context to whoever takes it */
-            atomic_store_explicit(&w->resume, t, memory_order_release);
+            atomic_store_explicit(&w->resume, slot_word(t), memory_order_release);
             return;
         }
         if (t->suspend_reason == HIVE__SUSPEND_RELEASE) {
@@ -1063,12 +1133,16 @@ static long drain(void)
     for (int i = 0; i < S.n; i++) {
         hive__worker_t *w = &S.workers[i];
         /* acquire: the workers are joined; this only keeps the access atomic. */
-        hive__task_t *t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+        hive__task_t *t = slot_task(atomic_exchange_explicit(&w->lifo, 0, memory_order_acquire));
         if (t) {
             t->on_exit(t);
             dropped++;
         }
         if ((t = take_resume(w))) {
+            t->on_exit(t);
+            dropped++;
+        }
+        while ((t = pinned_pop(w))) {
             t->on_exit(t);
             dropped++;
         }

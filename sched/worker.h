@@ -8,9 +8,11 @@
  *   - a Chase-Lev deque of runnable tasks (thieves take from its top);
  *   - a LIFO slot holding the task most recently woken or spawned by this
  *     worker, run next so that request/response pairs and a parent waiting
- *     for its new child stay on one core (stealable, and
- *     limited to HIVE__LIFO_STREAK runs in a row so it cannot starve the
- *     deque);
+ *     for its new child stay on one core (stealable unless the task is
+ *     pinned, and limited to HIVE__LIFO_STREAK runs in a row so it cannot
+ *     starve the deque);
+ *   - a private FIFO of runnable tasks pinned to this worker, which thieves
+ *     never see (the deque's oldest task and its oldest take turns);
  *   - the scheduler loop's own context and a stack cache (stack.c);
  *   - an I/O poller (poll.h): an epoll set harvested every
  *     HIVE__POLL_INTERVAL dispatches and when local work runs out, and

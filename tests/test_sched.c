@@ -1,7 +1,8 @@
 /* test_sched.c - the scheduler through the runtime: every task runs exactly
  * once, work spreads by stealing, fairness (yield loops, long computations,
- * the injection queue, the LIFO slot), park/unpark ping-pong, start/stop
- * cycles, pinning, idle CPU, and refused configs.
+ * the injection queue, the LIFO slot, pinned beside unpinned), park/unpark
+ * ping-pong, start/stop cycles, pinned workers and pinned processes (never
+ * stolen), idle CPU, and refused configs.
  *
  * Runs with more workers than the machine has cores where it matters:
  * oversubscription shakes out races. */
@@ -177,6 +178,131 @@ static void long_computation_does_not_stall_queued_tasks(void **state)
         assert_int_equal(runs[i], 1);
     free((void *)runs);
     latch_destroy(&done);
+}
+
+/* ---- pinned processes ------------------------------------------------ */
+
+enum { PIN_PAIRS = 4, PIN_PING = 1, PIN_PONG };
+static long pin_rounds;
+static _Atomic long pin_away; /* dispatches of a pinned process off worker 0 */
+
+static void note_worker(void)
+{
+    if (hive__worker_id(hive__worker_self()) != 0)
+        atomic_fetch_add(&pin_away, 1);
+}
+
+static void pin_ponger(void *arg)
+{
+    hive_msg_t *m;
+    while (hive_receive_tag(PIN_PING, HIVE_INFINITY, &m) == 0) {
+        hive_pid_t from = hive_msg_from(m);
+        bool last = hive_msg_size(m) != 0;
+        hive_msg_free(m);
+        note_worker();
+        hive_send(from, PIN_PONG, NULL, 0);
+        if (last)
+            break;
+    }
+}
+
+static void pin_pinger(void *arg)
+{
+    hive_pid_t ponger = (hive_pid_t)(uintptr_t)arg;
+    char last = 1;
+    for (long i = 0; i < pin_rounds; i++) {
+        bool end = i == pin_rounds - 1;
+        if (hive_send(ponger, PIN_PING, &last, end ? 1 : 0) != 0)
+            break;
+        hive_msg_t *m;
+        if (hive_receive_tag(PIN_PONG, HIVE_INFINITY, &m) != 0)
+            break;
+        hive_msg_free(m);
+        note_worker();
+        if (i % 64 == 0)
+            hive_yield(); /* through the queues, not only the LIFO slot */
+    }
+    latch_count_down(&done);
+}
+
+/* Processes pinned to worker 0 that wake each other all the time (through
+ * the LIFO slot, the queues behind it and yields) are never taken by the
+ * other workers, idle and looking for work: nothing is stolen, and every
+ * dispatch of them is on worker 0. A thief that took one could only send it
+ * home - before pinned tasks were kept out of thieves' reach, 4 pairs x
+ * 20,000 round trips saw ~150,000 such steals. Four workers on two
+ * cores: the thieves' looks interleave with worker 0 at every point. */
+static void pinned_processes_are_never_stolen(void **state)
+{
+    pin_rounds = hive_test_scaled(20000);
+    atomic_store(&pin_away, 0);
+    latch_init(&done, PIN_PAIRS);
+    start(4, HIVE_PIN_COMPACT);
+    hive_spawn_opts_t on0 = {.worker = 0, .pinned = true};
+    for (int i = 0; i < PIN_PAIRS; i++) {
+        hive_pid_t ponger;
+        assert_int_equal(hive_spawn_opts(pin_ponger, NULL, &on0, &ponger), 0);
+        assert_int_equal(hive_spawn_opts(pin_pinger, (void *)(uintptr_t)ponger, &on0, NULL), 0);
+    }
+    assert_true(latch_wait(&done, DEADLINE));
+    int ran;
+    uint64_t stolen = total_stolen(4, &ran);
+    print_message("%d pinned pairs x %ld round trips: %llu stolen, %ld dispatches away\n",
+                  PIN_PAIRS, pin_rounds, (unsigned long long)stolen, atomic_load(&pin_away));
+    stop();
+    assert_int_equal(atomic_load(&pin_away), 0);
+    assert_int_equal(stolen, 0);
+    latch_destroy(&done);
+}
+
+static void pinned_yield_until_flag(void *arg)
+{
+    while (!atomic_load(&flag)) {
+        atomic_fetch_add(&spins, 1);
+        hive_yield();
+    }
+    latch_count_down(&done);
+}
+
+static void pinned_set_flag(void *arg)
+{
+    atomic_store(&flag, true);
+    latch_count_down(&done);
+}
+
+static void nothing(void *arg) {}
+
+/* On worker 0: three yield loops, then the task that ends them, queued on
+ * the other side (pinned or not) - spawned, then pushed out of the LIFO
+ * slot into its queue by one more spawn. */
+static void pinned_driver(void *arg)
+{
+    bool loopers_pinned = arg != NULL;
+    hive_spawn_opts_t on0 = {.worker = 0, .pinned = true};
+    for (int i = 0; i < 3; i++)
+        hive_spawn_opts(pinned_yield_until_flag, NULL, loopers_pinned ? &on0 : NULL, NULL);
+    while (atomic_load(&spins) < 1000)
+        hive_yield();
+    hive_spawn_opts(pinned_set_flag, NULL, loopers_pinned ? NULL : &on0, NULL);
+    hive_spawn_opts(nothing, NULL, loopers_pinned ? NULL : &on0, NULL);
+    latch_count_down(&done);
+}
+
+/* On one worker, pinned tasks wait in their own queue beside the deque:
+ * neither starves the other. Yield loops in one queue, the task that ends
+ * them queued in the other, both ways round. */
+static void pinned_and_unpinned_queues_take_turns(void **state)
+{
+    for (int round = 0; round < 2; round++) {
+        atomic_store(&flag, false);
+        atomic_store(&spins, 0);
+        latch_init(&done, 5);
+        start(1, HIVE_PIN_COMPACT);
+        assert_int_equal(hive_spawn(pinned_driver, round == 0 ? (void *)1 : NULL, NULL), 0);
+        assert_true(latch_wait(&done, 30.0));
+        stop();
+        latch_destroy(&done);
+    }
 }
 
 /* The injection queue is checked even while local work never runs out: on
@@ -483,6 +609,8 @@ int main(void)
         cmocka_unit_test(injection_queue_is_checked_while_local_work_remains),
         cmocka_unit_test(park_unpark_ping_pong_never_loses_a_wakeup),
         cmocka_unit_test(lifo_slot_cannot_starve_the_deque),
+        cmocka_unit_test(pinned_processes_are_never_stolen),
+        cmocka_unit_test(pinned_and_unpinned_queues_take_turns),
         cmocka_unit_test(start_stop_cycles),
         cmocka_unit_test(workers_are_pinned_as_configured),
         cmocka_unit_test(rcu_reclaimer_floats_over_the_workers_cpus),
