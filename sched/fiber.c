@@ -166,6 +166,13 @@ void hive__fiber_suspend(hive__fiber_t *f)
     ctx_switch(&f->ctx, f->resumer, NULL, false);
 }
 
+void hive__fiber_switch(hive__fiber_t *from, hive__fiber_t *to)
+{
+    to->resumer = from->resumer;
+    current = to;
+    ctx_switch(&from->ctx, &to->ctx, NULL, false);
+}
+
 _Noreturn void hive__fiber_abandon(hive__fiber_t *f)
 {
     /* We are on the signal stack; f's own stack is not to be touched

@@ -62,6 +62,10 @@ void hive__fiber_destroy(hive__fiber_t *f);
 void hive__fiber_resume(hive__ctx_t *self, hive__fiber_t *f);
 /* From inside f: go back to f's resumer; returns when f is resumed again. */
 void hive__fiber_suspend(hive__fiber_t *f);
+/* From inside `from`: switch straight to `to` (suspended, not done), which
+ * takes over from's resumer; returns when `from` is resumed again. The
+ * caller guarantees, as for resume, that `to` runs nowhere else. */
+void hive__fiber_switch(hive__fiber_t *from, hive__fiber_t *to);
 /* From inside f: go back to f's resumer for good, without returning from
  * fn; as if fn had returned (f->done). Used by exits that unwind nothing. */
 _Noreturn void hive__fiber_exit(hive__fiber_t *f);

@@ -63,16 +63,22 @@ struct hive__worker {
     _Atomic uint32_t tick;  /* dispatches; written by the owner, read by thieves */
     uint32_t *seen_tick;    /* thief memo: each victim's tick at our last look */
     int lifo_streak;
+    int chain;      /* handoffs since the loop last dispatched (see "Handoff") */
+    int inject_due; /* dispatches until the injection queue's turn */
     bool fair_next;
     bool pinned_turn; /* the next fair turn is the pinned queue's */
     /* Runnable tasks pinned to this worker (FIFO through their inject
      * links; owner only): where the deque would hold them if thieves could
      * not take them from it. */
     hive__inject_node_t *pinned_head, *pinned_tail;
+    /* A task that switched straight to the next one, and why: settled by
+     * that next task as it starts (settle_pending()). */
+    hive__task_t *settle_task;
+    int settle_reason;
     const int *steal_order;
     /* Statistics and task counts: written by this worker only (relaxed
      * load + store, no RMW), read approximately by anyone. */
-    _Atomic uint64_t runs, steals, stolen, lifo_runs, injected, parks, polls;
+    _Atomic uint64_t runs, steals, stolen, lifo_runs, injected, parks, polls, handoffs;
     _Atomic uint64_t spawned, exited;
 };
 
@@ -172,20 +178,32 @@ static void start_on(hive__task_t *t, int id);
  * them ~25,000 times per 1,000,000 calls and sending each back. So a
  * pinned task waits in its worker's private FIFO where others wait in the
  * deque, and in the LIFO and resume slots it is tagged (bit 0 of the slot
- * word, free in an aligned pointer): thieves take only untagged words. */
+ * word, free in an aligned pointer): thieves take only untagged words.
+ *
+ * Bit 1 says the task may be switched to directly by a task of the
+ * worker that owns the slot (see "Handoff"): it has a stack and is not
+ * warm on another worker. Both stay true while it sits in a slot (it does
+ * not run, and only a WARM task is evicted), so the owner decides from
+ * the word alone, without touching a task that a thief may be taking. */
+#define SLOT_PINNED ((uintptr_t)1)
+#define SLOT_DIRECT ((uintptr_t)2)
 
-static inline uintptr_t slot_word(hive__task_t *t)
+/* The word for t in a slot of w (w's own thread only). */
+static inline uintptr_t slot_word(const hive__worker_t *w, hive__task_t *t)
 {
-    return t ? (uintptr_t)t | (uintptr_t)(t->pinned >= 0) : 0;
+    if (!t)
+        return 0;
+    bool direct = t->has_stack && (!t->warm_at || t->warm_at == w->id + 1);
+    return (uintptr_t)t | (t->pinned >= 0 ? SLOT_PINNED : 0) | (direct ? SLOT_DIRECT : 0);
 }
 
 static inline hive__task_t *slot_task(uintptr_t word)
 {
-    return (hive__task_t *)(word & ~(uintptr_t)1);
+    return (hive__task_t *)(word & ~(SLOT_PINNED | SLOT_DIRECT));
 }
 
 /* A word a thief may take: a task, not pinned. */
-static inline bool slot_stealable(uintptr_t word) { return word && !(word & 1); }
+static inline bool slot_stealable(uintptr_t word) { return word && !(word & SLOT_PINNED); }
 
 static void pinned_push(hive__worker_t *w, hive__task_t *t)
 {
@@ -315,13 +333,17 @@ static hive__task_t *find_local(hive__worker_t *w)
     /* relaxed: the owner is the only writer; thieves only compare values. */
     uint32_t tick = atomic_load_explicit(&w->tick, memory_order_relaxed) + 1;
     atomic_store_explicit(&w->tick, tick, memory_order_relaxed);
-    if (tick % HIVE__INJECT_INTERVAL == 0 && (t = take_inject(w)))
-        return t;
-    /* The owner takes the newest task (the bottom): every so often the
-     * oldest (the top) gets its turn, or a task that spawns its successor
-     * and exits would keep every task above it waiting for ever. */
-    if (tick % HIVE__INJECT_INTERVAL == 1)
+    /* Every HIVE__INJECT_INTERVAL dispatches (handoffs count): the
+     * injection queue's turn, then the oldest task's. The owner takes the
+     * newest task (the bottom): the fair turn gives the oldest (the top)
+     * its go, or a task that spawns its successor and exits would keep
+     * every task above it waiting for ever. */
+    if (--w->inject_due <= 0) {
+        w->inject_due = HIVE__INJECT_INTERVAL;
         w->fair_next = true;
+        if ((t = take_inject(w)))
+            return t;
+    }
     /* acquire: pairs with the release exchange in make_ready(). */
     t = slot_task(atomic_exchange_explicit(&w->lifo, 0, memory_order_acquire));
     if (t) {
@@ -447,8 +469,9 @@ static inline int spin_rounds(int per_round, int max)
  * transfer, caught asleep a futex wake on each side (several us in a VM).
  * Reads only - no shared counter moves, so a spinner costs other workers
  * nothing - and it still counts as unparked, so it also watches the other
- * deques and stops to steal as soon as one holds work. Off when the workers outnumber their CPUs: there
- * the spinner would hold the CPU the sender needs. */
+ * deques and stops to steal as soon as one holds work. Off when the
+ * workers outnumber their CPUs: there the spinner would hold the CPU the
+ * sender needs. */
 /* Anything this worker could run (a hint: relaxed loads; find_local()
  * takes what is there with the proper orderings). */
 static bool local_work(hive__worker_t *w)
@@ -562,8 +585,9 @@ static void make_ready(hive__task_t *t)
         /* release: publishes t to whoever takes it from the slot; pairs
          * with the acquire exchanges in find_local() and steal_from().
          * acquire: we may push the previous occupant. */
+        uintptr_t word = slot_word(w, t);
         hive__task_t *prev =
-            slot_task(atomic_exchange_explicit(&w->lifo, slot_word(t), memory_order_acq_rel));
+            slot_task(atomic_exchange_explicit(&w->lifo, word, memory_order_acq_rel));
         if (!prev)
             return; /* runs next here: no one else need wake (Tokio) */
         push_local(w, prev);
@@ -689,6 +713,19 @@ int hive__task_spawn(void (*fn)(void *), void *arg, size_t stack_size)
     return 0;
 }
 
+static void settle_slow(void);
+
+/* Every fiber back from a switch calls this first: the task that switched
+ * straight to it may be waiting to be settled. */
+static inline void settle_pending(void)
+{
+    if (__builtin_expect(hive__worker_self()->settle_task != NULL, 0))
+        settle_slow();
+}
+
+static hive__task_t *handoff_next(hive__worker_t *w, bool resume_too);
+static void handoff(hive__worker_t *w, hive__task_t *from, int reason, hive__task_t *to);
+
 void hive__task_yield(void)
 {
     hive__task_t *t = hive__task_self();
@@ -698,6 +735,7 @@ void hive__task_yield(void)
     }
     t->suspend_reason = HIVE__SUSPEND_YIELD;
     hive__fiber_suspend(&t->fiber);
+    settle_pending();
 }
 
 void hive__task_charge(int units)
@@ -737,8 +775,14 @@ bool hive__task_yield_to_next(void)
     if (!w || !t || atomic_load_explicit(&w->resume, memory_order_relaxed) ||
         !atomic_load_explicit(&w->lifo, memory_order_relaxed))
         return false;
+    hive__task_t *next = handoff_next(w, false);
+    if (next) {
+        handoff(w, t, HIVE__SUSPEND_NEXT, next);
+        return true;
+    }
     t->suspend_reason = HIVE__SUSPEND_NEXT;
     hive__fiber_suspend(&t->fiber);
+    settle_pending();
     return true;
 }
 
@@ -759,8 +803,14 @@ void hive__task_park(void)
     hive__task_t *t = hive__task_self();
     if (take_token(t))
         return;
-    t->suspend_reason = HIVE__SUSPEND_PARK;
-    hive__fiber_suspend(&t->fiber);
+    hive__task_t *next = handoff_next(hive__worker_self(), true);
+    if (next) {
+        handoff(hive__worker_self(), t, HIVE__SUSPEND_PARK, next);
+    } else {
+        t->suspend_reason = HIVE__SUSPEND_PARK;
+        hive__fiber_suspend(&t->fiber);
+        settle_pending();
+    }
     /* Back: either run_task() saw a token arrive and reran us (state is
      * EMPTY), or an unparker made us runnable (state is NOTIFIED): consume.
      * acquire: pairs with the unparker's release exchange. */
@@ -779,8 +829,14 @@ void hive__task_park_release(void)
      * stack (use-after-return checking) leaks: test_actor grew to 2.6 GB. */
     hive__fiber_suspend_last(&t->fiber);
 #else
-    hive__fiber_suspend(&t->fiber);
-    /* Back only when run_task() saw the token before releasing: consume it.
+    hive__task_t *next = handoff_next(hive__worker_self(), true);
+    if (next) {
+        handoff(hive__worker_self(), t, HIVE__SUSPEND_RELEASE, next);
+    } else {
+        hive__fiber_suspend(&t->fiber);
+        settle_pending();
+    }
+    /* Back only when a token came before the release: consume it.
      * acquire: pairs with the unparker's release exchange. */
     atomic_exchange_explicit(&t->park_state, HIVE__PARK_EMPTY, memory_order_acquire);
 #endif
@@ -889,6 +945,151 @@ static void evict(hive__worker_t *w, hive__task_t *x)
 }
 #endif
 
+#if !HIVE_ASAN
+/* t left its fiber to park releasing (HIVE__SUSPEND_RELEASE), its context
+ * saved: park it warm in w's slot (see above), evicting the last occupant.
+ * False when a token came first: t is to run again, stack kept (cheaper
+ * than releasing it), and is in no slot. */
+static bool park_warm(hive__worker_t *w, hive__task_t *t)
+{
+    /* acquire: the token's publisher's writes. */
+    if (atomic_load_explicit(&t->park_state, memory_order_acquire) == HIVE__PARK_NOTIFIED)
+        return false;
+    /* relaxed: the slot (see above). */
+    hive__task_t *x = atomic_load_explicit(&w->warm, memory_order_relaxed);
+    t->warm_at = (int16_t)(w->id + 1);
+    atomic_store_explicit(&w->warm, t, memory_order_relaxed); /* relaxed: as above */
+    int expect = HIVE__PARK_EMPTY;
+    /* release: t's stack and warm_at, to its unparker or evictor; acquire
+     * on failure: the token's publisher's writes. */
+    bool parked = atomic_compare_exchange_strong_explicit(
+        &t->park_state, &expect, HIVE__PARK_WARM, memory_order_acq_rel, memory_order_acquire);
+    if (x && x != t)
+        evict(w, x);
+    if (!parked)
+        unwarm_here(w, t); /* a token came in between */
+    return parked;
+}
+#endif
+
+/* t left its fiber to park (HIVE__SUSPEND_PARK), its context saved:
+ * publish PARKED. release: pairs with the acquire in hive__task_unpark(),
+ * which then owns t. acquire on failure: the token's publisher's writes.
+ * False when a token came in between the task's check and here: t is to
+ * run again. */
+static bool park_parked(hive__task_t *t)
+{
+    int expect = HIVE__PARK_EMPTY;
+    /* release / acquire: see above. */
+    return atomic_compare_exchange_strong_explicit(&t->park_state, &expect, HIVE__PARK_PARKED,
+                                                   memory_order_acq_rel, memory_order_acquire);
+}
+
+/* ---- handoff ----------------------------------------------------------
+ *
+ * A process that steps aside for the task in the LIFO slot (a caller
+ * waiting for the answer to the request it just sent) or parks (an actor
+ * done with its message, a receiver with nothing to take) while the LIFO
+ * or resume slot holds the task this worker runs next would go back to the
+ * scheduler loop, which would pick that very task: two context switches
+ * and a pass of the loop, find_local() and run_task() per dispatch, some
+ * 170 of an actor call's ~1,450 instructions per side (callgrind). Instead
+ * its fiber switches straight to the next task's, doing what the loop
+ * would have done on the way (the same choice, the same counts), and the
+ * next task, first thing as it runs, settles the previous one - publishes
+ * it in the resume slot, or parks it - as run_task() would have. Not
+ * before: until its context is saved no other worker may find it (the
+ * rule the loop keeps, see the top of this file).
+ *
+ * Only to a task that has a stack (it is suspended in one of the wrappers
+ * above, each of which settles when it is back), is not warm on another
+ * worker and runs here; at most HANDOFF_CHAIN in a row, and never when the
+ * loop has a turn due (the injection queue's or the fair one, or the LIFO
+ * streak's end): the loop then runs as before, and with it the timers, the
+ * poller and the RCU quiescent state, at most HANDOFF_CHAIN dispatches
+ * later than they would have. */
+#define HANDOFF_CHAIN 8
+
+/* The task w runs next, taken from its slot, if it may be switched to
+ * directly; else NULL, and nothing taken. resume_too: the caller parks, so
+ * the resume slot's task is next when the LIFO slot is empty (as in
+ * find_local()); a task stepping aside goes to the resume slot itself. */
+static hive__task_t *handoff_next(hive__worker_t *w, bool resume_too)
+{
+    if (w->chain >= HANDOFF_CHAIN || w->lifo_streak >= HIVE__LIFO_STREAK || w->inject_due <= 1)
+        return NULL;
+    _Atomic(uintptr_t) *slot = &w->lifo;
+    /* relaxed: peeks; the exchange below takes. */
+    uintptr_t word = atomic_load_explicit(slot, memory_order_relaxed);
+    if (!word && resume_too) {
+        slot = &w->resume;
+        word = atomic_load_explicit(slot, memory_order_relaxed);
+    }
+    if (!(word & SLOT_DIRECT))
+        return NULL; /* nothing, or the loop's to run (no stack yet, warm elsewhere) */
+    /* acquire: pairs with the release that stored the word (make_ready(),
+     * run_task(), settle_slow()). Only this worker fills its slots: the
+     * exchange finds the word peeked, or 0 if a thief took it since. */
+    hive__task_t *t = slot_task(atomic_exchange_explicit(slot, 0, memory_order_acquire));
+    if (!t)
+        return NULL;
+    /* relaxed: only the owner writes the tick; thieves compare it. */
+    atomic_store_explicit(&w->tick, atomic_load_explicit(&w->tick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    w->inject_due--;
+    w->lifo_streak++;
+    w->chain++;
+    if (slot == &w->lifo)
+        bump(&w->lifo_runs, 1);
+    return t;
+}
+
+/* From the running task `from`, suspending for `reason`, straight into
+ * `to` (from handoff_next()). Returns when `from` runs again, anywhere. */
+__attribute__((noinline)) static void handoff(hive__worker_t *w, hive__task_t *from, int reason,
+                                              hive__task_t *to)
+{
+    if (to->warm_at)
+        unwarm_here(w, to);
+    to->budget = HIVE__BUDGET;
+    to->worker = w;
+    to->suspend_reason = 0;
+    bump(&w->runs, 1);
+    bump(&w->handoffs, 1);
+    from->suspend_reason = reason;
+    w->settle_task = from;
+    w->settle_reason = reason;
+    tls_task = to;
+    hive__fiber_switch(&from->fiber, &to->fiber);
+    /* Back, maybe on another worker: w and the thread-locals are stale. */
+    settle_pending();
+}
+
+/* What run_task() does when a task's fiber has switched out, for the task
+ * that switched straight to the one running now (which calls this). */
+__attribute__((noinline)) static void settle_slow(void)
+{
+    hive__worker_t *w = hive__worker_self();
+    hive__task_t *t = w->settle_task;
+    w->settle_task = NULL;
+    switch (w->settle_reason) {
+    case HIVE__SUSPEND_NEXT:
+        /* release: publishes t's saved context to whoever takes it. */
+        atomic_store_explicit(&w->resume, slot_word(w, t), memory_order_release);
+        return;
+#if !HIVE_ASAN
+    case HIVE__SUSPEND_RELEASE:
+        if (!park_warm(w, t))
+            make_ready(t); /* a token came: it runs again, stack kept */
+        return;
+#endif
+    default: /* HIVE__SUSPEND_PARK */
+        if (!park_parked(t))
+            make_ready(t); /* a token came: it runs again */
+        return;
+    }
+}
+
 static void run_task(hive__worker_t *w, hive__task_t *t)
 {
     if (t->pinned >= 0 && t->pinned != w->id) {
@@ -925,8 +1126,12 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
         t->budget = HIVE__BUDGET;
         t->worker = w;
         t->suspend_reason = 0;
+        w->chain = 0;
         bump(&w->runs, 1);
         hive__fiber_resume(&w->sched_ctx, &t->fiber);
+        /* The task that came back: t, or one that t (or a successor)
+         * switched to directly (see "Handoff"). */
+        t = tls_task;
         tls_task = NULL;
         if (t->fiber.done) {
             finish_task(w, t);
@@ -945,33 +1150,14 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
              * order - fib 300 -> 700 ns - and a pinned caller was stolen
              * by the idle worker and sent home.) */
             /* release: publishes t's saved context to whoever takes it */
-            atomic_store_explicit(&w->resume, slot_word(t), memory_order_release);
+            atomic_store_explicit(&w->resume, slot_word(w, t), memory_order_release);
             return;
         }
         if (t->suspend_reason == HIVE__SUSPEND_RELEASE) {
 #if !HIVE_ASAN /* ASan: the fiber left for good (hive__task_park_release) */
-            /* A token already here: resume the fiber, stack kept (cheaper).
-             * acquire: the token's publisher's writes. */
-            if (atomic_load_explicit(&t->park_state, memory_order_acquire) ==
-                HIVE__PARK_NOTIFIED)
-                continue;
-            /* Park warm, in the slot (see above), and evict its last
-             * occupant. relaxed: the slot (see above). */
-            hive__task_t *x = atomic_load_explicit(&w->warm, memory_order_relaxed);
-            t->warm_at = (int16_t)(w->id + 1);
-            atomic_store_explicit(&w->warm, t, memory_order_relaxed); /* relaxed: as above */
-            int expect = HIVE__PARK_EMPTY;
-            /* release: t's stack and warm_at, to its unparker or evictor;
-             * acquire on failure: the token's publisher's writes. */
-            bool parked = atomic_compare_exchange_strong_explicit(
-                &t->park_state, &expect, HIVE__PARK_WARM, memory_order_acq_rel,
-                memory_order_acquire);
-            if (x && x != t)
-                evict(w, x);
-            if (parked)
+            if (park_warm(w, t))
                 return;
-            unwarm_here(w, t); /* a token came in between: run it again */
-            continue;
+            continue; /* a token came: run it again, stack kept */
 #endif
             /* Drop the stack before publishing PARKED: from then on an
              * unparker may hand t to another worker, which gives it a new
@@ -979,11 +1165,8 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
             release_to_restart(t);
         }
         /* HIVE__SUSPEND_PARK: publish PARKED now that the fiber is off its
-         * stack. release: pairs with the acquire in hive__task_unpark(), which
-         * then owns t. acquire on failure: the token's publisher's writes. */
-        int expect = HIVE__PARK_EMPTY;
-        if (atomic_compare_exchange_strong_explicit(&t->park_state, &expect, HIVE__PARK_PARKED,
-                                                    memory_order_acq_rel, memory_order_acquire))
+         * stack. */
+        if (park_parked(t))
             return;
         /* A token came in between the task's check and here: run it again
          * (afresh, on a new stack, if it was released). */
@@ -1301,6 +1484,7 @@ void hive__worker_stats(int id, hive__worker_stats_t *out)
     out->injected = atomic_load_explicit(&w->injected, memory_order_relaxed);
     out->parks = atomic_load_explicit(&w->parks, memory_order_relaxed);
     out->polls = atomic_load_explicit(&w->polls, memory_order_relaxed); /* statistics */
+    out->handoffs = atomic_load_explicit(&w->handoffs, memory_order_relaxed); /* statistics */
 }
 
 int hive__worker_poll_add(int fd, uint32_t events, uint64_t token, int *worker)

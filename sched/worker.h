@@ -115,6 +115,7 @@ typedef struct hive__worker_stats {
     uint64_t injected;    /* tasks taken from the injection queue */
     uint64_t parks;       /* times the worker went to sleep */
     uint64_t polls;       /* epoll harvests that found fd events */
+    uint64_t handoffs;    /* dispatches by a task switching straight to the next */
 } hive__worker_stats_t;
 
 /* Called by each worker on its own thread before it parks and before it

@@ -1,8 +1,9 @@
 /* test_sched.c - the scheduler through the runtime: every task runs exactly
  * once, work spreads by stealing, fairness (yield loops, long computations,
  * the injection queue, the LIFO slot, pinned beside unpinned), park/unpark
- * ping-pong, start/stop cycles, pinned workers and pinned processes (never
- * stolen), idle CPU, and refused configs.
+ * ping-pong, handoffs (the loop keeps its turns), start/stop cycles, pinned
+ * workers and pinned processes (never stolen), idle CPU, and refused
+ * configs.
  *
  * Runs with more workers than the machine has cores where it matters:
  * oversubscription shakes out races. */
@@ -303,6 +304,99 @@ static void pinned_and_unpinned_queues_take_turns(void **state)
         stop();
         latch_destroy(&done);
     }
+}
+
+/* ---- handoff --------------------------------------------------------- */
+
+enum { HO_PING = 1, HO_PONG };
+static _Atomic bool ho_stop;
+static _Atomic long ho_rounds;
+
+static void ho_ponger(void *arg)
+{
+    hive_msg_t *m;
+    while (hive_receive_tag(HO_PING, HIVE_INFINITY, &m) == 0) {
+        hive_pid_t from = hive_msg_from(m);
+        bool last = hive_msg_size(m) != 0;
+        hive_msg_free(m);
+        hive_send(from, HO_PONG, NULL, 0);
+        if (last)
+            break;
+    }
+    latch_count_down(&done);
+}
+
+static void ho_pinger(void *arg)
+{
+    hive_pid_t ponger;
+    if (hive_spawn(ho_ponger, NULL, &ponger) != 0)
+        return;
+    char last = 1;
+    for (;;) {
+        bool end = atomic_load(&ho_stop);
+        if (hive_send(ponger, HO_PING, &last, end ? 1 : 0) != 0)
+            break;
+        hive_msg_t *m;
+        if (hive_receive_tag(HO_PONG, HIVE_INFINITY, &m) != 0)
+            break;
+        hive_msg_free(m);
+        atomic_fetch_add(&ho_rounds, 1);
+        if (end)
+            break;
+    }
+    latch_count_down(&done);
+}
+
+static latch_t duties;
+
+static void ho_sleeper(void *arg)
+{
+    hive_sleep(20); /* a timer, due while the pairs never let the worker idle */
+    latch_count_down(&duties);
+}
+
+static void ho_yielder(void *arg)
+{
+    for (int i = 0; i < 100; i++)
+        hive_yield(); /* a turn on the deque each time */
+    latch_count_down(&duties);
+}
+
+static void ho_count_down(void *arg) { latch_count_down(&duties); }
+
+/* On one worker, two ping-pong pairs hand the worker to each other
+ * directly (a parking process switches straight to the one it woke): the
+ * scheduler loop still gets its turns, and with them a timer fires, a
+ * task spawned from a foreign thread (the injection queue) runs and a
+ * yielding process gets its turns on the deque - each while the pairs
+ * never stop. The worker's statistics show the handoffs happened. */
+static void handoff_chains_leave_the_loop_its_duties(void **state)
+{
+    atomic_store(&ho_stop, false);
+    atomic_store(&ho_rounds, 0);
+    latch_init(&done, 4);
+    latch_init(&duties, 3);
+    start(1, HIVE_PIN_COMPACT);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(hive_spawn(ho_pinger, NULL, NULL), 0);
+    while (atomic_load(&ho_rounds) < 1000)
+        sched_yield();
+    assert_int_equal(hive_spawn(ho_sleeper, NULL, NULL), 0);
+    assert_int_equal(hive_spawn(ho_yielder, NULL, NULL), 0);
+    assert_int_equal(hive__task_spawn(ho_count_down, NULL, 0), 0);
+    assert_true(latch_wait(&duties, DEADLINE));
+    atomic_store(&ho_stop, true);
+    assert_true(latch_wait(&done, DEADLINE));
+    hive__worker_stats_t st;
+    hive__worker_stats(0, &st);
+    print_message("%ld round trips, %llu dispatches, %llu of them handoffs\n",
+                  atomic_load(&ho_rounds), (unsigned long long)st.runs,
+                  (unsigned long long)st.handoffs);
+    stop();
+    assert_true(st.handoffs > 0);
+    assert_true(st.handoffs < st.runs);
+    latch_destroy(&duties);
+    latch_destroy(&done);
 }
 
 /* The injection queue is checked even while local work never runs out: on
@@ -611,6 +705,7 @@ int main(void)
         cmocka_unit_test(lifo_slot_cannot_starve_the_deque),
         cmocka_unit_test(pinned_processes_are_never_stolen),
         cmocka_unit_test(pinned_and_unpinned_queues_take_turns),
+        cmocka_unit_test(handoff_chains_leave_the_loop_its_duties),
         cmocka_unit_test(start_stop_cycles),
         cmocka_unit_test(workers_are_pinned_as_configured),
         cmocka_unit_test(rcu_reclaimer_floats_over_the_workers_cpus),
