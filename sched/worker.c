@@ -8,9 +8,10 @@
  * worker's pinned FIFO (owner only), or running - and every move between
  * places is a single atomic handover (deque CAS, LIFO exchange or CAS,
  * injection exchange). A task that parks is
- * published as PARKED only by the scheduler loop after its fiber switched
- * out (run_task), never by the fiber itself, so a waker cannot start it while
- * its stack is still in use (Go's gopark does the same on g0).
+ * published as PARKED only after its fiber switched out - by the scheduler
+ * loop (run_task), or by the task it switched straight to (settle_slow(),
+ * see "Handoff") - never by the fiber itself, so a waker cannot start it
+ * while its stack is still in use (Go's gopark does the same on g0).
  *
  * Migration and TLS: a fiber may resume on another worker thread, so code
  * running on a fiber must not keep a thread-local address across a switch.
@@ -66,7 +67,7 @@ struct hive__worker {
     int chain;      /* handoffs since the loop last dispatched (see "Handoff") */
     int inject_due; /* dispatches until the injection queue's turn */
     bool fair_next;
-    bool pinned_turn; /* the next fair turn is the pinned queue's */
+    bool pinned_turn; /* flipped at each fair turn: the pinned FIFO's when true */
     /* Runnable tasks pinned to this worker (FIFO through their inject
      * links; owner only): where the deque would hold them if thieves could
      * not take them from it. */
@@ -228,15 +229,18 @@ static hive__task_t *pinned_pop(hive__worker_t *w)
 /* Owner: queue t here - a pinned task in the private FIFO (or home, if it
  * is pinned elsewhere: one injected while stopping), any other on the
  * deque; if that cannot grow, the injection queue takes the task instead,
- * so nothing is ever lost. */
-static void push_local(hive__worker_t *w, hive__task_t *t)
+ * so nothing is ever lost. True if another worker could run it. */
+static bool push_local(hive__worker_t *w, hive__task_t *t)
 {
-    if (t->pinned == w->id)
+    if (t->pinned == w->id) {
         pinned_push(w, t);
-    else if (t->pinned >= 0 && !stopping())
+        return false; /* nobody else's to take: no worker need wake for it */
+    }
+    if (t->pinned >= 0 && !stopping())
         start_on(t, t->pinned);
     else if (hive__deque_push(&w->deque, t) != 0)
         hive__inject_push(&S.inject, &t->inject);
+    return true;
 }
 
 static inline void cpu_relax(void)
@@ -262,11 +266,16 @@ static hive__task_t *take_queue(hive__worker_t *w, hive__inject_t *q)
         return NULL;
     hive__task_t *first = task_of(n);
     uint64_t count = 1;
+    bool stealable = false;
     hive__inject_node_t *rev = NULL;
-    for (n = n->next; n;) {
+    for (n = n->next; n; count++) {
         hive__inject_node_t *next = n->next;
-        n->next = rev;
-        rev = n;
+        if (task_of(n)->pinned == w->id) {
+            pinned_push(w, task_of(n)); /* oldest first, as the FIFO runs them */
+        } else {
+            n->next = rev;
+            rev = n;
+        }
         n = next;
     }
     while (rev) {
@@ -274,12 +283,11 @@ static hive__task_t *take_queue(hive__worker_t *w, hive__inject_t *q)
          * park and be injected again (or push_local may inject it), which
          * rewrites this very link. */
         hive__inject_node_t *next = rev->next;
-        push_local(w, task_of(rev));
+        stealable |= push_local(w, task_of(rev));
         rev = next;
-        count++;
     }
     bump(&w->injected, count);
-    if (count > 1)
+    if (stealable)
         hive__idle_notify(&S.idle);
     return first;
 }
@@ -299,10 +307,10 @@ static hive__task_t *steal_own_top(hive__worker_t *w)
     }
 }
 
-/* The resume slot's task, or NULL. A relaxed peek first (the slot is
- * mostly empty), then the acquire exchange that pairs with the release
- * store in run_task() (the task's context is saved) or, for a thief, with
- * the owner's own exchange. */
+/* The owner's take of its resume slot's task, or NULL. A relaxed peek
+ * first (the slot is mostly empty), then the acquire exchange that pairs
+ * with the release store in run_task() or settle_slow() (the task's
+ * context is saved). Thieves use steal_slot(). */
 static hive__task_t *take_resume(hive__worker_t *w)
 {
     if (!atomic_load_explicit(&w->resume, memory_order_relaxed))
@@ -314,7 +322,8 @@ static hive__task_t *take_resume(hive__worker_t *w)
 /* A thief's take of v's LIFO or resume slot: only a stealable word, and
  * only the word it saw (an exchange could take a pinned task stored since).
  * A relaxed peek first; acquire on success pairs with the release with
- * which the word was stored (make_ready(), run_task()). */
+ * which the word was stored (make_ready(), run_task(), settle_slow(),
+ * handoff_next()'s put-back). */
 static hive__task_t *steal_slot(_Atomic(uintptr_t) *slot)
 {
     uintptr_t word = atomic_load_explicit(slot, memory_order_relaxed);
@@ -590,7 +599,8 @@ static void make_ready(hive__task_t *t)
             slot_task(atomic_exchange_explicit(&w->lifo, word, memory_order_acq_rel));
         if (!prev)
             return; /* runs next here: no one else need wake (Tokio) */
-        push_local(w, prev);
+        if (!push_local(w, prev))
+            return; /* a pinned task, in our FIFO: likewise */
     } else {
         hive__inject_push(&S.inject, &t->inject);
     }
@@ -845,8 +855,9 @@ void hive__task_park_release(void)
 void hive__task_unpark(hive__task_t *t)
 {
     /* acq_rel: release publishes the unparker's writes (a message, a result)
-     * to t; acquire pairs with the release CAS in run_task() that published
-     * PARKED after t's context was saved, before we hand t to a queue. */
+     * to t; acquire pairs with the release CAS (park_parked(), park_warm(),
+     * from run_task() or settle_slow()) that published PARKED or WARM after
+     * t's context was saved, before we hand t to a queue. */
     int prev = atomic_exchange_explicit(&t->park_state, HIVE__PARK_NOTIFIED, memory_order_acq_rel);
     /* RELEASING: the worker taking t's stack sees the token when it
      * publishes PARKED, and makes t ready itself (evict()). */
@@ -893,9 +904,10 @@ static void release_to_restart(hive__task_t *t)
  * may briefly name a task that has woken (its runner's CAS lost to the
  * owner's replacing it): the evictor's CAS then fails. Such a stale name
  * never outlives the owner's dispatch: a task leaves the slot before it
- * runs, and the owner reads the slot only while it runs its own loop (no
- * RCU quiescent state in between, and processes are freed after a grace
- * period), so the task's memory is still there. Orderings: the slot is
+ * runs, and the owner reads the slot only in its loop or in a settle on
+ * its behalf (settle_slow(), with no RCU quiescent state in between either
+ * way, and processes are freed after a grace period), so the task's memory
+ * is still there. Orderings: the slot is
  * relaxed (it only names candidates; the park-state CASes decide, and
  * they carry the acquire/release of a park and an unpark: warm_at and the
  * stack fields are written before a release and read after an acquire). */
@@ -1005,9 +1017,16 @@ static bool park_parked(hive__task_t *t)
  * above, each of which settles when it is back), is not warm on another
  * worker and runs here; at most HANDOFF_CHAIN in a row, and never when the
  * loop has a turn due (the injection queue's or the fair one, or the LIFO
- * streak's end): the loop then runs as before, and with it the timers, the
- * poller and the RCU quiescent state, at most HANDOFF_CHAIN dispatches
- * later than they would have. */
+ * streak's end): the loop then runs as before. It counts the handoffs of
+ * its last dispatch as dispatches, so the timers, the poller and the RCU
+ * quiescent state come as often as without them, at most HANDOFF_CHAIN
+ * dispatches late.
+ *
+ * Stack: both sides run this on stacks that entered hive through an API
+ * call with HIVE__STACK_RESERVE of headroom checked (fault.h); the
+ * handoff and the settle (a park CAS, an eviction that returns a stack to
+ * the cache, a make_ready) stay far within it, as the loop's own path
+ * from a park did. */
 #define HANDOFF_CHAIN 8
 
 /* The task w runs next, taken from its slot, if it may be switched to
@@ -1016,7 +1035,8 @@ static bool park_parked(hive__task_t *t)
  * find_local()); a task stepping aside goes to the resume slot itself. */
 static hive__task_t *handoff_next(hive__worker_t *w, bool resume_too)
 {
-    if (w->chain >= HANDOFF_CHAIN || w->lifo_streak >= HIVE__LIFO_STREAK || w->inject_due <= 1)
+    if (w->chain >= HANDOFF_CHAIN || w->lifo_streak >= HIVE__LIFO_STREAK || w->inject_due <= 1 ||
+        w->fair_next)
         return NULL;
     _Atomic(uintptr_t) *slot = &w->lifo;
     /* relaxed: peeks; the exchange below takes. */
@@ -1140,6 +1160,9 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
         if (t->suspend_reason == HIVE__SUSPEND_YIELD) {
             push_local(w, t);
             w->fair_next = true;
+            /* The fair turn goes to the other queue first: a yielding
+             * task alone in its queue would be taken straight back. */
+            w->pinned_turn = t->pinned >= 0;
             return;
         }
         if (t->suspend_reason == HIVE__SUSPEND_NEXT) {
@@ -1273,11 +1296,21 @@ static void *worker_main(void *arg)
             hive__idle_from_searching(&S.idle, &w->parker);
         if (t) {
             run_task(w, t);
+            /* The handoffs of that run count as dispatches for the timers,
+             * the poller and the quiescent state, which are then due as
+             * often as without them (a pass of the loop may cover up to
+             * 1 + HANDOFF_CHAIN dispatches). */
+            uint32_t more = (uint32_t)w->chain;
+            w->timer_tick += more;
+            w->poll_tick += more;
             /* A quiescent state every 8 dispatches: a call into liburcu
              * and a thread-local lookup each time would cost more than the
              * few microseconds it holds a grace period up. */
-            if ((++w->qs_tick & 7) == 0)
+            w->qs_tick += 1 + more;
+            if (w->qs_tick >= 8) {
+                w->qs_tick = 0;
                 hive__rcu_quiescent();
+            }
         } else {
             worker_park(w);
         }
