@@ -193,7 +193,8 @@ static void note_worker(void)
         atomic_fetch_add(&pin_away, 1);
 }
 
-static void pin_ponger(void *arg)
+/* Echoes each ping with a pong until a ping that says it is the last. */
+static void ponger(void *arg)
 {
     hive_msg_t *m;
     while (hive_receive_tag(PIN_PING, HIVE_INFINITY, &m) == 0) {
@@ -205,6 +206,7 @@ static void pin_ponger(void *arg)
         if (last)
             break;
     }
+    latch_count_down(&done);
 }
 
 static void pin_pinger(void *arg)
@@ -237,13 +239,13 @@ static void pinned_processes_are_never_stolen(void **state)
 {
     pin_rounds = hive_test_scaled(20000);
     atomic_store(&pin_away, 0);
-    latch_init(&done, PIN_PAIRS);
+    latch_init(&done, 2 * PIN_PAIRS);
     start(4, HIVE_PIN_COMPACT);
     hive_spawn_opts_t on0 = {.worker = 0, .pinned = true};
     for (int i = 0; i < PIN_PAIRS; i++) {
-        hive_pid_t ponger;
-        assert_int_equal(hive_spawn_opts(pin_ponger, NULL, &on0, &ponger), 0);
-        assert_int_equal(hive_spawn_opts(pin_pinger, (void *)(uintptr_t)ponger, &on0, NULL), 0);
+        hive_pid_t pong;
+        assert_int_equal(hive_spawn_opts(ponger, NULL, &on0, &pong), 0);
+        assert_int_equal(hive_spawn_opts(pin_pinger, (void *)(uintptr_t)pong, &on0, NULL), 0);
     }
     assert_true(latch_wait(&done, DEADLINE));
     int ran;
@@ -256,21 +258,6 @@ static void pinned_processes_are_never_stolen(void **state)
     latch_destroy(&done);
 }
 
-static void pinned_yield_until_flag(void *arg)
-{
-    while (!atomic_load(&flag)) {
-        atomic_fetch_add(&spins, 1);
-        hive_yield();
-    }
-    latch_count_down(&done);
-}
-
-static void pinned_set_flag(void *arg)
-{
-    atomic_store(&flag, true);
-    latch_count_down(&done);
-}
-
 static void nothing(void *arg) {}
 
 /* On worker 0: three yield loops, then the task that ends them, queued on
@@ -281,10 +268,10 @@ static void pinned_driver(void *arg)
     bool loopers_pinned = arg != NULL;
     hive_spawn_opts_t on0 = {.worker = 0, .pinned = true};
     for (int i = 0; i < 3; i++)
-        hive_spawn_opts(pinned_yield_until_flag, NULL, loopers_pinned ? &on0 : NULL, NULL);
+        hive_spawn_opts(yield_until_flag, NULL, loopers_pinned ? &on0 : NULL, NULL);
     while (atomic_load(&spins) < 1000)
         hive_yield();
-    hive_spawn_opts(pinned_set_flag, NULL, loopers_pinned ? NULL : &on0, NULL);
+    hive_spawn_opts(set_flag, NULL, loopers_pinned ? NULL : &on0, NULL);
     hive_spawn_opts(nothing, NULL, loopers_pinned ? NULL : &on0, NULL);
     latch_count_down(&done);
 }
@@ -308,36 +295,21 @@ static void pinned_and_unpinned_queues_take_turns(void **state)
 
 /* ---- handoff --------------------------------------------------------- */
 
-enum { HO_PING = 1, HO_PONG };
 static _Atomic bool ho_stop;
 static _Atomic long ho_rounds;
 
-static void ho_ponger(void *arg)
-{
-    hive_msg_t *m;
-    while (hive_receive_tag(HO_PING, HIVE_INFINITY, &m) == 0) {
-        hive_pid_t from = hive_msg_from(m);
-        bool last = hive_msg_size(m) != 0;
-        hive_msg_free(m);
-        hive_send(from, HO_PONG, NULL, 0);
-        if (last)
-            break;
-    }
-    latch_count_down(&done);
-}
-
 static void ho_pinger(void *arg)
 {
-    hive_pid_t ponger;
-    if (hive_spawn(ho_ponger, NULL, &ponger) != 0)
+    hive_pid_t pong;
+    if (hive_spawn(ponger, NULL, &pong) != 0)
         return;
     char last = 1;
     for (;;) {
         bool end = atomic_load(&ho_stop);
-        if (hive_send(ponger, HO_PING, &last, end ? 1 : 0) != 0)
+        if (hive_send(pong, PIN_PING, &last, end ? 1 : 0) != 0)
             break;
         hive_msg_t *m;
-        if (hive_receive_tag(HO_PONG, HIVE_INFINITY, &m) != 0)
+        if (hive_receive_tag(PIN_PONG, HIVE_INFINITY, &m) != 0)
             break;
         hive_msg_free(m);
         atomic_fetch_add(&ho_rounds, 1);
