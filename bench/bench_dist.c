@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdbool.h>
+
 #include <hive/hive.h>
 
 #include "bench/bench_rt.h"
@@ -26,13 +28,19 @@
 #define DIST_OPS 20000
 
 static pid_t peer_os_pid;
+static bool peer_os_pid_registered;
 static char peer_node[300];
 
+/* The Erlang node lives for one repetition only: left running, its VM
+ * (schedulers that spin before they sleep, timers) shared the two CPUs
+ * with every benchmark after this one in `make bench` - cross-worker
+ * round trips measured ~5x slower behind it in some runs. */
 static void kill_peer(void)
 {
     if (peer_os_pid > 0) {
         kill(peer_os_pid, SIGKILL);
         waitpid(peer_os_pid, NULL, 0);
+        peer_os_pid = 0;
     }
 }
 
@@ -53,10 +61,12 @@ static int start_epmd(hive_bench_t *b)
 
 static int start_peer(hive_bench_t *b, const char *host)
 {
+    static int starts;
     if (peer_os_pid > 0)
         return 0;
     char name[64];
-    snprintf(name, sizeof name, "hbpong%d", (int)getpid());
+    /* A new name each time: epmd may not have dropped the last one yet. */
+    snprintf(name, sizeof name, "hbpong%d_%d", (int)getpid(), starts++);
     snprintf(peer_node, sizeof peer_node, "%s@%s", name, host);
     const char *code = "register(pong, self()),"
                        "L = fun L() -> receive {F, I} -> F ! {self(), I}, L() end end, L().";
@@ -68,8 +78,11 @@ static int start_peer(hive_bench_t *b, const char *host)
     }
     if (p < 0)
         return hive_bench_fail(b, "fork failed");
+    if (!peer_os_pid_registered) {
+        atexit(kill_peer); /* a failed or interrupted run leaves none behind */
+        peer_os_pid_registered = true;
+    }
     peer_os_pid = p;
-    atexit(kill_peer);
     return 0;
 }
 
@@ -175,6 +188,7 @@ static int bench_dist_pingpong(long ops, hive_bench_t *b)
     }
     hive_node_stop();
     bench_rt_stop();
+    kill_peer();
     if (fail)
         return fail;
     return done == ops ? 0 : hive_bench_fail(b, "%ld of %ld round trips", done, ops);
