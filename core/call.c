@@ -80,8 +80,8 @@ static int copy_out(hive_msg_t *m, void *out, size_t size)
     int rc = 0;
     if (hive_msg_size(m) != size)
         rc = -EMSGSIZE;
-    else if (size)
-        memcpy(out, hive_msg_data(m), size);
+    else
+        hive__msg_copy(out, hive_msg_data(m), size);
     hive_msg_free(m);
     return rc;
 }

@@ -15,6 +15,7 @@
 
 #include <hive/message.h>
 
+#include <stdint.h>
 #include <string.h>
 
 #include "mailbox/alloc.h"
@@ -98,6 +99,45 @@ size_t hive__msg_depot_count(void);
 /* Batches the calling thread has taken from the depot (tests). */
 size_t hive__msg_depot_taken(void);
 
+/* Copy n bytes between buffers that do not overlap. Up to 32 bytes (most
+ * messages: a count, a pointer, a small struct) inline, as two possibly
+ * overlapping moves of a word size: the C library's memcpy is a call, and
+ * glibc's AVX-512 variant moves short lengths with masked vector loads and
+ * stores, which cost ~20 cycles each on this AMD EPYC. With an 8-byte
+ * payload inline, actor_cast on one worker went 23 -> 16 ns and actor_call
+ * 135 -> 125 (alternating builds, 3 rounds). */
+static inline void hive__msg_copy(void *restrict d, const void *restrict s, size_t n)
+{
+    unsigned char *dd = d;
+    const unsigned char *ss = s;
+    if (n > 32) {
+        memcpy(d, s, n);
+    } else if (n >= 16) {
+        uint64_t a[2], b[2];
+        memcpy(a, ss, 16);
+        memcpy(b, ss + n - 16, 16);
+        memcpy(dd, a, 16);
+        memcpy(dd + n - 16, b, 16);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, ss, 8);
+        memcpy(&b, ss + n - 8, 8);
+        memcpy(dd, &a, 8);
+        memcpy(dd + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, ss, 4);
+        memcpy(&b, ss + n - 4, 4);
+        memcpy(dd, &a, 4);
+        memcpy(dd + n - 4, &b, 4);
+    } else if (n) {
+        unsigned char a = ss[0], b = ss[n / 2], c = ss[n - 1];
+        dd[0] = a;
+        dd[n / 2] = b;
+        dd[n - 1] = c;
+    }
+}
+
 /* NULL when out of memory. Inline: it is most of a send. */
 static inline hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, const void *data,
                                               size_t len)
@@ -106,8 +146,7 @@ static inline hive_msg_t *hive__msg_new_bytes(uint64_t tag, hive_pid_t from, con
     if (!m)
         return NULL;
     hive__msg_init(m, tag, from, HIVE__MSG_BYTES, (uint32_t)len);
-    if (len)
-        memcpy(m->data, data, len);
+    hive__msg_copy(m->data, data, len);
     return m;
 }
 hive_msg_t *hive__msg_new_ptr(uint64_t tag, hive_pid_t from, void *ptr, void (*dtor)(void *));

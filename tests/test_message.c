@@ -303,6 +303,30 @@ static bool fail_all(size_t size)
     return true;
 }
 
+/* hive__msg_copy (every send's payload copy, a call's reply copy) copies
+ * exactly n bytes for every length from 0 to 40 - the inline short paths
+ * (overlapping word moves, three bytes for 1..3) and the library past 32 -
+ * from any alignment, and writes nothing before or after. */
+static void the_payload_copy_is_exact_at_every_length(void **state)
+{
+    unsigned char src[64], dst[80];
+    for (size_t off = 0; off < 8; off++) {
+        for (size_t n = 0; n <= 40; n++) {
+            for (size_t i = 0; i < sizeof src; i++)
+                src[i] = (unsigned char)(i * 7 + off + n + 1);
+            memset(dst, 0xA5, sizeof dst);
+            hive__msg_copy(dst + 8 + off, src + off, n);
+            for (size_t i = 0; i < sizeof dst; i++) {
+                bool inside = i >= 8 + off && i < 8 + off + n;
+                unsigned char want = inside ? src[i - 8] : 0xA5;
+                if (dst[i] != want)
+                    fail_msg("length %zu, offset %zu: byte %zu is %u, not %u", n, off, i,
+                             dst[i], want);
+            }
+        }
+    }
+}
+
 static void the_failure_hook_comes_before_the_cache(void **state)
 {
     hive__msg_cache_attach();
@@ -351,6 +375,7 @@ int main(void)
         cmocka_unit_test(the_depot_is_bounded),
         cmocka_unit_test(a_thread_with_an_empty_cache_takes_from_the_depot),
         cmocka_unit_test(one_way_streams_recycle_through_the_depot_and_never_share_a_node),
+        cmocka_unit_test(the_payload_copy_is_exact_at_every_length),
         cmocka_unit_test(the_failure_hook_comes_before_the_cache),
         cmocka_unit_test(a_cached_node_is_poisoned_under_asan),
     };
