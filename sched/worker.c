@@ -206,6 +206,11 @@ static inline hive__task_t *slot_task(uintptr_t word)
 /* A word a thief may take: a task, not pinned. */
 static inline bool slot_stealable(uintptr_t word) { return word && !(word & SLOT_PINNED); }
 
+static hive__task_t *task_of(hive__inject_node_t *n)
+{
+    return (hive__task_t *)(void *)((char *)n - offsetof(hive__task_t, inject));
+}
+
 static void pinned_push(hive__worker_t *w, hive__task_t *t)
 {
     t->inject.next = NULL;
@@ -223,7 +228,7 @@ static hive__task_t *pinned_pop(hive__worker_t *w)
         return NULL;
     if (!(w->pinned_head = n->next))
         w->pinned_tail = NULL;
-    return (hive__task_t *)(void *)((char *)n - offsetof(hive__task_t, inject));
+    return task_of(n);
 }
 
 /* Owner: queue t here - a pinned task in the private FIFO (or home, if it
@@ -250,11 +255,6 @@ static inline void cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ volatile("yield" ::: "memory");
 #endif
-}
-
-static hive__task_t *task_of(hive__inject_node_t *n)
-{
-    return (hive__task_t *)(void *)((char *)n - offsetof(hive__task_t, inject));
 }
 
 /* Take a whole injection queue (the shared one or our inbox): run the
@@ -997,6 +997,36 @@ static bool park_parked(hive__task_t *t)
                                                    memory_order_acq_rel, memory_order_acquire);
 }
 
+/* t's fiber switched out to wait (reason: HIVE__SUSPEND_NEXT, _RELEASE or
+ * _PARK), its context saved: put it where it waits - run_task() calls this
+ * for the task that came back to the loop, settle_slow() for one that
+ * switched straight to the next (see "Handoff"). False when a token came
+ * first: t is to run again, and is in no queue. */
+static bool settle(hive__worker_t *w, hive__task_t *t, int reason)
+{
+    if (reason == HIVE__SUSPEND_NEXT) {
+        /* Stepped aside for the LIFO slot's task only: it runs next after
+         * it, from the resume slot, which a thief takes only from a stuck
+         * worker. (Pushed on the deque with a fairness turn, as a yield is,
+         * a fork-join parent lost its depth-first order - fib 300 -> 700
+         * ns - and a pinned caller was stolen by the idle worker and sent
+         * home.) release: publishes t's saved context to whoever takes it. */
+        atomic_store_explicit(&w->resume, slot_word(w, t), memory_order_release);
+        return true;
+    }
+    if (reason == HIVE__SUSPEND_RELEASE) {
+#if !HIVE_ASAN /* ASan: the fiber left for good (hive__task_park_release) */
+        return park_warm(w, t); /* false: it runs again, stack kept */
+#else
+        /* Drop the stack before publishing PARKED: from then on an
+         * unparker may hand t to another worker, which gives it a new one.
+         * Nothing on the old stack is needed (the caller's promise). */
+        release_to_restart(t);
+#endif
+    }
+    return park_parked(t);
+}
+
 /* ---- handoff ----------------------------------------------------------
  *
  * A process that steps aside for the task in the LIFO slot (a caller
@@ -1092,24 +1122,9 @@ __attribute__((noinline)) static void settle_slow(void)
     hive__worker_t *w = hive__worker_self();
     hive__task_t *t = w->settle_task;
     w->settle_task = NULL;
-    switch (w->settle_reason) {
-    case HIVE__SUSPEND_NEXT:
-        /* release: publishes t's saved context to whoever takes it. */
-        atomic_store_explicit(&w->resume, slot_word(w, t), memory_order_release);
-        return;
-#if !HIVE_ASAN
-    case HIVE__SUSPEND_RELEASE:
-        if (!park_warm(w, t))
-            make_ready(t); /* a token came: it runs again, stack kept */
-        return;
-#endif
-    default: /* HIVE__SUSPEND_PARK */
-        if (!park_parked(t))
-            make_ready(t); /* a token came: it runs again */
-        return;
-    }
+    if (!settle(w, t, w->settle_reason))
+        make_ready(t); /* a token came: it runs again */
 }
-
 static void run_task(hive__worker_t *w, hive__task_t *t)
 {
     if (t->pinned >= 0 && t->pinned != w->id) {
@@ -1165,34 +1180,10 @@ static void run_task(hive__worker_t *w, hive__task_t *t)
             w->pinned_turn = t->pinned >= 0;
             return;
         }
-        if (t->suspend_reason == HIVE__SUSPEND_NEXT) {
-            /* Stepped aside for the LIFO slot's task only: it runs next
-             * after it, from the resume slot, which a thief takes only
-             * from a stuck worker. (Pushed on the deque with a fairness
-             * turn, as a yield is, a fork-join parent lost its depth-first
-             * order - fib 300 -> 700 ns - and a pinned caller was stolen
-             * by the idle worker and sent home.) */
-            /* release: publishes t's saved context to whoever takes it */
-            atomic_store_explicit(&w->resume, slot_word(w, t), memory_order_release);
-            return;
-        }
-        if (t->suspend_reason == HIVE__SUSPEND_RELEASE) {
-#if !HIVE_ASAN /* ASan: the fiber left for good (hive__task_park_release) */
-            if (park_warm(w, t))
-                return;
-            continue; /* a token came: run it again, stack kept */
-#endif
-            /* Drop the stack before publishing PARKED: from then on an
-             * unparker may hand t to another worker, which gives it a new
-             * one. Nothing on the old stack is needed (the caller's promise). */
-            release_to_restart(t);
-        }
-        /* HIVE__SUSPEND_PARK: publish PARKED now that the fiber is off its
-         * stack. */
-        if (park_parked(t))
+        if (settle(w, t, t->suspend_reason))
             return;
         /* A token came in between the task's check and here: run it again
-         * (afresh, on a new stack, if it was released). */
+         * (stack kept, or afresh on a new stack if it was released). */
     }
 }
 
