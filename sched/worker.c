@@ -1002,7 +1002,8 @@ static bool park_parked(hive__task_t *t)
  * for the task that came back to the loop, settle_slow() for one that
  * switched straight to the next (see "Handoff"). False when a token came
  * first: t is to run again, and is in no queue. */
-static bool settle(hive__worker_t *w, hive__task_t *t, int reason)
+__attribute__((always_inline)) static inline bool settle(hive__worker_t *w, hive__task_t *t,
+                                                          int reason)
 {
     if (reason == HIVE__SUSPEND_NEXT) {
         /* Stepped aside for the LIFO slot's task only: it runs next after
