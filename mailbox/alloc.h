@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Tests: when set, the hook is asked before each allocation and a true
  * answer makes that allocation fail. Not for production use. */
@@ -51,6 +52,20 @@ static inline void *hive__alloc(size_t size)
 }
 
 void *hive__zalloc(size_t size);
+
+/* Worker threads: allocate from hive's kept jemalloc arena for worker `id`
+ * from now on (enter, first thing), and give it up (leave, last thing
+ * before the thread ends) so that it outlives the thread with its pages.
+ * See "Kept arenas" in alloc.c. No-ops without jemalloc; best effort. */
+void hive__alloc_worker_enter(int id);
+void hive__alloc_worker_leave(void);
+/* The kept arena the calling thread allocates from, or -1 (not a worker,
+ * or no jemalloc). For tests. */
+int hive__alloc_worker_arena(void);
+/* jemalloc's count of an arena's dirty pages (free, still backed) and of
+ * the pages it purged so far: 0, or -1 (no jemalloc, no statistics). For
+ * tests. */
+int hive__alloc_arena_pages(int arena, size_t *dirty, uint64_t *purged);
 
 static inline void hive__free(void *p, size_t size)
 {

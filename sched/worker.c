@@ -1250,6 +1250,7 @@ static void *worker_main(void *arg)
     int err = 0;
     if (S.topology && w->cpu >= 0)
         err = hive__topology_bind_self(S.topology, w->cpu);
+    hive__alloc_worker_enter(w->id);
     rcu_register_thread();
     hive__msg_cache_attach();
     hive__ctx_init_thread(&w->sched_ctx);
@@ -1315,6 +1316,7 @@ static void *worker_main(void *arg)
     hive__fault_thread_fini();
     hive__rcu_offline();
     rcu_unregister_thread();
+    hive__alloc_worker_leave();
     tls_worker = NULL;
     return NULL;
 }
