@@ -488,13 +488,19 @@ static void proc_release_owned(hive__proc_t *p)
  * jemalloc allowed too: no lookup can still hold a struct that reaches
  * the depot. Bounded: PDEPOT_MAX batches per class in the depot (~3 MiB
  * of plain processes; past it a batch is freed as before) and in each
- * worker's reserve at most what it last took from the depot, kept while
- * the runtime runs, as jemalloc would keep the pages for its decay time.
- * A parking or stopping worker puts its reserve back; the runtime's stop
- * empties the depot. (Emptying it whenever the last worker went to sleep made a
- * crash-and-restart loop slower: workers sleep between restarts, and the
- * frees moved onto their path.) Off under ASan, which then sees every
- * struct freed.
+ * worker's reserve at most what it last took from the depot, kept as
+ * jemalloc would keep the pages for its decay time. A parking or stopping
+ * worker puts its reserve back. (Emptying the depot whenever the last
+ * worker went to sleep made a crash-and-restart loop slower: workers sleep
+ * between restarts, and the frees moved onto their path.) The depot also
+ * outlives a runtime's stop, for the next runtime to spawn from: emptied
+ * into jemalloc at each stop, its structs came back only as jemalloc's
+ * extent reuse allowed, and in some program runs hardly at all
+ * (sup_tree_start, a fresh runtime per repetition on 2 workers: ~900 page
+ * faults and ~480 ns per child in every repetition of such a run, against
+ * ~60-250 faults and ~330-400 ns with the depot kept; mailbox/alloc.c's
+ * kept arenas do the same for the rest). Off under ASan, which then sees
+ * every struct freed.
  *
  * Measured with callgrind --fair-sched=yes (liburcu's thread gets its
  * turns), 2 workers: fjcreate 4.82 -> 3.14 G instructions, fib 903 -> 701
@@ -696,20 +702,6 @@ __attribute__((noinline)) static hive__proc_t *pmem_new(size_t size)
         return NULL;
     memset(p, 0, size);
     return p;
-}
-
-/* The runtime stopped (its workers gone, every grace period over): the
- * depot's structs go back to the allocator. */
-static void pmem_drain(void)
-{
-    for (size_t c = 1; c < PCLASSES; c++) {
-        hive__depot_rec_t *r = hive__depot_drain(&pdepot[c]);
-        while (r) {
-            free_batch_t *b = (free_batch_t *)r;
-            r = r->next;
-            batch_release(b);
-        }
-    }
 }
 
 /* End p: it is no longer alive, named, or in the table; its memory goes
@@ -1670,8 +1662,7 @@ void hive__proc_table_shutdown(void)
         }
         proc_end(p);
     }
-    rcu_barrier(); /* run every deferred free */
-    pmem_drain();
+    rcu_barrier(); /* run every deferred free (the depot keeps its structs) */
     munmap(T.slots, T.max * sizeof *T.slots);
     munmap(T.gens, T.max * sizeof *T.gens);
     munmap((void *)T.next_free, T.max * sizeof *T.next_free);
