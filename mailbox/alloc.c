@@ -2,6 +2,7 @@
  * libc under sanitizers; a failure hook for allocation-failure tests. See
  * alloc.h. */
 #include "mailbox/alloc.h"
+#include "mailbox/valgrind.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,14 +13,6 @@
 #include <dlfcn.h>
 #include <jemalloc/jemalloc.h>
 #include <pthread.h>
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 #endif
 
 /* relaxed: the hook is set by a test before the code under test runs and the

@@ -29,14 +29,7 @@
 #if HIVE_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "mailbox/valgrind.h"
 
 /* ---- the registers the ABI makes callee-saved (regs_<arch>.S order) ---- */
 
