@@ -378,6 +378,32 @@ static hive__task_t *steal_slot(_Atomic(uintptr_t) *slot)
     return slot_task(word);
 }
 
+/* Nothing waits in this worker's deque or pinned FIFO. */
+static inline bool nothing_queued(hive__worker_t *w)
+{
+    return !w->pinned_head && hive__deque_size(&w->deque) <= 0;
+}
+
+/* Is a turn due that the LIFO and resume slots must yield to - the end of
+ * the LIFO streak (HIVE__LIFO_STREAK runs of the two slots in a row), or a
+ * fair turn for the oldest task? Only while a task waits in this worker's
+ * deque or pinned FIFO: both keep a pair handing work to each other from
+ * starving those, and with nobody waiting there is nobody to starve (the
+ * injection queue has its own turn, counted apart); the streak then starts
+ * over and the fair turn lapses. A request/response pair alone on its
+ * worker (actor_call) went through the loop instead of a handoff every 8
+ * round trips for nothing. */
+static inline bool slot_turn_over(hive__worker_t *w)
+{
+    if (w->lifo_streak < HIVE__LIFO_STREAK && !w->fair_next)
+        return false;
+    if (!nothing_queued(w))
+        return true;
+    w->lifo_streak = 0;
+    w->fair_next = false;
+    return false;
+}
+
 static hive__task_t *find_local(hive__worker_t *w)
 {
     hive__task_t *t;
@@ -397,7 +423,7 @@ static hive__task_t *find_local(hive__worker_t *w)
     }
     t = slot_task(slot_take_own(&w->lifo)); /* see slot_take_own() */
     if (t) {
-        if (w->lifo_streak < HIVE__LIFO_STREAK) {
+        if (w->lifo_streak < HIVE__LIFO_STREAK || !slot_turn_over(w)) {
             w->lifo_streak++;
             bump(&w->lifo_runs, 1);
             return t;
@@ -405,7 +431,8 @@ static hive__task_t *find_local(hive__worker_t *w)
         /* The LIFO slot has had its turn: queue it and run the oldest. */
         push_local(w, t);
         w->fair_next = true;
-    } else if (w->lifo_streak < HIVE__LIFO_STREAK && (t = take_resume(w))) {
+    } else if ((w->lifo_streak < HIVE__LIFO_STREAK || !slot_turn_over(w)) &&
+               (t = take_resume(w))) {
         /* Counted with the LIFO slot's runs: a pair handing work to each
          * other through the two must not keep the deque waiting. */
         w->lifo_streak++;
@@ -1103,8 +1130,7 @@ __attribute__((always_inline)) static inline bool settle(hive__worker_t *w, hive
  * find_local()); a task stepping aside goes to the resume slot itself. */
 static hive__task_t *handoff_next(hive__worker_t *w, bool resume_too)
 {
-    if (w->chain >= HANDOFF_CHAIN || w->lifo_streak >= HIVE__LIFO_STREAK || w->inject_due <= 1 ||
-        w->fair_next)
+    if (w->chain >= HANDOFF_CHAIN || w->inject_due <= 1 || slot_turn_over(w))
         return NULL;
     _Atomic(uintptr_t) *slot = &w->lifo;
     /* relaxed: peeks; the exchange below takes. */

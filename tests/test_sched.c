@@ -371,6 +371,33 @@ static void handoff_chains_leave_the_loop_its_duties(void **state)
     latch_destroy(&done);
 }
 
+/* One pair alone on one worker: nothing waits in the deque or the pinned
+ * FIFO, so neither the LIFO streak's end nor a fair turn sends the pair
+ * through the loop - only the handoff chain's limit (8) and the injection
+ * queue's turn do: at least 80% of the dispatches are handoffs (8 of 9 at
+ * most). When the streak and the fair turn applied with nobody waiting,
+ * a round trip went through the loop every 8 (72%). */
+static void a_lone_pair_hands_off_without_idle_turns(void **state)
+{
+    atomic_store(&ho_stop, false);
+    atomic_store(&ho_rounds, 0);
+    latch_init(&done, 2);
+    start(1, HIVE_PIN_COMPACT);
+    assert_int_equal(hive_spawn(ho_pinger, NULL, NULL), 0);
+    while (atomic_load(&ho_rounds) < 100000)
+        sched_yield();
+    atomic_store(&ho_stop, true);
+    assert_true(latch_wait(&done, DEADLINE));
+    hive__worker_stats_t st;
+    hive__worker_stats(0, &st);
+    print_message("%ld round trips, %llu dispatches, %llu of them handoffs\n",
+                  atomic_load(&ho_rounds), (unsigned long long)st.runs,
+                  (unsigned long long)st.handoffs);
+    stop();
+    assert_true(st.handoffs * 100 >= st.runs * 80);
+    latch_destroy(&done);
+}
+
 /* The injection queue is checked even while local work never runs out: on
  * one worker a task yields forever, and a task spawned from a foreign
  * thread (through the injection queue) still runs and stops it. */
@@ -678,6 +705,7 @@ int main(void)
         cmocka_unit_test(pinned_processes_are_never_stolen),
         cmocka_unit_test(pinned_and_unpinned_queues_take_turns),
         cmocka_unit_test(handoff_chains_leave_the_loop_its_duties),
+        cmocka_unit_test(a_lone_pair_hands_off_without_idle_turns),
         cmocka_unit_test(start_stop_cycles),
         cmocka_unit_test(workers_are_pinned_as_configured),
         cmocka_unit_test(rcu_reclaimer_floats_over_the_workers_cpus),
