@@ -386,22 +386,30 @@ static inline bool nothing_queued(hive__worker_t *w)
 
 /* Is a turn due that the LIFO and resume slots must yield to - the end of
  * the LIFO streak (HIVE__LIFO_STREAK runs of the two slots in a row), or a
- * fair turn for the oldest task? Only while a task waits in this worker's
- * deque or pinned FIFO: both keep a pair handing work to each other from
- * starving those, and with nobody waiting there is nobody to starve (the
- * injection queue has its own turn, counted apart); the streak then starts
- * over and the fair turn lapses. A request/response pair alone on its
- * worker (actor_call) went through the loop instead of a handoff every 8
- * round trips for nothing. */
-static inline bool slot_turn_over(hive__worker_t *w)
+ * fair turn for the oldest task? Only while a task waits: in this worker's
+ * deque or pinned FIFO, or (resume_waiting) in the resume slot while the
+ * LIFO slot's task is about to run - a pair waking each other through the
+ * LIFO slot would otherwise keep a process that stepped aside there waiting
+ * for ever. With nobody waiting there is nobody to starve (the injection
+ * queue has its own turn, counted apart): the streak starts over and the
+ * fair turn lapses. A request/response pair alone on its worker
+ * (actor_call) went through the loop instead of a handoff every 8 round
+ * trips for nothing. */
+static inline bool slot_turn_over(hive__worker_t *w, bool resume_waiting)
 {
     if (w->lifo_streak < HIVE__LIFO_STREAK && !w->fair_next)
         return false;
-    if (!nothing_queued(w))
+    if (resume_waiting || !nothing_queued(w))
         return true;
     w->lifo_streak = 0;
     w->fair_next = false;
     return false;
+}
+
+/* A task waits in w's resume slot (relaxed: the owner's own slot). */
+static inline bool resume_waits(hive__worker_t *w)
+{
+    return atomic_load_explicit(&w->resume, memory_order_relaxed) != 0;
 }
 
 static hive__task_t *find_local(hive__worker_t *w)
@@ -423,7 +431,7 @@ static hive__task_t *find_local(hive__worker_t *w)
     }
     t = slot_task(slot_take_own(&w->lifo)); /* see slot_take_own() */
     if (t) {
-        if (w->lifo_streak < HIVE__LIFO_STREAK || !slot_turn_over(w)) {
+        if (w->lifo_streak < HIVE__LIFO_STREAK || !slot_turn_over(w, resume_waits(w))) {
             w->lifo_streak++;
             bump(&w->lifo_runs, 1);
             return t;
@@ -431,7 +439,7 @@ static hive__task_t *find_local(hive__worker_t *w)
         /* The LIFO slot has had its turn: queue it and run the oldest. */
         push_local(w, t);
         w->fair_next = true;
-    } else if ((w->lifo_streak < HIVE__LIFO_STREAK || !slot_turn_over(w)) &&
+    } else if ((w->lifo_streak < HIVE__LIFO_STREAK || !slot_turn_over(w, false)) &&
                (t = take_resume(w))) {
         /* Counted with the LIFO slot's runs: a pair handing work to each
          * other through the two must not keep the deque waiting. */
@@ -856,7 +864,7 @@ bool hive__task_yield_to_next(void)
 {
     hive__worker_t *w = hive__worker_self();
     hive__task_t *t = hive__task_self();
-    /* relaxed: hints (both slots are taken with exchanges) */
+    /* relaxed: hints (the slots are taken with slot_take_own()) */
     if (!w || !t || atomic_load_explicit(&w->resume, memory_order_relaxed) ||
         !atomic_load_explicit(&w->lifo, memory_order_relaxed))
         return false;
@@ -1141,10 +1149,10 @@ __attribute__((always_inline)) static inline bool settle(hive__worker_t *w, hive
  * find_local()); a task stepping aside goes to the resume slot itself. */
 static hive__task_t *handoff_next(hive__worker_t *w, bool resume_too)
 {
-    if (w->chain >= HANDOFF_CHAIN || w->inject_due <= 1 || slot_turn_over(w))
+    if (w->chain >= HANDOFF_CHAIN || w->inject_due <= 1)
         return NULL;
     _Atomic(uintptr_t) *slot = &w->lifo;
-    /* relaxed: peeks; the exchange below takes. */
+    /* relaxed: peeks; the take below takes. */
     uintptr_t word = atomic_load_explicit(slot, memory_order_relaxed);
     if (!word && resume_too) {
         slot = &w->resume;
@@ -1152,6 +1160,8 @@ static hive__task_t *handoff_next(hive__worker_t *w, bool resume_too)
     }
     if (!(word & SLOT_DIRECT))
         return NULL; /* nothing, or the loop's to run (no stack yet, warm elsewhere) */
+    if (slot_turn_over(w, slot == &w->lifo && resume_waits(w)))
+        return NULL;
     /* Only this worker fills its slots: the take finds the word peeked, or
      * 0 if a thief took it since (slot_take_own()). */
     hive__task_t *t = slot_task(slot_take_own(slot));

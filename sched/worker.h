@@ -9,8 +9,8 @@
  *   - a LIFO slot holding the task most recently woken or spawned by this
  *     worker, run next so that request/response pairs and a parent waiting
  *     for its new child stay on one core (stealable unless the task is
- *     pinned, and limited to HIVE__LIFO_STREAK runs in a row so it cannot
- *     starve the deque);
+ *     pinned, and limited to HIVE__LIFO_STREAK runs in a row while other
+ *     tasks wait here, so it cannot starve them);
  *   - a private FIFO of runnable tasks pinned to this worker, which thieves
  *     never see (the deque's oldest task and its oldest take turns);
  *   - the scheduler loop's own context and a stack cache (stack.c);

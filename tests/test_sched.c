@@ -7,6 +7,7 @@
  *
  * Runs with more workers than the machine has cores where it matters:
  * oversubscription shakes out races. */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -398,6 +399,75 @@ static void a_lone_pair_hands_off_without_idle_turns(void **state)
     latch_destroy(&done);
 }
 
+/* A process that stepped aside in the resume slot (a caller whose callee
+ * it just woke) is not starved by a pair waking each other through the
+ * LIFO slot. On one worker: A calls actor B with a 50 ms timeout and steps
+ * aside for it; B's handler, instead of replying, ping-pongs with process
+ * C until a flag is set, each waking the other into the LIFO slot. Nothing
+ * waits in the deque or the pinned FIFO, so only the resume slot's waiter
+ * ends the LIFO streak: A runs, arms its timeout, times out and sets the
+ * flag. When the streak ignored the resume slot, A never ran again and
+ * this test hung (found in review). */
+static _Atomic bool starve_stop;
+static hive_pid_t starve_c;
+
+static void starve_ponger(void *arg)
+{
+    hive_msg_t *m;
+    while (hive_receive_tag(PIN_PING, HIVE_INFINITY, &m) == 0) {
+        hive_pid_t from = hive_msg_from(m);
+        bool last = hive_msg_size(m) != 0;
+        hive_msg_free(m);
+        hive_send(from, PIN_PONG, NULL, 0);
+        if (last)
+            break;
+    }
+    latch_count_down(&done);
+}
+
+static hive_next_t starve_handle(void *state, hive_msg_t *req)
+{
+    char last = 1;
+    for (;;) {
+        bool end = atomic_load(&starve_stop);
+        hive_send(starve_c, PIN_PING, &last, end ? 1 : 0);
+        hive_msg_t *m;
+        if (hive_receive_tag(PIN_PONG, HIVE_INFINITY, &m) != 0)
+            break;
+        hive_msg_free(m);
+        if (end)
+            break;
+    }
+    hive_reply(req, NULL, 0);
+    return hive_continue(state);
+}
+
+static void starve_caller(void *arg)
+{
+    hive_actor_spec_t spec = {.handle = starve_handle};
+    hive_subject_t b;
+    if (hive_actor_start(&spec, NULL, &b, NULL) != 0)
+        return;
+    hive_msg_t *r = NULL;
+    int rc = hive_call(b, NULL, 0, 50, &r, NULL);
+    hive_msg_free(r);
+    atomic_store(&starve_stop, true);
+    if (rc == -ETIMEDOUT && hive_actor_stop(b.pid, hive_reason_normal(), 10000) == 0)
+        latch_count_down(&done);
+}
+
+static void a_process_in_the_resume_slot_is_not_starved(void **state)
+{
+    atomic_store(&starve_stop, false);
+    latch_init(&done, 2);
+    start(1, HIVE_PIN_COMPACT);
+    assert_int_equal(hive_spawn(starve_ponger, NULL, &starve_c), 0);
+    assert_int_equal(hive_spawn(starve_caller, NULL, NULL), 0);
+    assert_true(latch_wait(&done, 30.0));
+    stop();
+    latch_destroy(&done);
+}
+
 /* The injection queue is checked even while local work never runs out: on
  * one worker a task yields forever, and a task spawned from a foreign
  * thread (through the injection queue) still runs and stops it. */
@@ -706,6 +776,7 @@ int main(void)
         cmocka_unit_test(pinned_and_unpinned_queues_take_turns),
         cmocka_unit_test(handoff_chains_leave_the_loop_its_duties),
         cmocka_unit_test(a_lone_pair_hands_off_without_idle_turns),
+        cmocka_unit_test(a_process_in_the_resume_slot_is_not_starved),
         cmocka_unit_test(start_stop_cycles),
         cmocka_unit_test(workers_are_pinned_as_configured),
         cmocka_unit_test(rcu_reclaimer_floats_over_the_workers_cpus),
