@@ -138,7 +138,9 @@ static __thread int kept_index = -1;     /* this worker's, for tests */
 
 void hive__alloc_worker_enter(int id)
 {
-    if (id < 0 || RUNNING_ON_VALGRIND)
+    /* Not under valgrind, nor when this build cannot tell (no header):
+     * valgrind would replace the free of a mallocx'd block. */
+    if (id < 0 || !HIVE_VALGRIND_DETECTABLE || RUNNING_ON_VALGRIND)
         return;
     int slot = (id / WORKERS_PER_ARENA) % KEPT_ARENAS;
     pthread_mutex_lock(&kept_lock);

@@ -8,7 +8,11 @@
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
+#define HIVE_VALGRIND_DETECTABLE 1
 #endif
+#endif
+#ifndef HIVE_VALGRIND_DETECTABLE
+#define HIVE_VALGRIND_DETECTABLE 0 /* built without the header: cannot tell */
 #endif
 #ifndef RUNNING_ON_VALGRIND
 #define RUNNING_ON_VALGRIND 0
