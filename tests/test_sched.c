@@ -337,6 +337,18 @@ static void ho_yielder(void *arg)
 
 static void ho_count_down(void *arg) { latch_count_down(&duties); }
 
+/* Worker 0's statistics, printed; then the runtime stops. */
+static hive__worker_stats_t ho_stats_then_stop(void)
+{
+    hive__worker_stats_t st;
+    hive__worker_stats(0, &st);
+    print_message("%ld round trips, %llu dispatches, %llu of them handoffs\n",
+                  atomic_load(&ho_rounds), (unsigned long long)st.runs,
+                  (unsigned long long)st.handoffs);
+    stop();
+    return st;
+}
+
 /* On one worker, two ping-pong pairs hand the worker to each other
  * directly (a parking process switches straight to the one it woke): the
  * scheduler loop still gets its turns, and with them a timer fires, a
@@ -360,12 +372,7 @@ static void handoff_chains_leave_the_loop_its_duties(void **state)
     assert_true(latch_wait(&duties, DEADLINE));
     atomic_store(&ho_stop, true);
     assert_true(latch_wait(&done, DEADLINE));
-    hive__worker_stats_t st;
-    hive__worker_stats(0, &st);
-    print_message("%ld round trips, %llu dispatches, %llu of them handoffs\n",
-                  atomic_load(&ho_rounds), (unsigned long long)st.runs,
-                  (unsigned long long)st.handoffs);
-    stop();
+    hive__worker_stats_t st = ho_stats_then_stop();
     assert_true(st.handoffs > 0);
     assert_true(st.handoffs < st.runs);
     latch_destroy(&duties);
@@ -389,12 +396,7 @@ static void a_lone_pair_hands_off_without_idle_turns(void **state)
         sched_yield();
     atomic_store(&ho_stop, true);
     assert_true(latch_wait(&done, DEADLINE));
-    hive__worker_stats_t st;
-    hive__worker_stats(0, &st);
-    print_message("%ld round trips, %llu dispatches, %llu of them handoffs\n",
-                  atomic_load(&ho_rounds), (unsigned long long)st.runs,
-                  (unsigned long long)st.handoffs);
-    stop();
+    hive__worker_stats_t st = ho_stats_then_stop();
     assert_true(st.handoffs * 100 >= st.runs * 80);
     latch_destroy(&done);
 }
