@@ -119,7 +119,7 @@ int hive__await_reply(const hive__reply_wait_t *w, int64_t timeout_ms, hive_msg_
 {
     /* The tags let only the two by; the predicate picks our DOWN (EXIT). */
     const uint64_t tags[2] = {w->alias, w->ref ? HIVE_TAG_DOWN : HIVE_TAG_EXIT};
-    return hive__receive(tags, 2, is_reply_or_down, (void *)w, timeout_ms, out);
+    return hive__receive_answer(tags, 2, is_reply_or_down, (void *)w, timeout_ms, out);
 }
 
 static bool is_exit_of(const hive_msg_t *m, void *ctx)
@@ -154,7 +154,7 @@ int hive__await_down(hive_ref_t ref, int64_t timeout_ms, hive_down_info_t *out)
 {
     const uint64_t tag = HIVE_TAG_DOWN;
     hive_msg_t *m;
-    int rc = hive__receive(&tag, 1, is_down_of, &ref, timeout_ms, &m);
+    int rc = hive__receive_answer(&tag, 1, is_down_of, &ref, timeout_ms, &m);
     if (rc)
         return rc;
     if (out)

@@ -1460,6 +1460,28 @@ int hive__receive(const uint64_t *tags, size_t ntags, hive_match_fn_t fn, void *
     return receive(&mt, timeout_ms, out);
 }
 
+int hive__receive_answer(const uint64_t *tags, size_t ntags, hive_match_fn_t fn, void *ctx,
+                         int64_t timeout_ms, hive_msg_t **out)
+{
+    matcher_t mt = {.tags = tags, .ntags = ntags, .fn = fn, .ctx = ctx};
+    hive__proc_t *p = hive__proc_self();
+    /* The common case of a call on one worker: nothing waits yet, nothing
+     * was skipped, and the callee just woken is next here. Step aside for
+     * it first; its answer is then usually there, taken without
+     * receive()'s set-up (-40 instructions per actor call). Anything else
+     * - no answer yet, a skipped message, a thread - is receive()'s. */
+    if (p && !p->is_thread && !p->saved_head && timeout_ms != 0 && hive__mpsc_empty(&p->mbox) &&
+        hive__task_yield_to_next()) {
+        hive_msg_t *m = take_new(p, &mt);
+        if (m) {
+            hive__task_charge_self(&p->task, 1);
+            *out = hold(p, m);
+            return 0;
+        }
+    }
+    return receive(&mt, timeout_ms, out);
+}
+
 /* receive() for the actor loop's wait when nothing is there and nothing
  * was skipped (no saved messages): the same steps - the charge, a spin
  * while the worker has nothing else to run, the published wait (R1, R2)

@@ -196,6 +196,11 @@ static inline void hive__proc_checkpoint(hive__proc_t *p)
  * otherwise (reserved tags included). */
 int hive__receive(const uint64_t *tags, size_t ntags, hive_match_fn_t fn, void *ctx,
                   int64_t timeout_ms, hive_msg_t **out);
+/* The same for the answer to something the caller just did (tags[0] a reply
+ * alias, DOWN or EXIT): it steps aside for the process it woke first, and
+ * takes the answer without receive()'s set-up when that brought it. */
+int hive__receive_answer(const uint64_t *tags, size_t ntags, hive_match_fn_t fn, void *ctx,
+                         int64_t timeout_ms, hive_msg_t **out);
 /* The actor loop's wait: as hive__receive with no timeout, except that when
  * nothing matches the process releases its stack (hive__task_park_release)
  * and later starts over from its entry function. Returns only a message. */
