@@ -413,20 +413,6 @@ static void a_lone_pair_hands_off_without_idle_turns(void **state)
 static _Atomic bool starve_stop;
 static hive_pid_t starve_c;
 
-static void starve_ponger(void *arg)
-{
-    hive_msg_t *m;
-    while (hive_receive_tag(PIN_PING, HIVE_INFINITY, &m) == 0) {
-        hive_pid_t from = hive_msg_from(m);
-        bool last = hive_msg_size(m) != 0;
-        hive_msg_free(m);
-        hive_send(from, PIN_PONG, NULL, 0);
-        if (last)
-            break;
-    }
-    latch_count_down(&done);
-}
-
 static hive_next_t starve_handle(void *state, hive_msg_t *req)
 {
     char last = 1;
@@ -463,7 +449,7 @@ static void a_process_in_the_resume_slot_is_not_starved(void **state)
     atomic_store(&starve_stop, false);
     latch_init(&done, 2);
     start(1, HIVE_PIN_COMPACT);
-    assert_int_equal(hive_spawn(starve_ponger, NULL, &starve_c), 0);
+    assert_int_equal(hive_spawn(ponger, NULL, &starve_c), 0);
     assert_int_equal(hive_spawn(starve_caller, NULL, NULL), 0);
     assert_true(latch_wait(&done, 30.0));
     stop();
