@@ -210,18 +210,25 @@ static void ponger(void *arg)
     latch_count_down(&done);
 }
 
+/* One round trip with the ponger `to`: a ping (the last if `last`: the
+ * ponger then ends) and its pong. False if either failed. */
+static bool ping(hive_pid_t to, bool last)
+{
+    char one = 1;
+    hive_msg_t *m;
+    if (hive_send(to, PIN_PING, &one, last ? 1 : 0) != 0 ||
+        hive_receive_tag(PIN_PONG, HIVE_INFINITY, &m) != 0)
+        return false;
+    hive_msg_free(m);
+    return true;
+}
+
 static void pin_pinger(void *arg)
 {
     hive_pid_t ponger = (hive_pid_t)(uintptr_t)arg;
-    char last = 1;
     for (long i = 0; i < pin_rounds; i++) {
-        bool end = i == pin_rounds - 1;
-        if (hive_send(ponger, PIN_PING, &last, end ? 1 : 0) != 0)
+        if (!ping(ponger, i == pin_rounds - 1))
             break;
-        hive_msg_t *m;
-        if (hive_receive_tag(PIN_PONG, HIVE_INFINITY, &m) != 0)
-            break;
-        hive_msg_free(m);
         note_worker();
         if (i % 64 == 0)
             hive_yield(); /* through the queues, not only the LIFO slot */
@@ -304,15 +311,10 @@ static void ho_pinger(void *arg)
     hive_pid_t pong;
     if (hive_spawn(ponger, NULL, &pong) != 0)
         return;
-    char last = 1;
     for (;;) {
         bool end = atomic_load(&ho_stop);
-        if (hive_send(pong, PIN_PING, &last, end ? 1 : 0) != 0)
+        if (!ping(pong, end))
             break;
-        hive_msg_t *m;
-        if (hive_receive_tag(PIN_PONG, HIVE_INFINITY, &m) != 0)
-            break;
-        hive_msg_free(m);
         atomic_fetch_add(&ho_rounds, 1);
         if (end)
             break;
@@ -415,15 +417,9 @@ static hive_pid_t starve_c;
 
 static hive_next_t starve_handle(void *state, hive_msg_t *req)
 {
-    char last = 1;
     for (;;) {
         bool end = atomic_load(&starve_stop);
-        hive_send(starve_c, PIN_PING, &last, end ? 1 : 0);
-        hive_msg_t *m;
-        if (hive_receive_tag(PIN_PONG, HIVE_INFINITY, &m) != 0)
-            break;
-        hive_msg_free(m);
-        if (end)
+        if (!ping(starve_c, end) || end)
             break;
     }
     hive_reply(req, NULL, 0);
