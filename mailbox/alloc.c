@@ -158,12 +158,6 @@ void hive__alloc_worker_enter(int id)
     }
 }
 
-void hive__alloc_worker_leave(void)
-{
-    kept_flags = 0;
-    kept_index = -1;
-}
-
 int hive__alloc_worker_arena(void) { return kept_index; }
 
 int hive__alloc_arena_pages(int arena, size_t *dirty, uint64_t *purged)
@@ -185,7 +179,6 @@ int hive__alloc_arena_pages(int arena, size_t *dirty, uint64_t *purged)
 hive__alloc_api_t hive__alloc_api = {malloc, calloc, free};
 
 void hive__alloc_worker_enter(int id) { (void)id; }
-void hive__alloc_worker_leave(void) {}
 int hive__alloc_worker_arena(void) { return -1; }
 int hive__alloc_arena_pages(int arena, size_t *dirty, uint64_t *purged)
 {
@@ -205,4 +198,3 @@ void *hive__zalloc(size_t size)
     void *p = hive__alloc(size);
     return p && size ? memset(p, 0, size) : p;
 }
-

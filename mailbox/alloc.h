@@ -53,12 +53,11 @@ static inline void *hive__alloc(size_t size)
 
 void *hive__zalloc(size_t size);
 
-/* Worker threads: allocate from hive's kept jemalloc arena for worker `id`
- * from now on (enter, first thing), and give it up (leave, last thing
- * before the thread ends) so that it outlives the thread with its pages.
- * See "Kept arenas" in alloc.c. No-ops without jemalloc; best effort. */
+/* Worker threads, first thing: allocate from hive's kept jemalloc arena for
+ * worker `id` from now on (no thread is bound to it, so it outlives the
+ * thread with its pages; see "Kept arenas" in alloc.c). No-op without
+ * jemalloc or under valgrind; best effort. */
 void hive__alloc_worker_enter(int id);
-void hive__alloc_worker_leave(void);
 /* The kept arena the calling thread allocates from, or -1 (not a worker,
  * or no jemalloc). For tests. */
 int hive__alloc_worker_arena(void);

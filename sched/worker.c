@@ -1399,7 +1399,6 @@ static void *worker_main(void *arg)
     hive__fault_thread_fini();
     hive__rcu_offline();
     rcu_unregister_thread();
-    hive__alloc_worker_leave();
     tls_worker = NULL;
     return NULL;
 }
