@@ -72,10 +72,10 @@ struct hive__worker {
      * links; owner only): where the deque would hold them if thieves could
      * not take them from it. */
     hive__inject_node_t *pinned_head, *pinned_tail;
-    /* A task that switched straight to the next one, and why: settled by
-     * that next task as it starts (settle_pending()). */
+    /* A task that switched straight to the next one (why: its
+     * suspend_reason): settled by that next task as it starts
+     * (settle_pending()). */
     hive__task_t *settle_task;
-    int settle_reason;
     const int *steal_order;
     /* Statistics and task counts: written by this worker only (relaxed
      * load + store, no RMW), read approximately by anyone. */
@@ -1192,7 +1192,6 @@ __attribute__((noinline)) static void handoff(hive__worker_t *w, hive__task_t *f
     bump(&w->handoffs, 1);
     from->suspend_reason = reason;
     w->settle_task = from;
-    w->settle_reason = reason;
     tls_task = to;
     hive__fiber_switch(&from->fiber, &to->fiber);
     /* Back, maybe on another worker: w and the thread-locals are stale. */
@@ -1206,7 +1205,9 @@ __attribute__((noinline)) static void settle_slow(void)
     hive__worker_t *w = hive__worker_self();
     hive__task_t *t = w->settle_task;
     w->settle_task = NULL;
-    if (!settle(w, t, w->settle_reason))
+    /* Its suspend_reason is still the handoff's: nothing runs it before
+     * this settle makes it findable. */
+    if (!settle(w, t, t->suspend_reason))
         make_ready(t); /* a token came: it runs again */
 }
 static void run_task(hive__worker_t *w, hive__task_t *t)
