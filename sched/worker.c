@@ -412,12 +412,19 @@ static inline bool resume_waits(hive__worker_t *w)
     return atomic_load_explicit(&w->resume, memory_order_relaxed) != 0;
 }
 
+/* One more dispatch on w (its loop's or a handoff's): the tick thieves
+ * watch to tell a stuck worker. relaxed: the owner is the only writer;
+ * thieves only compare values. */
+static inline void count_dispatch(hive__worker_t *w)
+{
+    atomic_store_explicit(&w->tick, atomic_load_explicit(&w->tick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 static hive__task_t *find_local(hive__worker_t *w)
 {
     hive__task_t *t;
-    /* relaxed: the owner is the only writer; thieves only compare values. */
-    uint32_t tick = atomic_load_explicit(&w->tick, memory_order_relaxed) + 1;
-    atomic_store_explicit(&w->tick, tick, memory_order_relaxed);
+    count_dispatch(w);
     /* Every HIVE__INJECT_INTERVAL dispatches (handoffs count): the
      * injection queue's turn, then the oldest task's. The owner takes the
      * newest task (the bottom): the fair turn gives the oldest (the top)
@@ -1167,9 +1174,7 @@ static hive__task_t *handoff_next(hive__worker_t *w, bool resume_too)
     hive__task_t *t = slot_task(slot_take_own(slot));
     if (!t)
         return NULL;
-    /* relaxed: only the owner writes the tick; thieves compare it. */
-    atomic_store_explicit(&w->tick, atomic_load_explicit(&w->tick, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    count_dispatch(w);
     w->inject_due--;
     w->lifo_streak++;
     w->chain++;
