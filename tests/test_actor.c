@@ -731,6 +731,53 @@ static void test_only_the_last_idle_actor_of_a_worker_keeps_its_stack(void **sta
         assert_int_equal(hive_actor_stop(s[i].pid, hive_reason_normal(), WAIT), 0);
 }
 
+/* What an actor sees of itself while it handles a message: whether it
+ * started over after releasing its stack, and the wait it has published
+ * to senders. */
+static _Atomic int seen_rerun, seen_wait_mode;
+
+static hive_next_t probe_handle(void *state, hive_msg_t *m)
+{
+    (void)m;
+    hive__proc_t *p = hive__proc_self();
+    atomic_store(&seen_rerun, p->task.rerun);
+    atomic_store(&seen_wait_mode, atomic_load(&p->wait_mode));
+    atomic_fetch_add(&handled, 1);
+    return hive_continue(state);
+}
+
+/* An idle actor publishes its wait (senders then wake it) and releases its
+ * stack; woken, it starts over from its entry. While it then handles the
+ * message, no wait is published: a sender meanwhile pushes and does not
+ * wake it for nothing. (The wait is cleared once, as the actor starts over:
+ * the actor loop no longer looks at the line every sender writes.) Two
+ * actors on worker 0, one after the other idle, so that the first is
+ * evicted from the warm slot and holds no stack. */
+static void test_actor_started_over_publishes_no_wait(void **state)
+{
+    hive_subject_t a, b;
+    hive_spawn_opts_t on0 = {.worker = 0, .pinned = true};
+    hive_actor_spec_t spec = {.handle = probe_handle, .spawn = &on0};
+    atomic_store(&handled, 0);
+    assert_int_equal(hive_actor_start(&spec, NULL, &a, NULL), 0);
+    assert_int_equal(hive_actor_start(&spec, NULL, &b, NULL), 0);
+    long sent = 0;
+    hive_subject_t order[] = {a, b, a};
+    for (int i = 0; i < 3; i++) {
+        assert_int_not_equal(parked_state(order[i].pid, NULL), -1);
+        atomic_store(&seen_wait_mode, -1);
+        assert_int_equal(hive_subject_send(order[i], NULL, 0), 0);
+        sent++;
+        for (long k = 0; k < 100000000 && atomic_load(&handled) < sent; k++)
+            sched_yield();
+        assert_int_equal(atomic_load(&handled), sent);
+        assert_int_equal(atomic_load(&seen_wait_mode), HIVE__WAIT_NONE);
+    }
+    assert_true(atomic_load(&seen_rerun)); /* a's last message: it started over */
+    assert_int_equal(hive_actor_stop(a.pid, hive_reason_normal(), WAIT), 0);
+    assert_int_equal(hive_actor_stop(b.pid, hive_reason_normal(), WAIT), 0);
+}
+
 /* A counter whose state lives on its stack frame's caller (actor.c keeps
  * the state pointer there): a cast adds its value, a call answers the
  * request plus one and the count so far. */
@@ -832,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_idle_actors_hold_no_stack),
         cmocka_unit_test(test_only_the_last_idle_actor_of_a_worker_keeps_its_stack),
         cmocka_unit_test(test_warm_slot_churn_loses_nothing),
+        cmocka_unit_test(test_actor_started_over_publishes_no_wait),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
