@@ -486,14 +486,15 @@ static void proc_release_owned(hive__proc_t *p)
  * churn set by one thread. Now it costs that thread the cleaning only, and
  * a spawn a few loads. Reuse after the grace period is what freeing to
  * jemalloc allowed too: no lookup can still hold a struct that reaches
- * the depot. Bounded: PDEPOT_MAX batches per class in the depot (~3 MiB
- * of plain processes; past it a batch is freed as before) and in each
+ * the depot. Bounded: PDEPOT_MAX batches per class in the depot while
+ * the runtime runs (48 MiB of plain processes, see below; past it a batch
+ * is freed as before), PDEPOT_KEEP (~3 MiB) after it stops, and in each
  * worker's reserve at most what it last took from the depot, kept as
  * jemalloc would keep the pages for its decay time. A parking or stopping
  * worker puts its reserve back. (Emptying the depot whenever the last
  * worker went to sleep made a crash-and-restart loop slower: workers sleep
  * between restarts, and the frees moved onto their path.) The depot also
- * outlives a runtime's stop, for the next runtime to spawn from: emptied
+ * outlives a runtime's stop (trimmed), for the next runtime to spawn from: emptied
  * into jemalloc at each stop, its structs came back only as jemalloc's
  * extent reuse allowed, and in some program runs hardly at all
  * (sup_tree_start, a fresh runtime per repetition on 2 workers: ~900 page
@@ -509,7 +510,18 @@ static void proc_release_owned(hive__proc_t *p)
 #define BATCH 128
 #define PCLASS_BYTES 64
 #define PCLASSES 17 /* 1..16: structs of up to 1 KiB; 0: any other size */
-#define PDEPOT_MAX 64
+/* The depot's bound while a runtime runs, and what it keeps after a stop.
+ * liburcu's reclaim thread ends grace periods in rounds, sleeping 10 ms
+ * between them, so dead structs come back in bursts of ~10 ms of exits:
+ * ~80,000 processes (625 batches) in fjcreate on 2 workers. With a bound
+ * of 64 batches the rest of each burst went to jemalloc, and the spawns
+ * that followed took fresh memory from it: 1.93 of 3 million spawns,
+ * with the reclaim thread's remote frees and their arena locks on a CPU
+ * the workers needed. 1,024 batches (131,072 structs: 48 MiB of plain
+ * processes, 56 of actors) hold a burst; a stop trims the depot back to
+ * PDEPOT_KEEP (~3 MiB), what a next runtime's start is likely to use. */
+#define PDEPOT_MAX 1024
+#define PDEPOT_KEEP 64
 
 typedef struct free_batch {
     hive__depot_rec_t rec; /* first: in the depot */
@@ -531,6 +543,19 @@ size_t hive__proc_pmem_refills(void)
     /* relaxed: a statistic. */
     return atomic_load_explicit(&pmem_refills, memory_order_relaxed);
 }
+
+int hive__proc_depot_batches(void)
+{
+    int most = 0;
+    for (size_t c = 1; c < PCLASSES; c++) {
+        int n = hive__depot_count(&pdepot[c]);
+        most = n > most ? n : most;
+    }
+    return most;
+}
+
+int hive__proc_depot_max(void) { return PDEPOT_MAX; }
+int hive__proc_depot_keep(void) { return PDEPOT_KEEP; }
 
 /* The class of a struct of `size` bytes (with its attachment), 0 if none. */
 static size_t pclass_of(size_t size)
@@ -601,6 +626,22 @@ static void return_reserves(void)
             if (b->n == 0 || !hive__depot_put(&pdepot[c], &b->rec, PDEPOT_MAX))
                 batch_release(b);
             b = next;
+        }
+    }
+}
+
+/* After a stop: each class's depot back to PDEPOT_KEEP batches, the rest
+ * to the allocator. Nothing else runs: the walk reads no record another
+ * thread could take. */
+static void trim_depot(void)
+{
+    for (size_t c = 1; c < PCLASSES; c++) {
+        hive__depot_rec_t *r = hive__depot_drain(&pdepot[c]);
+        for (int kept = 0; r; kept++) {
+            hive__depot_rec_t *next = r->next;
+            if (kept >= PDEPOT_KEEP || !hive__depot_put(&pdepot[c], r, PDEPOT_KEEP))
+                batch_release((free_batch_t *)r);
+            r = next;
         }
     }
 }
@@ -1728,7 +1769,8 @@ void hive__proc_table_shutdown(void)
         }
         proc_end(p);
     }
-    rcu_barrier(); /* run every deferred free (the depot keeps its structs) */
+    rcu_barrier(); /* run every deferred free */
+    trim_depot(); /* it keeps PDEPOT_KEEP batches per class for the next runtime */
     munmap(T.slots, T.max * sizeof *T.slots);
     munmap(T.gens, T.max * sizeof *T.gens);
     munmap((void *)T.next_free, T.max * sizeof *T.next_free);

@@ -181,6 +181,11 @@ void hive__proc_idle_hook(void);
 /* Times a worker refilled its reserve of dead processes' structs from the
  * depot (tests: memory is being reused). */
 size_t hive__proc_pmem_refills(void);
+/* Batches of clean structs in the depot of the fullest class (tests), and
+ * the bounds per class: while a runtime runs, and what a stop leaves. */
+int hive__proc_depot_batches(void);
+int hive__proc_depot_max(void);
+int hive__proc_depot_keep(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
 void hive__proc_checkpoint_slow(hive__proc_t *p);
