@@ -141,17 +141,19 @@ enum { CHURN = 2000 };
 
 static void nothing(void *arg) { (void)arg; }
 
-/* Spawn CHURN processes that end at once; then one more, and report
- * whether that one came from a reserve refilled from the depot. */
-static void churn(void *arg)
+/* Spawn n processes that end at once and tell `to` how many started. */
+static void spawn_ended(void *to, int n)
 {
-    hive_pid_t to = (hive_pid_t)(uintptr_t)arg;
     long ok = 0;
-    for (int i = 0; i < CHURN; i++)
+    for (int i = 0; i < n; i++)
         ok += hive_spawn(nothing, NULL, NULL) == 0;
-    hive_send(to, TAG_ARENA, &ok, sizeof ok);
+    hive_send((hive_pid_t)(uintptr_t)to, TAG_ARENA, &ok, sizeof ok);
 }
 
+static void churn(void *to) { spawn_ended(to, CHURN); }
+
+/* Then, in a next runtime, one more: report whether it came from a
+ * reserve refilled from the depot. */
 static void first_spawn(void *arg)
 {
     hive_pid_t to = (hive_pid_t)(uintptr_t)arg;
@@ -187,14 +189,7 @@ static void a_later_runtime_spawns_from_the_last_ones_structs(void **state)
 
 enum { BURST = 40000 };
 
-static void burst(void *arg)
-{
-    hive_pid_t to = (hive_pid_t)(uintptr_t)arg;
-    long ok = 0;
-    for (int i = 0; i < BURST; i++)
-        ok += hive_spawn(nothing, NULL, NULL) == 0;
-    hive_send(to, TAG_ARENA, &ok, sizeof ok);
-}
+static void burst(void *to) { spawn_ended(to, BURST); }
 
 static void the_depot_holds_a_burst_and_a_stop_trims_it(void **state)
 {
