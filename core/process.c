@@ -507,21 +507,26 @@ static void proc_release_owned(hive__proc_t *p)
  * turns), 2 workers: fjcreate 4.82 -> 3.14 G instructions, fib 903 -> 701
  * M, sup_restart 3.18 -> 3.03 G; wall time on the 2-vCPU VM within its
  * noise. */
-#define BATCH 128
+#define BATCH 1020 /* a record of 8 KiB: see PDEPOT_MAX */
 #define PCLASS_BYTES 64
 #define PCLASSES 17 /* 1..16: structs of up to 1 KiB; 0: any other size */
 /* The depot's bound while a runtime runs, and what it keeps after a stop.
  * liburcu's reclaim thread ends grace periods in rounds, sleeping 10 ms
  * between them, so dead structs come back in bursts of ~10 ms of exits:
- * ~80,000 processes (625 batches) in fjcreate on 2 workers. With a bound
- * of 64 batches the rest of each burst went to jemalloc, and the spawns
- * that followed took fresh memory from it: 1.93 of 3 million spawns,
- * with the reclaim thread's remote frees and their arena locks on a CPU
- * the workers needed. 1,024 batches (131,072 structs: 48 MiB of plain
- * processes, 56 of actors) hold a burst; a stop trims the depot back to
- * PDEPOT_KEEP (~3 MiB), what a next runtime's start is likely to use. */
-#define PDEPOT_MAX 1024
-#define PDEPOT_KEEP 64
+ * ~80,000 processes in fjcreate on 2 workers. With a bound of 8,192
+ * structs (64 batches of 128) the rest of each burst went to jemalloc,
+ * and the spawns that followed took fresh memory from it: 1.93 of 3
+ * million spawns, with the reclaim thread's remote frees and their arena
+ * locks on a CPU the workers needed. 128 batches of 1,020 (130,560
+ * structs: 48 MiB of plain processes, 56 of actors) hold a burst; a stop
+ * trims the depot back to PDEPOT_KEEP batches (~3 MiB), what a next
+ * runtime's start is likely to use. Few large batches rather than many
+ * small ones: a spawning worker takes the whole depot as its reserve and
+ * a parking one puts its reserve back record by record (a cold line
+ * each), which with 1,024 records of 128 could take a parking worker
+ * hundreds of microseconds. */
+#define PDEPOT_MAX 128
+#define PDEPOT_KEEP 8
 
 typedef struct free_batch {
     hive__depot_rec_t rec; /* first: in the depot */
@@ -556,6 +561,7 @@ int hive__proc_depot_batches(void)
 
 int hive__proc_depot_max(void) { return PDEPOT_MAX; }
 int hive__proc_depot_keep(void) { return PDEPOT_KEEP; }
+int hive__proc_depot_batch(void) { return BATCH; }
 
 /* The class of a struct of `size` bytes (with its attachment), 0 if none. */
 static size_t pclass_of(size_t size)
@@ -840,8 +846,9 @@ static void proc_main(void *arg)
      * actor_call's ~2,560 instructions). */
     if (!p->task.rerun)
         hive__proc_checkpoint(p);
-    else /* relaxed: the wait idle_wait() published before the release is
-          * over; clearing it only spares senders a spurious wake-up. Here,
+    else /* relaxed: the wait published before the release (idle_wait(),
+          * or receive() for the actor loop) is over; clearing it only
+          * spares senders a spurious wake-up. Here,
           * once a restart, not in hive__receive_or_release() at every
           * message: even the load there, of the line every push writes,
           * cost a receiver busy with a sender on another core a cache miss

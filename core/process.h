@@ -186,6 +186,8 @@ size_t hive__proc_pmem_refills(void);
 int hive__proc_depot_batches(void);
 int hive__proc_depot_max(void);
 int hive__proc_depot_keep(void);
+/* Dead processes per batch (a batch goes to RCU and then the depot whole). */
+int hive__proc_depot_batch(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
 void hive__proc_checkpoint_slow(hive__proc_t *p);

@@ -19,11 +19,11 @@
  *    first spawn takes one from the depot (its reserve refills from it).
  *    Fails when a stop empties the depot.
  * 4. The depot holds a burst while the runtime runs and keeps little after
- *    it stops: the ~312 batches of 40,000 processes that ended within one
- *    of liburcu's reclaim rounds all reach the depot (more than the 64 a
- *    stop keeps; fails with the old bound of 64, when most of a burst went
- *    back to jemalloc), and the stop trims it to PDEPOT_KEEP (fails
- *    without the trim).
+ *    it stops: (PDEPOT_KEEP + 3) batches' worth of actors, alive together
+ *    and then stopped together, all reach the depot (more than a stop
+ *    keeps; fails with a bound as low as what a stop keeps, when most of a
+ *    burst went back to jemalloc), and the stop trims it to PDEPOT_KEEP
+ *    (fails without the trim).
  * 1 and 2 skip in builds without jemalloc (the sanitizer builds), 3 and 4
  * under ASan (no depot there).
  */
@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "core/process.h"
@@ -187,9 +188,29 @@ static void a_later_runtime_spawns_from_the_last_ones_structs(void **state)
 
 /* ---- 4. the depot holds a burst; a stop trims it ---- */
 
-enum { BURST = 40000 };
+static hive_next_t stop_on_cast(void *state, hive_msg_t *m)
+{
+    (void)m;
+    return hive_stop();
+}
 
-static void burst(void *to) { spawn_ended(to, BURST); }
+/* Start n actors (alive together: their structs are n distinct ones,
+ * however fast or slow the run), then cast each the message that stops
+ * it; report how many started. */
+static void start_then_stop(void *arg)
+{
+    hive_pid_t to = (hive_pid_t)(uintptr_t)arg;
+    int n = (hive__proc_depot_keep() + 3) * hive__proc_depot_batch();
+    hive_subject_t *s = calloc((size_t)n, sizeof *s);
+    hive_actor_spec_t spec = {.handle = stop_on_cast};
+    long ok = 0;
+    for (int i = 0; s && i < n; i++)
+        ok += hive_actor_start(&spec, NULL, &s[i], NULL) == 0;
+    for (int i = 0; s && i < n; i++)
+        hive_subject_send(s[i], NULL, 0);
+    free(s);
+    hive_send(to, TAG_ARENA, &ok, sizeof ok);
+}
 
 static void the_depot_holds_a_burst_and_a_stop_trims_it(void **state)
 {
@@ -197,21 +218,23 @@ static void the_depot_holds_a_burst_and_a_stop_trims_it(void **state)
 #if HIVE_ASAN
     skip(); /* no depot under ASan */
 #endif
-    int keep = hive__proc_depot_keep();
-    assert_true(hive__proc_depot_max() >= BURST / 128);
+    int keep = hive__proc_depot_keep(), batch = hive__proc_depot_batch();
+    assert_true(hive__proc_depot_max() > keep + 3);
     hive_pid_t me;
     assert_int_equal(rt_start_attached(2, 0, 0, &me), 0);
-    assert_int_equal(hive_spawn(burst, (void *)(uintptr_t)me, NULL), 0);
-    assert_int_equal(rt_receive_long(TAG_ARENA, 60000), BURST);
-    /* Bounded wait (10 s) for the grace periods to hand the batches over:
-     * the workers flush their last batches as they go idle. */
-    int most = 0;
-    for (int i = 0; i < 1000 && most <= keep; i++) {
-        int n = hive__proc_depot_batches();
-        most = n > most ? n : most;
+    long base = hive_process_count();
+    assert_int_equal(hive_spawn(start_then_stop, (void *)(uintptr_t)me, NULL), 0);
+    assert_int_equal(rt_receive_long(TAG_ARENA, 60000), (long)(keep + 3) * batch);
+    /* Bounded waits (60 s each): every actor ends, then the grace periods
+     * hand their batches over (the workers flush their last ones as they
+     * go idle). Nothing spawns meanwhile, so no struct is taken back. */
+    for (int i = 0; i < 6000 && hive_process_count() > base; i++)
         hive_sleep(10);
-    }
-    print_message("depot: %d batches at most while running\n", most);
+    assert_int_equal(hive_process_count(), base);
+    int most = 0;
+    for (int i = 0; i < 6000 && (most = hive__proc_depot_batches()) < keep + 2; i++)
+        hive_sleep(10);
+    print_message("depot: %d batches of up to %d while running\n", most, batch);
     assert_true(most > keep);
     assert_int_equal(rt_stop_attached(), 0);
     assert_int_equal(hive__proc_depot_batches(), keep);
