@@ -466,9 +466,11 @@ static void proc_release_owned(hive__proc_t *p)
     drop_reason(p);
 }
 
-/* Dead processes are freed after a grace period in batches: one call_rcu
- * per BATCH exits on a worker instead of one per exit (each call_rcu may
- * wake liburcu's reclaim thread, a system call). A worker flushes its
+/* Dead processes are freed after a grace period in batches: one deferral
+ * to hive's reclaim thread (sched/rcu.h, which ends a grace period as soon
+ * as a batch waits, where liburcu's call_rcu thread works in rounds 10 ms
+ * apart) per BATCH exits on a worker instead of one call_rcu per exit
+ * (each may wake the reclaim thread, a system call). A worker flushes its
  * batches when full and before it parks (hive__proc_idle_hook), so a quiet
  * runtime holds no dead process for long. Other threads free one by one.
  *
@@ -511,13 +513,16 @@ static void proc_release_owned(hive__proc_t *p)
 #define PCLASS_BYTES 64
 #define PCLASSES 17 /* 1..16: structs of up to 1 KiB; 0: any other size */
 /* The depot's bound while a runtime runs, and what it keeps after a stop.
- * liburcu's reclaim thread ends grace periods in rounds, sleeping 10 ms
- * between them, so dead structs come back in bursts of ~10 ms of exits:
- * ~80,000 processes in fjcreate on 2 workers. With a bound of 8,192
- * structs (64 batches of 128) the rest of each burst went to jemalloc,
- * and the spawns that followed took fresh memory from it: 1.93 of 3
- * million spawns, with the reclaim thread's remote frees and their arena
- * locks on a CPU the workers needed. 128 batches of 1,020 (130,560
+ * When batches went through liburcu's call_rcu thread, which ends grace
+ * periods in rounds 10 ms apart, dead structs came back in bursts of ~10
+ * ms of exits: ~80,000 processes in fjcreate on 2 workers. With a bound
+ * of 8,192 structs (64 batches of 128) the rest of each burst went to
+ * jemalloc, and the spawns that followed took fresh memory from it: 1.93
+ * of 3 million spawns, with the reclaim thread's remote frees and their
+ * arena locks on a CPU the workers needed. hive's reclaim thread now ends
+ * a grace period per batch or so (~0.35 ms apart in fjcreate), but a mass
+ * exit (a large supervision tree stopping, a million idle actors killed)
+ * still returns that many at once. 128 batches of 1,020 (130,560
  * structs: 48 MiB of plain processes, 56 of actors) hold a burst; a stop
  * trims the depot back to PDEPOT_KEEP batches (~3 MiB), what a next
  * runtime's start is likely to use. Few large batches rather than many
@@ -528,13 +533,20 @@ static void proc_release_owned(hive__proc_t *p)
 #define PDEPOT_MAX 128
 #define PDEPOT_KEEP 8
 
+#if defined(__LP64__)
+#define FREE_BATCH_ASSERT 1
+#endif
 typedef struct free_batch {
     hive__depot_rec_t rec; /* first: in the depot */
-    struct rcu_head rcu;
+    hive__rcu_batch_t rb;  /* waiting for its grace period (sched/rcu.h) */
     uint16_t cls;
     int n;
     hive__proc_t *p[BATCH];
 } free_batch_t;
+
+#if FREE_BATCH_ASSERT
+_Static_assert(sizeof(free_batch_t) == 8192, "a batch record is 8 KiB, a jemalloc size class");
+#endif
 
 /* Per class: the batch of dead processes being filled, and the batch of
  * clean structs being handed out (workers only). */
@@ -606,10 +618,11 @@ static void batch_release(free_batch_t *b)
     hive__free(b, sizeof *b);
 }
 
-static void batch_free_rcu(struct rcu_head *h)
+/* On hive's reclaim thread, the batch's grace period over (it has
+ * acquired the grace token for TSan already). */
+static void batch_free_rcu(hive__rcu_batch_t *h)
 {
-    hive__rcu_callback_begin();
-    free_batch_t *b = caa_container_of(h, free_batch_t, rcu);
+    free_batch_t *b = caa_container_of(h, free_batch_t, rb);
     for (int i = 0; i < b->n && i < PREFETCH_AHEAD; i++)
         prefetch_dead(b->p[i]);
     for (int i = 0; i < b->n; i++) {
@@ -658,7 +671,7 @@ void hive__proc_idle_hook(void)
         if (!batch[c])
             continue;
         if (batch[c]->n > 0)
-            call_rcu(&batch[c]->rcu, batch_free_rcu);
+            hive__rcu_defer_batch(&batch[c]->rb, batch_free_rcu);
         else
             hive__free(batch[c], sizeof *batch[c]); /* a used-up reserve's record */
         batch[c] = NULL;
@@ -686,7 +699,7 @@ __attribute__((noinline)) static void defer_free(hive__proc_t *p)
     b->cls = (uint16_t)c;
     b->p[b->n++] = p;
     if (b->n == BATCH) {
-        call_rcu(&b->rcu, batch_free_rcu);
+        hive__rcu_defer_batch(&b->rb, batch_free_rcu);
         batch[c] = NULL;
     }
 }
@@ -1776,7 +1789,8 @@ void hive__proc_table_shutdown(void)
         }
         proc_end(p);
     }
-    rcu_barrier(); /* run every deferred free */
+    hive__rcu_batch_barrier(); /* every batch of dead processes into the depot */
+    rcu_barrier();             /* and every other deferred free */
     trim_depot(); /* it keeps PDEPOT_KEEP batches per class for the next runtime */
     munmap(T.slots, T.max * sizeof *T.slots);
     munmap(T.gens, T.max * sizeof *T.gens);

@@ -1,8 +1,16 @@
-/* rcu.c - RCU read-side for foreign threads (see rcu.h). */
+/* rcu.c - RCU read-side for foreign threads, and hive's reclaim thread
+ * for batches of dead objects (see rcu.h). */
 #include "sched/rcu.h"
 
+#include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <urcu-qsbr.h>
 
 #include "sched/worker.h"
@@ -31,20 +39,160 @@ void hive__rcu_offline(void)
 void hive__rcu_online(void) { rcu_thread_online(); }
 
 /* liburcu makes its call_rcu thread (the process's default one, which runs
- * every deferred free: dead processes, grown-out-of deque arrays, registry
- * entries) on the first call_rcu, from whichever thread calls, and the new
- * thread inherits that thread's CPU affinity. Made by a pinned worker - as
- * it always was - it then ran on that one worker's CPU alone, taking it
- * from the worker: with 2 workers fjcreate's threads waited for a CPU 55-61%
- * of the time, and with 1 worker the reclaimer had no other CPU at all. On
- * a 64-core server one worker in 64 would lose that share. So the runtime
- * start makes it first and lets it float over the workers' CPUs, where the
- * kernel puts it wherever there is room. */
-void hive__rcu_reclaimer_cpus(const cpu_set_t *cpus)
+ * every deferred free but the process structs': grown-out-of deque arrays,
+ * registry entries) on the first call_rcu, from whichever thread calls,
+ * and the new thread inherits that thread's CPU affinity. Made by a pinned
+ * worker - as it always was - it then ran on that one worker's CPU alone,
+ * taking it from the worker: with 2 workers fjcreate's threads waited for a
+ * CPU 55-61% of the time, and with 1 worker the reclaimer had no other CPU
+ * at all. On a 64-core server one worker in 64 would lose that share. So
+ * the runtime start makes it first and lets it float over the workers'
+ * CPUs, where the kernel puts it wherever there is room; hive's own reclaim
+ * thread (below) likewise. */
+
+/* ---- hive's reclaim thread (see rcu.h) -------------------------------- */
+
+static struct {
+    pthread_mutex_t lock; /* making the thread */
+    pthread_t thread;
+    bool made;
+    /* Batches waiting for a grace period: a Treiber stack whose only pop
+     * takes everything (exchange with NULL), so there is no ABA. */
+    _Alignas(64) _Atomic(hive__rcu_batch_t *) pending;
+    /* 1 while the thread is about to sleep or sleeps on it. */
+    _Atomic uint32_t sleeping;
+    _Atomic unsigned long rounds;
+} B = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void futex_wait_while(_Atomic uint32_t *w, uint32_t val)
+{
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake_one(_Atomic uint32_t *w)
+{
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* The lost wake-up to rule out: a batch pushed while the thread decides to
+ * sleep. The thread does (T1) store sleeping = 1, (T2) load pending; a
+ * pusher does (D1) its CAS of pending, (D2) load sleeping - all seq_cst, so
+ * in one total order: if T2 finds nothing, D1 comes after T2, so D2 after
+ * T1 sees 1, and the pusher wakes it. The pusher clears `sleeping` (an
+ * exchange, so only one pusher calls FUTEX_WAKE) before the wake, so a wake
+ * that comes before the thread's FUTEX_WAIT makes that wait return at once
+ * (its expected value, 1, is gone). */
+static void *reclaim_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        /* acquire: pairs with the pushers' release CAS: the batches'
+         * contents, written before they were deferred. */
+        hive__rcu_batch_t *list = atomic_exchange_explicit(&B.pending, NULL, memory_order_acquire);
+        if (!list) {
+            /* (T1) seq_cst: see above. */
+            atomic_store_explicit(&B.sleeping, 1, memory_order_seq_cst);
+            /* (T2) seq_cst: see above. */
+            if (!atomic_load_explicit(&B.pending, memory_order_seq_cst))
+                futex_wait_while(&B.sleeping, 1);
+            /* relaxed: only this thread reads it as its own state. */
+            atomic_store_explicit(&B.sleeping, 0, memory_order_relaxed);
+            continue;
+        }
+        /* Every reader that could hold a pointer into these batches' objects
+         * has passed a quiescent state when this returns. */
+        synchronize_rcu();
+        hive__rcu_callback_begin();
+        /* relaxed: a statistic. */
+        atomic_fetch_add_explicit(&B.rounds, 1, memory_order_relaxed);
+        /* Oldest first (the stack holds the newest on top), so a barrier
+         * runs after every batch deferred before it. */
+        hive__rcu_batch_t *fifo = NULL;
+        while (list) {
+            hive__rcu_batch_t *next = list->next;
+            list->next = fifo;
+            fifo = list;
+            list = next;
+        }
+        while (fifo) {
+            hive__rcu_batch_t *next = fifo->next; /* fn may free the batch */
+            fifo->fn(fifo);
+            fifo = next;
+        }
+    }
+    return NULL;
+}
+
+int hive__rcu_reclaimer_start(const cpu_set_t *cpus)
 {
     struct call_rcu_data *crdp = get_default_call_rcu_data();
-    if (crdp) /* best effort: without it the thread keeps its inherited mask */
+    if (crdp && cpus) /* best effort: without it the thread keeps its inherited mask */
         (void)pthread_setaffinity_np(get_call_rcu_thread(crdp), sizeof *cpus, cpus);
+    pthread_mutex_lock(&B.lock);
+    int rc = 0;
+    if (!B.made) {
+        sigset_t all, old;
+        sigfillset(&all); /* the thread takes no signal meant for the program */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_create(&B.thread, NULL, reclaim_main, NULL) == 0)
+            B.made = true;
+        else
+            rc = -EAGAIN;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    if (B.made && cpus)
+        (void)pthread_setaffinity_np(B.thread, sizeof *cpus, cpus); /* best effort */
+    pthread_mutex_unlock(&B.lock);
+    return rc;
+}
+
+void hive__rcu_defer_batch(hive__rcu_batch_t *b, void (*fn)(hive__rcu_batch_t *b))
+{
+    b->fn = fn;
+    /* relaxed: the value only seeds the CAS, which checks it. */
+    hive__rcu_batch_t *head = atomic_load_explicit(&B.pending, memory_order_relaxed);
+    do {
+        b->next = head;
+        /* (D1) seq_cst: release publishes b (and what it holds) to the
+         * thread's acquire exchange; seq_cst for the wake-up argument above. */
+    } while (!atomic_compare_exchange_weak_explicit(&B.pending, &head, b, memory_order_seq_cst,
+                                                    memory_order_relaxed));
+    /* (D2) seq_cst: see above; the exchange lets one pusher wake it. */
+    if (atomic_load_explicit(&B.sleeping, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&B.sleeping, 0, memory_order_seq_cst))
+        futex_wake_one(&B.sleeping);
+}
+
+typedef struct {
+    hive__rcu_batch_t b;
+    _Atomic uint32_t done;
+} barrier_t;
+
+static void barrier_done(hive__rcu_batch_t *b)
+{
+    barrier_t *x = (barrier_t *)(void *)b;
+    /* release: the waiter's acquire load sees every earlier batch's work. */
+    atomic_store_explicit(&x->done, 1, memory_order_release);
+    futex_wake_one(&x->done);
+}
+
+void hive__rcu_batch_barrier(void)
+{
+    pthread_mutex_lock(&B.lock);
+    bool made = B.made;
+    pthread_mutex_unlock(&B.lock);
+    if (!made)
+        return; /* nothing was ever deferred: no runtime has started */
+    barrier_t x = {.done = 0};
+    hive__rcu_defer_batch(&x.b, barrier_done);
+    /* acquire: pairs with the release store in barrier_done(). */
+    while (!atomic_load_explicit(&x.done, memory_order_acquire))
+        futex_wait_while(&x.done, 0);
+}
+
+unsigned long hive__rcu_batch_rounds(void)
+{
+    return atomic_load_explicit(&B.rounds, memory_order_relaxed); /* a statistic */
 }
 
 static pthread_key_t exit_key;

@@ -1,4 +1,5 @@
-/* rcu.h - being an RCU reader from any thread, and telling TSan about it.
+/* rcu.h - being an RCU reader from any thread, telling TSan about it, and
+ * hive's own reclaim thread for batches of dead objects (below).
  *
  * hive uses liburcu's QSBR flavour: a registered, online thread is inside a
  * read-side critical section until it reports a quiescent state. Workers are
@@ -28,9 +29,34 @@ void hive__rcu_leave(void);
 void hive__rcu_quiescent(void);
 void hive__rcu_offline(void);
 void hive__rcu_online(void);
-/* Make liburcu's call_rcu thread now (if it is not there yet) and let it
- * run on any of `cpus` (runtime start, before the workers exist). */
-void hive__rcu_reclaimer_cpus(const cpu_set_t *cpus);
+/* Make liburcu's call_rcu thread and hive's reclaim thread (below) now,
+ * if they are not there yet, and let them run on any of `cpus` (runtime
+ * start, before the workers exist). 0, or -EAGAIN: no thread could be
+ * made (the runtime does not start). */
+int hive__rcu_reclaimer_start(const cpu_set_t *cpus);
+
+/* hive's own reclaim thread for batches of dead objects (the process
+ * structs of core/process.c). liburcu's call_rcu thread ends grace periods
+ * in rounds 10 ms apart, so a spawn-heavy load had ~80,000 dead processes
+ * (30 MB) waiting at a time, each cold in every cache when it came back.
+ * This thread starts a grace period (synchronize_rcu) as soon as a batch is
+ * waiting and runs each batch's function after it, in rounds that follow
+ * each other without a pause; it sleeps on a futex while nothing waits.
+ * Made once per program by the first runtime start and kept, like
+ * liburcu's thread. */
+typedef struct hive__rcu_batch {
+    struct hive__rcu_batch *next;
+    void (*fn)(struct hive__rcu_batch *b);
+} hive__rcu_batch_t;
+
+/* Run fn(b) after a grace period, on the reclaim thread. Any thread, once
+ * a runtime has started. */
+void hive__rcu_defer_batch(hive__rcu_batch_t *b, void (*fn)(hive__rcu_batch_t *b));
+/* Return once every batch deferred before the call has run. Not from a
+ * worker, nor from inside a read-side section (as rcu_barrier). */
+void hive__rcu_batch_barrier(void);
+/* Grace periods the reclaim thread has ended (tests). */
+unsigned long hive__rcu_batch_rounds(void);
 
 #if HIVE_TSAN
 void hive__rcu_callback_begin(void);

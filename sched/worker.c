@@ -1488,10 +1488,11 @@ int hive__sched_start(const hive__sched_params_t *p)
         }
         CPU_SET(cpu, &reclaim);
     }
-    if (CPU_COUNT(&reclaim))
-        hive__rcu_reclaimer_cpus(&reclaim);
-    else if (have_cpus)
-        hive__rcu_reclaimer_cpus(&cpus);
+    int rerr = hive__rcu_reclaimer_start(CPU_COUNT(&reclaim) ? &reclaim
+                                         : have_cpus           ? &cpus
+                                                               : NULL);
+    if (rerr)
+        return rerr;
     S.topology = p->topology;
     S.idle_hook = p->idle_hook;
     S.io_ready = p->io_ready;
