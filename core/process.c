@@ -9,11 +9,13 @@
  *
  * Lifetime of a process struct: published in its slot at spawn (release);
  * at exit (proc_end) it is marked dead, unnamed, removed from its slot and
- * handed to call_rcu. After the grace period no sender can still be inside
- * hive__proc_deliver() for it (senders look up and deliver inside one
- * read-side section), so the RCU callback frees what its mailbox holds and
- * then the struct. A message that arrives after the exit is thus freed, not
- * leaked, and a sender never writes to freed memory.
+ * deferred past a grace period (in a batch, to hive's reclaim thread,
+ * sched/rcu.h; from a foreign thread, to call_rcu). After the grace period
+ * no sender can still be inside hive__proc_deliver() for it (senders look
+ * up and deliver inside one read-side section), so the reclaimer frees what
+ * its mailbox holds and then the struct (or leaves it for reuse). A
+ * message that arrives after the exit is thus freed, not leaked, and a
+ * sender never writes to freed memory.
  *
  * Wake-ups: a receiver about to block publishes what it waits for (any
  * message, up to HIVE__WAIT_TAGS_MAX tags, or "anything" for a predicate)
@@ -424,7 +426,7 @@ static void proc_clean(hive__proc_t *p)
 {
     /* After the grace period every delivery is complete: drain for good.
      * The rest was freed by proc_end() on its worker (proc_release_owned):
-     * this runs on liburcu's thread, where every line of p is a miss. */
+     * this runs on a reclaim thread, where every line of p is a miss. */
     hive__mpsc_node_t *n;
     while ((n = hive__mpsc_pop(&p->mbox)))
         hive_msg_free(hive__msg_of(n));

@@ -3,9 +3,11 @@
  * A process is a task (sched/) with a mailbox (mailbox/), a pid and a name.
  * The process table maps a pid's slot to the process; a pid is
  * generation << 32 | (slot + 1), so a stale pid never matches the process
- * that later reuses its slot. Process structs are reclaimed through liburcu
- * (call_rcu): a sender that looked a process up inside a read-side section
- * never touches freed memory, even if the process dies meanwhile. Workers
+ * that later reuses its slot. Process structs are reclaimed after a liburcu
+ * grace period (hive's reclaim thread, sched/rcu.h; call_rcu for those that
+ * end on a foreign thread): a sender that looked a process up inside a
+ * read-side section never touches freed memory, even if the process dies
+ * meanwhile. Workers
  * are always readers; foreign threads become readers per call (sched/rcu.h).
  *
  * Shared by all workers: the table (a slot array, lock-free lookups) and its

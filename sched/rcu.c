@@ -86,16 +86,20 @@ static void *reclaim_main(void *arg)
 {
     (void)arg;
     for (;;) {
-        /* acquire: pairs with the pushers' release CAS: the batches'
-         * contents, written before they were deferred. */
-        hive__rcu_batch_t *list = atomic_exchange_explicit(&B.pending, NULL, memory_order_acquire);
+        /* seq_cst: acquire pairs with the pushers' release CAS (the
+         * batches' contents, written before they were deferred); seq_cst so
+         * that T2 below, which may read the NULL this writes, stays in the
+         * one total order of the argument above. */
+        hive__rcu_batch_t *list = atomic_exchange_explicit(&B.pending, NULL, memory_order_seq_cst);
         if (!list) {
             /* (T1) seq_cst: see above. */
             atomic_store_explicit(&B.sleeping, 1, memory_order_seq_cst);
             /* (T2) seq_cst: see above. */
             if (!atomic_load_explicit(&B.pending, memory_order_seq_cst))
                 futex_wait_while(&B.sleeping, 1);
-            /* relaxed: only this thread reads it as its own state. */
+            /* relaxed: a pusher that reads this 0 comes before our next T1
+             * (it then finds its batch taken at T2's round); one that reads a
+             * stale 1 only makes a spare FUTEX_WAKE. */
             atomic_store_explicit(&B.sleeping, 0, memory_order_relaxed);
             continue;
         }
@@ -123,8 +127,23 @@ static void *reclaim_main(void *arg)
     return NULL;
 }
 
+/* A child of fork() has no reclaim thread: the next runtime start there
+ * makes one (batches the parent had waiting stay with the parent). */
+static void reclaim_forked(void)
+{
+    B.made = false;
+    pthread_mutex_init(&B.lock, NULL);
+    /* relaxed: one thread exists in the child. */
+    atomic_store_explicit(&B.pending, NULL, memory_order_relaxed);
+    atomic_store_explicit(&B.sleeping, 0, memory_order_relaxed); /* as above */
+}
+
+static pthread_once_t reclaim_once = PTHREAD_ONCE_INIT;
+static void reclaim_atfork(void) { pthread_atfork(NULL, NULL, reclaim_forked); }
+
 int hive__rcu_reclaimer_start(const cpu_set_t *cpus)
 {
+    pthread_once(&reclaim_once, reclaim_atfork);
     struct call_rcu_data *crdp = get_default_call_rcu_data();
     if (crdp && cpus) /* best effort: without it the thread keeps its inherited mask */
         (void)pthread_setaffinity_np(get_call_rcu_thread(crdp), sizeof *cpus, cpus);
@@ -173,6 +192,8 @@ static void barrier_done(hive__rcu_batch_t *b)
     barrier_t *x = (barrier_t *)(void *)b;
     /* release: the waiter's acquire load sees every earlier batch's work. */
     atomic_store_explicit(&x->done, 1, memory_order_release);
+    /* x may be gone already (the waiter saw the store and returned): a
+     * private FUTEX_WAKE uses the address as a key only, never reads it. */
     futex_wake_one(&x->done);
 }
 
@@ -183,11 +204,18 @@ void hive__rcu_batch_barrier(void)
     pthread_mutex_unlock(&B.lock);
     if (!made)
         return; /* nothing was ever deferred: no runtime has started */
+    /* An online reader would hold up the grace period it waits for: off
+     * line for the wait, as liburcu's own rcu_barrier does. */
+    bool was_online = rcu_read_ongoing();
+    if (was_online)
+        rcu_thread_offline();
     barrier_t x = {.done = 0};
     hive__rcu_defer_batch(&x.b, barrier_done);
     /* acquire: pairs with the release store in barrier_done(). */
     while (!atomic_load_explicit(&x.done, memory_order_acquire))
         futex_wait_while(&x.done, 0);
+    if (was_online)
+        rcu_thread_online();
 }
 
 unsigned long hive__rcu_batch_rounds(void)

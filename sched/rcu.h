@@ -14,8 +14,9 @@
  * so it would report every deferred free as racing with the readers that
  * used the object before. In TSan builds each quiescent state and each
  * going-offline releases one token, and each RCU callback acquires it first
- * (hive__rcu_callback_begin): the happens-before edge a grace period really
- * provides. Everywhere else these are no-ops.
+ * (hive__rcu_callback_begin; hive's reclaim thread once per grace period,
+ * before it runs that round's batches): the happens-before edge a grace
+ * period really provides. Everywhere else these are no-ops.
  */
 #ifndef HIVE_SCHED_RCU_H
 #define HIVE_SCHED_RCU_H
@@ -53,7 +54,8 @@ typedef struct hive__rcu_batch {
  * a runtime has started. */
 void hive__rcu_defer_batch(hive__rcu_batch_t *b, void (*fn)(hive__rcu_batch_t *b));
 /* Return once every batch deferred before the call has run. Not from a
- * worker, nor from inside a read-side section (as rcu_barrier). */
+ * worker nor from a batch's function; an online reader goes offline for
+ * the wait (as liburcu's rcu_barrier). */
 void hive__rcu_batch_barrier(void);
 /* Grace periods the reclaim thread has ended (tests). */
 unsigned long hive__rcu_batch_rounds(void);

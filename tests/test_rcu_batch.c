@@ -8,9 +8,10 @@
  * 2. Every batch runs exactly once, with what its deferrer wrote visible:
  *    THREADS threads (more than the machine's cores) defer OPS batches each,
  *    in bursts with pauses between them, so the reclaim thread goes to
- *    sleep on its futex and is woken again and again (a lost wake-up leaves
- *    batches unrun: the barrier then hangs, and ctest's timeout fails the
- *    test). A batch carries a payload and its complement, written before
+ *    sleep on its futex and is woken again and again: every batch must run
+ *    on those wake-ups alone, before any barrier (a lost wake-up leaves
+ *    batches unrun, and the 60 s wait for them fails). A batch carries a
+ *    payload and its complement, written before
  *    the defer and checked by the callback (the release CAS / acquire
  *    exchange hand-over; TSan checks it too in the sanitizer job), and a
  *    run counter that must end at 1. After a barrier every batch has run.
@@ -62,14 +63,15 @@ static void a_batch_waits_for_an_online_reader(void **state)
     assert_int_equal(pthread_create(&r, NULL, reader, NULL), 0);
     while (!atomic_load(&reader_online))
         usleep(1000);
-    hive__rcu_batch_t b;
+    static hive__rcu_batch_t b; /* static: it outlives the test if the check fails */
     hive__rcu_defer_batch(&b, mark_ran);
     usleep(50000);
-    assert_int_equal(atomic_load(&ran), 0); /* the reader is still inside */
+    int early = atomic_load(&ran); /* must be 0: the reader is still inside */
     atomic_store(&reader_may_leave, 1);
+    pthread_join(r, NULL); /* the reader leaves before any check can end the test */
     hive__rcu_batch_barrier();
+    assert_int_equal(early, 0);
     assert_int_equal(atomic_load(&ran), 1);
-    pthread_join(r, NULL);
 }
 
 /* ---- 2. many deferring threads ---- */
@@ -119,6 +121,12 @@ static void every_batch_runs_once_under_many_deferring_threads(void **state)
         assert_int_equal(pthread_create(&th[t], NULL, deferrer, (void *)(intptr_t)t), 0);
     for (long t = 0; t < threads; t++)
         pthread_join(th[t], NULL);
+    /* Before any barrier (whose own push would wake the thread and so hide
+     * a wake-up lost earlier): every batch runs on the deferrers' own
+     * wake-ups, within 60 s. */
+    for (int i = 0; i < 60000 && atomic_load(&done) < n; i++)
+        usleep(1000);
+    assert_int_equal(atomic_load(&done), n);
     hive__rcu_batch_barrier();
     print_message("%ld batches in %lu grace periods\n", n, hive__rcu_batch_rounds() - rounds0);
     assert_int_equal(atomic_load(&done), n);
