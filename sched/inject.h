@@ -1,5 +1,6 @@
 /* inject.h - the injection queue: work handed to the workers by threads that
- * are not workers (the embedding server's threads, timers of other layers).
+ * are not workers (the embedding server's threads, timers of other layers);
+ * also the queue of batches waiting for hive's reclaim thread (sched/rcu.c).
  *
  * A lock-free intrusive stack with a take-all pop (Treiber's push; the pop
  * swaps the head for NULL, so there is no ABA: no node is ever popped alone).

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
+#include "sched/fence.h"
 #include "sched/worker.h"
 
 #if HIVE_TSAN
@@ -56,9 +57,10 @@ static struct {
     pthread_mutex_t lock; /* making the thread */
     pthread_t thread;
     bool made;
-    /* Batches waiting for a grace period: a Treiber stack whose only pop
-     * takes everything (exchange with NULL), so there is no ABA. */
-    _Alignas(64) _Atomic(hive__rcu_batch_t *) pending;
+    /* Batches waiting for a grace period: the injection queue's Treiber
+     * stack with a take-all pop (sched/inject.h), which hands them over
+     * oldest first. */
+    hive__inject_t pending;
     /* 1 while the thread is about to sleep or sleeps on it. */
     _Atomic uint32_t sleeping;
     _Atomic unsigned long rounds;
@@ -75,31 +77,29 @@ static void futex_wake_one(_Atomic uint32_t *w)
 }
 
 /* The lost wake-up to rule out: a batch pushed while the thread decides to
- * sleep. The thread does (T1) store sleeping = 1, (T2) load pending; a
- * pusher does (D1) its CAS of pending, (D2) load sleeping - all seq_cst, so
- * in one total order: if T2 finds nothing, D1 comes after T2, so D2 after
- * T1 sees 1, and the pusher wakes it. The pusher clears `sleeping` (an
- * exchange, so only one pusher calls FUTEX_WAKE) before the wake, so a wake
- * that comes before the thread's FUTEX_WAIT makes that wait return at once
- * (its expected value, 1, is gone). */
+ * sleep. The thread does (T1) store sleeping = 1, (T2) a seq_cst fence,
+ * (T3) look at the queue; a pusher does (D1) its push, (D2) a seq_cst
+ * fence, (D3) load sleeping. The fences are totally ordered: if T2 comes
+ * first, D3 sees T1's 1 and the pusher wakes the thread; if D2 comes
+ * first, T3 sees the push and the thread does not sleep (C11 7.17.4, the
+ * argument of sched/park.c). The pusher clears `sleeping` with an exchange
+ * (so one pusher calls FUTEX_WAKE) before the wake, so a wake that comes
+ * before the thread's FUTEX_WAIT makes that wait return at once (its
+ * expected value, 1, is gone). */
 static void *reclaim_main(void *arg)
 {
     (void)arg;
     for (;;) {
-        /* seq_cst: acquire pairs with the pushers' release CAS (the
-         * batches' contents, written before they were deferred); seq_cst so
-         * that T2 below, which may read the NULL this writes, stays in the
-         * one total order of the argument above. */
-        hive__rcu_batch_t *list = atomic_exchange_explicit(&B.pending, NULL, memory_order_seq_cst);
-        if (!list) {
-            /* (T1) seq_cst: see above. */
-            atomic_store_explicit(&B.sleeping, 1, memory_order_seq_cst);
-            /* (T2) seq_cst: see above. */
-            if (!atomic_load_explicit(&B.pending, memory_order_seq_cst))
+        hive__inject_node_t *n = hive__inject_take_all(&B.pending); /* oldest first */
+        if (!n) {
+            /* (T1) relaxed: ordered by the fence T2. */
+            atomic_store_explicit(&B.sleeping, 1, memory_order_relaxed);
+            hive__fence_seq_cst(); /* (T2) */
+            if (hive__inject_empty(&B.pending)) /* (T3) */
                 futex_wait_while(&B.sleeping, 1);
             /* relaxed: a pusher that reads this 0 comes before our next T1
-             * (it then finds its batch taken at T2's round); one that reads a
-             * stale 1 only makes a spare FUTEX_WAKE. */
+             * (its push is then seen at T3); one that reads a stale 1 only
+             * makes a spare FUTEX_WAKE. */
             atomic_store_explicit(&B.sleeping, 0, memory_order_relaxed);
             continue;
         }
@@ -109,19 +109,13 @@ static void *reclaim_main(void *arg)
         hive__rcu_callback_begin();
         /* relaxed: a statistic. */
         atomic_fetch_add_explicit(&B.rounds, 1, memory_order_relaxed);
-        /* Oldest first (the stack holds the newest on top), so a barrier
-         * runs after every batch deferred before it. */
-        hive__rcu_batch_t *fifo = NULL;
-        while (list) {
-            hive__rcu_batch_t *next = list->next;
-            list->next = fifo;
-            fifo = list;
-            list = next;
-        }
-        while (fifo) {
-            hive__rcu_batch_t *next = fifo->next; /* fn may free the batch */
-            fifo->fn(fifo);
-            fifo = next;
+        /* Oldest first, so a barrier runs after every batch deferred
+         * before it. */
+        while (n) {
+            hive__inject_node_t *next = n->next; /* fn may free the batch */
+            hive__rcu_batch_t *b = (hive__rcu_batch_t *)(void *)n;
+            b->fn(b);
+            n = next;
         }
     }
     return NULL;
@@ -133,9 +127,9 @@ static void reclaim_forked(void)
 {
     B.made = false;
     pthread_mutex_init(&B.lock, NULL);
+    hive__inject_init(&B.pending);
     /* relaxed: one thread exists in the child. */
-    atomic_store_explicit(&B.pending, NULL, memory_order_relaxed);
-    atomic_store_explicit(&B.sleeping, 0, memory_order_relaxed); /* as above */
+    atomic_store_explicit(&B.sleeping, 0, memory_order_relaxed);
 }
 
 static pthread_once_t reclaim_once = PTHREAD_ONCE_INIT;
@@ -168,17 +162,12 @@ int hive__rcu_reclaimer_start(const cpu_set_t *cpus)
 void hive__rcu_defer_batch(hive__rcu_batch_t *b, void (*fn)(hive__rcu_batch_t *b))
 {
     b->fn = fn;
-    /* relaxed: the value only seeds the CAS, which checks it. */
-    hive__rcu_batch_t *head = atomic_load_explicit(&B.pending, memory_order_relaxed);
-    do {
-        b->next = head;
-        /* (D1) seq_cst: release publishes b (and what it holds) to the
-         * thread's acquire exchange; seq_cst for the wake-up argument above. */
-    } while (!atomic_compare_exchange_weak_explicit(&B.pending, &head, b, memory_order_seq_cst,
-                                                    memory_order_relaxed));
-    /* (D2) seq_cst: see above; the exchange lets one pusher wake it. */
-    if (atomic_load_explicit(&B.sleeping, memory_order_seq_cst) &&
-        atomic_exchange_explicit(&B.sleeping, 0, memory_order_seq_cst))
+    hive__inject_push(&B.pending, &b->node); /* (D1) release: b's contents */
+    hive__fence_seq_cst();                   /* (D2) */
+    /* (D3) relaxed: ordered by the fence; the exchange lets one pusher
+     * wake it. */
+    if (atomic_load_explicit(&B.sleeping, memory_order_relaxed) &&
+        atomic_exchange_explicit(&B.sleeping, 0, memory_order_relaxed))
         futex_wake_one(&B.sleeping);
 }
 

@@ -23,6 +23,8 @@
 
 #include <sched.h>
 
+#include "sched/inject.h"
+
 void hive__rcu_enter(void);
 void hive__rcu_leave(void);
 
@@ -46,7 +48,7 @@ int hive__rcu_reclaimer_start(const cpu_set_t *cpus);
  * Made once per program by the first runtime start and kept, like
  * liburcu's thread. */
 typedef struct hive__rcu_batch {
-    struct hive__rcu_batch *next;
+    hive__inject_node_t node; /* in the thread's queue (sched/inject.h) */
     void (*fn)(struct hive__rcu_batch *b);
 } hive__rcu_batch_t;
 

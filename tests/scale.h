@@ -22,4 +22,15 @@ static inline long hive_test_scaled(long n)
     return r > 0 ? r : 1;
 }
 
+/* The stress tests' command line: [threads] [operations per thread], the
+ * operations then scaled for the build as above. */
+static inline void hive_test_args(int argc, char **argv, long *threads, long *ops)
+{
+    if (argc > 1)
+        *threads = atol(argv[1]);
+    if (argc > 2)
+        *ops = atol(argv[2]);
+    *ops = hive_test_scaled(*ops);
+}
+
 #endif

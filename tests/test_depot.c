@@ -159,11 +159,7 @@ static void records_pass_between_threads_without_loss_or_double_ownership(void *
 
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        threads = atol(argv[1]);
-    if (argc > 2)
-        ops = atol(argv[2]);
-    ops = hive_test_scaled(ops);
+    hive_test_args(argc, argv, &threads, &ops);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(single_thread_contract),
         cmocka_unit_test(records_pass_between_threads_without_loss_or_double_ownership),

@@ -139,11 +139,7 @@ static void every_batch_runs_once_under_many_deferring_threads(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        threads = atol(argv[1]);
-    if (argc > 2)
-        ops = atol(argv[2]);
-    ops = hive_test_scaled(ops);
+    hive_test_args(argc, argv, &threads, &ops);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_batch_waits_for_an_online_reader),
         cmocka_unit_test(every_batch_runs_once_under_many_deferring_threads),
