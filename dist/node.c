@@ -79,6 +79,12 @@ typedef struct conn {
     int fd;
     hive_pid_t reader, writer;
     char *buf; /* the reader's frame buffer; freed by conn_release */
+    /* Who closes fd (N.lock): its writer, once the writer has taken it
+     * (writer_main), so that no write is under way when it closes; else
+     * conn_release. gen tells a writer whether the slot is still the one
+     * it was started for (a released slot may be claimed again). */
+    bool writer_closes;
+    uint16_t gen;
 } conn_t;
 
 static struct {
@@ -600,8 +606,13 @@ static int handle_frame(const char *p, size_t len)
 
 /* A reader's or writer's start argument, by value (nothing to free if the
  * process is killed before it runs): slot index and fd. */
-static void *conn_arg(int idx, int fd) { return (void *)(uintptr_t)((uint64_t)idx << 32 | (uint32_t)fd); }
-static int arg_idx(void *a) { return (int)((uint64_t)(uintptr_t)a >> 32); }
+static void *conn_arg(int idx, int fd)
+{
+    uint64_t gen = N.conns[idx].gen; /* the caller holds the slot (C_CONNECTING) */
+    return (void *)(uintptr_t)((uint64_t)idx << 48 | gen << 32 | (uint32_t)fd);
+}
+static int arg_idx(void *a) { return (int)((uint64_t)(uintptr_t)a >> 48); }
+static uint16_t arg_gen(void *a) { return (uint16_t)((uint64_t)(uintptr_t)a >> 32); }
 static int arg_fd(void *a) { return (int)(uint32_t)(uintptr_t)a; }
 
 static void conn_release(int idx)
@@ -610,6 +621,8 @@ static void conn_release(int idx)
     conn_t *c = &N.conns[idx];
     hive_pid_t writer = c->writer;
     int fd = c->fd;
+    bool writer_closes = c->writer_closes;
+    c->writer_closes = false;
     free(c->buf);
     c->buf = NULL;
     size_t nlost = 0;
@@ -619,9 +632,12 @@ static void conn_release(int idx)
     c->fd = -1;
     c->reader = c->writer = HIVE_PID_NONE;
     pthread_mutex_unlock(&N.lock);
+    /* A writer that took the fd closes it as it ends: a write of its may be
+     * under way on another worker right now (closing here raced with it,
+     * and the fd's number could be reused by the next accept meanwhile). */
     if (writer != HIVE_PID_NONE)
         hive_kill(writer);
-    if (fd >= 0)
+    if (fd >= 0 && !writer_closes)
         ei_close_connection(fd);
     /* Every remote pid of that node is gone for us: noconnection. */
     hive_reason_t nc = {.kind = HIVE_EXIT_NOCONNECTION};
@@ -701,11 +717,43 @@ static void reader_main(void *arg)
     /* reader_exit releases the connection and buf. */
 }
 
+/* The writer's hold on its fd: closed at its end if it took it. */
+typedef struct {
+    int fd;
+    bool owns;
+} writer_fd_t;
+
+static void writer_exit(void *arg, const hive_reason_t *reason)
+{
+    (void)reason;
+    writer_fd_t *w = arg;
+    if (w->owns)
+        ei_close_connection(w->fd);
+    free(w);
+}
+
 static void writer_main(void *arg)
 {
-    struct {
-        int fd;
-    } a = {arg_fd(arg)};
+    int idx = arg_idx(arg);
+    writer_fd_t *hold = malloc(sizeof *hold);
+    if (!hold)
+        return; /* the fd stays conn_release's to close */
+    *hold = (writer_fd_t){.fd = arg_fd(arg), .owns = false};
+    if (hive_on_exit(writer_exit, hold)) {
+        free(hold);
+        return;
+    }
+    /* Take the fd if the slot is still the one we were started for; if it
+     * was released meanwhile, conn_release closed the fd (or will): do not
+     * touch it. */
+    pthread_mutex_lock(&N.lock);
+    conn_t *c = &N.conns[idx];
+    if (c->state != C_FREE && c->gen == arg_gen(arg) && c->fd == hold->fd)
+        c->writer_closes = hold->owns = true;
+    pthread_mutex_unlock(&N.lock);
+    if (!hold->owns)
+        return;
+    bool dead = false;
     for (;;) {
         hive_msg_t *m;
         if (hive_receive(HIVE_INFINITY, &m))
@@ -714,12 +762,14 @@ static void writer_main(void *arg)
         hive_msg_free(m);
         if (!f)
             continue;
-        ssize_t w = hive_io_write(a.fd, f->bytes, f->len, 30000);
+        ssize_t w = dead ? -1 : hive_io_write(hold->fd, f->bytes, f->len, 30000);
         free(f);
-        if (w < 0) {
-            /* The reader notices the dead socket and releases the slot. */
-            shutdown(a.fd, SHUT_RDWR);
-            return;
+        if (w < 0 && !dead) {
+            /* The reader notices the dead socket and releases the slot,
+             * which ends us; till then frames are dropped (the fd stays
+             * open: only our end closes it). */
+            shutdown(hold->fd, SHUT_RDWR);
+            dead = true;
         }
     }
 }
@@ -769,6 +819,8 @@ static int conn_claim(const char *node)
     for (int i = 0; i < MAX_CONNS; i++) {
         if (N.conns[i].state == C_FREE) {
             N.conns[i].state = C_CONNECTING;
+            N.conns[i].gen++;
+            N.conns[i].writer_closes = false;
             snprintf(N.conns[i].node, sizeof N.conns[i].node, "%s", node);
             N.conns[i].fd = -1;
             N.conns[i].reader = N.conns[i].writer = HIVE_PID_NONE;
