@@ -84,7 +84,7 @@ typedef struct conn {
      * conn_release. gen tells a writer whether the slot is still the one
      * it was started for (a released slot may be claimed again). */
     bool writer_closes;
-    uint16_t gen;
+    uint32_t gen; /* 24 bits used (see conn_arg) */
 } conn_t;
 
 static struct {
@@ -606,13 +606,15 @@ static int handle_frame(const char *p, size_t len)
 
 /* A reader's or writer's start argument, by value (nothing to free if the
  * process is killed before it runs): slot index and fd. */
+_Static_assert(MAX_CONNS <= 256, "a slot index fits 8 bits of a process argument");
 static void *conn_arg(int idx, int fd)
 {
-    uint64_t gen = N.conns[idx].gen; /* the caller holds the slot (C_CONNECTING) */
-    return (void *)(uintptr_t)((uint64_t)idx << 48 | gen << 32 | (uint32_t)fd);
+    /* The caller holds the slot (C_CONNECTING): only a claim changes gen. */
+    uint64_t gen = N.conns[idx].gen & 0xffffff;
+    return (void *)(uintptr_t)((uint64_t)idx << 56 | gen << 32 | (uint32_t)fd);
 }
-static int arg_idx(void *a) { return (int)((uint64_t)(uintptr_t)a >> 48); }
-static uint16_t arg_gen(void *a) { return (uint16_t)((uint64_t)(uintptr_t)a >> 32); }
+static int arg_idx(void *a) { return (int)((uint64_t)(uintptr_t)a >> 56); }
+static uint32_t arg_gen(void *a) { return (uint32_t)((uint64_t)(uintptr_t)a >> 32) & 0xffffff; }
 static int arg_fd(void *a) { return (int)(uint32_t)(uintptr_t)a; }
 
 static void conn_release(int idx)
@@ -634,11 +636,14 @@ static void conn_release(int idx)
     pthread_mutex_unlock(&N.lock);
     /* A writer that took the fd closes it as it ends: a write of its may be
      * under way on another worker right now (closing here raced with it,
-     * and the fd's number could be reused by the next accept meanwhile). */
-    if (writer != HIVE_PID_NONE)
-        hive_kill(writer);
+     * and the fd's number could be reused by the next accept meanwhile).
+     * Otherwise close it here - before the kill, which may end a caller
+     * that has a kill of its own pending (the slot is free already: no
+     * writer can take the fd now). */
     if (fd >= 0 && !writer_closes)
         ei_close_connection(fd);
+    if (writer != HIVE_PID_NONE)
+        hive_kill(writer);
     /* Every remote pid of that node is gone for us: noconnection. */
     hive_reason_t nc = {.kind = HIVE_EXIT_NOCONNECTION};
     for (size_t i = 0; i < nlost; i++)
@@ -736,11 +741,19 @@ static void writer_main(void *arg)
 {
     int idx = arg_idx(arg);
     writer_fd_t *hold = malloc(sizeof *hold);
-    if (!hold)
-        return; /* the fd stays conn_release's to close */
-    *hold = (writer_fd_t){.fd = arg_fd(arg), .owns = false};
-    if (hive_on_exit(writer_exit, hold)) {
+    if (hold)
+        *hold = (writer_fd_t){.fd = arg_fd(arg), .owns = false};
+    if (!hold || hive_on_exit(writer_exit, hold)) {
+        /* No writer: the fd stays conn_release's to close. Shut the socket
+         * down so that the reader sees the connection end now, rather than
+         * when the peer's ticks time out (under N.lock: conn_release closes
+         * the fd only after its own section). */
         free(hold);
+        pthread_mutex_lock(&N.lock);
+        conn_t *c = &N.conns[idx];
+        if (c->state != C_FREE && c->gen == arg_gen(arg) && c->fd == arg_fd(arg))
+            shutdown(arg_fd(arg), SHUT_RDWR);
+        pthread_mutex_unlock(&N.lock);
         return;
     }
     /* Take the fd if the slot is still the one we were started for; if it
@@ -1682,11 +1695,13 @@ int hive_node_stop(void)
      * finds the connections closing and fails with -ECONNREFUSED. Under
      * N.lock, so writer_for's check cannot interleave with the scan. */
     atomic_store_explicit(&N.started, false, memory_order_relaxed);
-    hive_pid_t readers[MAX_CONNS];
+    hive_pid_t readers[MAX_CONNS], writers[MAX_CONNS];
     int n = 0;
     for (int i = 0; i < MAX_CONNS; i++)
-        if (N.conns[i].state == C_UP)
+        if (N.conns[i].state == C_UP) {
+            writers[n] = N.conns[i].writer;
             readers[n++] = N.conns[i].reader;
+        }
     pthread_mutex_unlock(&N.lock);
     if (N.acceptor != HIVE_PID_NONE)
         hive_kill(N.acceptor);
@@ -1707,6 +1722,17 @@ int hive_node_stop(void)
     for (int i = 0; i < MAX_CONNS; i++)
         if (N.conns[i].state == C_UP)
             conn_release(i);
+    /* The writers, killed by the releases, close their sockets as they
+     * end: wait for that (bounded, as above), so that every connection is
+     * closed when this returns. */
+    for (int spins = 0; spins < 5000; spins++) {
+        bool alive = false;
+        for (int i = 0; i < n && !alive; i++)
+            alive = writers[i] != HIVE_PID_NONE && hive_is_alive(writers[i]);
+        if (!alive)
+            break;
+        hive_sleep(1);
+    }
     if (N.lfd >= 0)
         close(N.lfd);
     if (N.epmd_fd >= 0)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -86,6 +87,8 @@ static void futex_wake_one(_Atomic uint32_t *w)
  * (so one pusher calls FUTEX_WAKE) before the wake, so a wake that comes
  * before the thread's FUTEX_WAIT makes that wait return at once (its
  * expected value, 1, is gone). */
+_Static_assert(offsetof(hive__rcu_batch_t, node) == 0, "a queued node is its batch");
+
 static void *reclaim_main(void *arg)
 {
     (void)arg;
