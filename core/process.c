@@ -32,11 +32,9 @@
 
 #include <errno.h>
 #include <sched.h>
-#include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +45,7 @@
 #include "mailbox/message.h"
 #include "sched/fault.h"
 #include "sched/fence.h"
+#include "sched/futex.h"
 #include "sched/rcu.h"
 
 #define MAX_STACK ((size_t)1 << 30)
@@ -1056,17 +1055,12 @@ HIVE_API long hive_process_count(void)
 
 static void futex_wait_word(_Atomic uint32_t *w, uint64_t deadline)
 {
-    struct timespec ts, *tsp = NULL;
+    uint64_t left = UINT64_MAX;
     if (deadline != UINT64_MAX) {
         uint64_t now = hive__now_ns();
-        uint64_t left = deadline > now ? deadline - now : 0;
-        if (left == 0)
-            return;
-        ts.tv_sec = (time_t)(left / 1000000000u);
-        ts.tv_nsec = (long)(left % 1000000000u);
-        tsp = &ts;
+        left = deadline > now ? deadline - now : 0;
     }
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, 0, tsp, NULL, 0);
+    hive__futex_wait(w, 0, left);
 }
 
 static void wake(hive__proc_t *p)
@@ -1075,7 +1069,7 @@ static void wake(hive__proc_t *p)
         /* release: publishes the delivery; pairs with the acquire exchange
          * and loads of thread_word in receive(). */
         atomic_store_explicit(&p->thread_word, 1, memory_order_release);
-        syscall(SYS_futex, (uint32_t *)&p->thread_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        hive__futex_wake(&p->thread_word);
     } else {
         hive__task_unpark(&p->task);
     }

@@ -31,15 +31,14 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mailbox/alloc.h"
 #include "sched/poll.h"
 #include "sched/fence.h"
+#include "sched/futex.h"
 
 #define SEARCHING_ONE ((uint64_t)1 << 32)
 #define UNPARKED_ONE ((uint64_t)1)
@@ -77,21 +76,6 @@ static uint64_t wait_ns(uint64_t deadline)
     return wait;
 }
 
-/* Wait on *w while it holds val, until the backstop or `deadline`. */
-static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t deadline)
-{
-    uint64_t wait = wait_ns(deadline);
-    if (wait == 0)
-        return;
-    struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val,
-            wait == UINT64_MAX ? NULL : &ts, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *w)
-{
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
 
 /* Wake a sleeper whose token is set: through its poller if it sleeps there
  * (via_poll, read under idle->lock), else its futex. */
@@ -100,7 +84,7 @@ static void kick(hive__parker_t *p, bool via_poll)
     if (via_poll)
         hive__poll_kick(p->poller);
     else
-        futex_wake(&p->word);
+        hive__futex_wake(&p->word);
 }
 
 int hive__idle_init(hive__idle_t *idle, int nworkers, hive__parker_t **parkers)
@@ -312,7 +296,7 @@ void hive__idle_park_poll(hive__idle_t *idle, int id, uint64_t deadline,
             if (wait != 0 && block(block_ctx, wait) > 0 && unregister_self(idle, id))
                 return; /* it made a process runnable here: run it */
         } else {
-            futex_wait(&p->word, 0, deadline);
+            hive__futex_wait(&p->word, 0, wait_ns(deadline)); /* backstop or deadline */
         }
     }
     /* relaxed: only this worker clears its token, after seeing it set. */

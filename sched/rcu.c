@@ -3,18 +3,16 @@
 #include "sched/rcu.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <urcu-qsbr.h>
 
 #include "sched/fence.h"
+#include "sched/futex.h"
 #include "sched/worker.h"
 
 #if HIVE_TSAN
@@ -67,16 +65,6 @@ static struct {
     _Atomic unsigned long rounds;
 } B = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void futex_wait_while(_Atomic uint32_t *w, uint32_t val)
-{
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-}
-
-static void futex_wake_one(_Atomic uint32_t *w)
-{
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
 /* The lost wake-up to rule out: a batch pushed while the thread decides to
  * sleep. The thread does (T1) store sleeping = 1, (T2) a seq_cst fence,
  * (T3) look at the queue; a pusher does (D1) its push, (D2) a seq_cst
@@ -99,7 +87,7 @@ static void *reclaim_main(void *arg)
             atomic_store_explicit(&B.sleeping, 1, memory_order_relaxed);
             hive__fence_seq_cst(); /* (T2) */
             if (hive__inject_empty(&B.pending)) /* (T3) */
-                futex_wait_while(&B.sleeping, 1);
+                hive__futex_wait(&B.sleeping, 1, UINT64_MAX);
             /* relaxed: a pusher that reads this 0 comes before our next T1
              * (its push is then seen at T3); one that reads a stale 1 only
              * makes a spare FUTEX_WAKE. */
@@ -171,7 +159,7 @@ void hive__rcu_defer_batch(hive__rcu_batch_t *b, void (*fn)(hive__rcu_batch_t *b
      * wake it. */
     if (atomic_load_explicit(&B.sleeping, memory_order_relaxed) &&
         atomic_exchange_explicit(&B.sleeping, 0, memory_order_relaxed))
-        futex_wake_one(&B.sleeping);
+        hive__futex_wake(&B.sleeping);
 }
 
 typedef struct {
@@ -184,9 +172,9 @@ static void barrier_done(hive__rcu_batch_t *b)
     barrier_t *x = (barrier_t *)(void *)b;
     /* release: the waiter's acquire load sees every earlier batch's work. */
     atomic_store_explicit(&x->done, 1, memory_order_release);
-    /* x may be gone already (the waiter saw the store and returned): a
-     * private FUTEX_WAKE uses the address as a key only, never reads it. */
-    futex_wake_one(&x->done);
+    /* x may be gone already (the waiter saw the store and returned): see
+     * sched/futex.h. */
+    hive__futex_wake(&x->done);
 }
 
 void hive__rcu_batch_barrier(void)
@@ -205,7 +193,7 @@ void hive__rcu_batch_barrier(void)
     hive__rcu_defer_batch(&x.b, barrier_done);
     /* acquire: pairs with the release store in barrier_done(). */
     while (!atomic_load_explicit(&x.done, memory_order_acquire))
-        futex_wait_while(&x.done, 0);
+        hive__futex_wait(&x.done, 0, UINT64_MAX);
     if (was_online)
         rcu_thread_online();
 }
