@@ -497,8 +497,8 @@ static void proc_release_owned(hive__proc_t *p)
  * worker puts its reserve back. (Emptying the depot whenever the last
  * worker went to sleep made a crash-and-restart loop slower: workers sleep
  * between restarts, and the frees moved onto their path.) The depot also
- * outlives a runtime's stop (trimmed), for the next runtime to spawn from: emptied
- * into jemalloc at each stop, its structs came back only as jemalloc's
+ * outlives a runtime's stop (trimmed), for the next runtime to spawn
+ * from: emptied into jemalloc at each stop, its structs came back only as jemalloc's
  * extent reuse allowed, and in some program runs hardly at all
  * (sup_tree_start, a fresh runtime per repetition on 2 workers: ~900 page
  * faults and ~480 ns per child in every repetition of such a run, against
@@ -534,9 +534,6 @@ static void proc_release_owned(hive__proc_t *p)
 #define PDEPOT_MAX 128
 #define PDEPOT_KEEP 8
 
-#if defined(__LP64__)
-#define FREE_BATCH_ASSERT 1
-#endif
 typedef struct free_batch {
     hive__depot_rec_t rec; /* first: in the depot */
     hive__rcu_batch_t rb;  /* waiting for its grace period (sched/rcu.h) */
@@ -545,7 +542,7 @@ typedef struct free_batch {
     hive__proc_t *p[BATCH];
 } free_batch_t;
 
-#if FREE_BATCH_ASSERT
+#if defined(__LP64__)
 _Static_assert(sizeof(free_batch_t) == 8192, "a batch record is 8 KiB, a jemalloc size class");
 #endif
 
@@ -729,13 +726,15 @@ static hive__proc_t *pmem_take(size_t c)
         atomic_fetch_add_explicit(&pmem_refills, 1, memory_order_relaxed);
     }
     hive__proc_t *p = r->p[--r->n]; /* a record in the depot is never empty */
-    /* The next spawn's struct, fetched for writing now: its lines were
-     * last written on another core (the worker it died on, liburcu's
-     * thread that cleaned it), and the spawn that zeroes it had each of
-     * them to fetch while its next locked instruction waited for those
-     * stores (fjcreate: the shard lock's CAS in slot_alloc, a third of the
-     * spawn's own time). A spawn later they are here. fjcreate and skynet
-     * on 2 workers -3..4%. */
+    /* The next spawn's struct, fetched now: its lines were last written on
+     * another core (the worker it died on, the reclaim thread that cleaned
+     * it), and the spawn that zeroes it had each of them to fetch while its
+     * next locked instruction waited for those stores (fjcreate: the shard
+     * lock's CAS in slot_alloc, a third of the spawn's own time). A spawn
+     * later they are here. fjcreate and skynet on 2 workers -3..4%. The
+     * hint asks for writing, but baseline x86-64 has no PREFETCHW and GCC
+     * emits a read prefetch; PREFETCHW itself (inline asm) was tried and
+     * measured no different. */
     if (r->n) {
         const char *q = (const char *)r->p[r->n - 1];
         for (size_t off = 0; off < c * PCLASS_BYTES; off += 64)
@@ -862,11 +861,11 @@ static void proc_main(void *arg)
         hive__proc_checkpoint(p);
     else /* relaxed: the wait published before the release (idle_wait(),
           * or receive() for the actor loop) is over; clearing it only
-          * spares senders a spurious wake-up. Here,
-          * once a restart, not in hive__receive_or_release() at every
-          * message: even the load there, of the line every push writes,
-          * cost a receiver busy with a sender on another core a cache miss
-          * per message (perf, actor_cast: 16% of its samples). */
+          * spares senders a spurious wake-up. Here, once a restart, not in
+          * hive__receive_or_release() at every message: even the load
+          * there, of the line every push writes, cost a receiver busy with
+          * a sender on another core a cache miss per message (perf,
+          * actor_cast: 16% of its samples). */
         atomic_store_explicit(&p->wait_mode, HIVE__WAIT_NONE, memory_order_relaxed);
     p->fn(p->arg); /* returning is a normal exit; reason is zeroed */
 }
