@@ -739,32 +739,31 @@ static void writer_exit(void *arg, const hive_reason_t *reason)
 
 static void writer_main(void *arg)
 {
-    int idx = arg_idx(arg);
+    int fd = arg_fd(arg);
     writer_fd_t *hold = malloc(sizeof *hold);
     if (hold)
-        *hold = (writer_fd_t){.fd = arg_fd(arg), .owns = false};
-    if (!hold || hive_on_exit(writer_exit, hold)) {
-        /* No writer: the fd stays conn_release's to close. Shut the socket
-         * down so that the reader sees the connection end now, rather than
-         * when the peer's ticks time out (under N.lock: conn_release closes
-         * the fd only after its own section). */
+        *hold = (writer_fd_t){.fd = fd, .owns = false};
+    if (hold && hive_on_exit(writer_exit, hold)) {
         free(hold);
-        pthread_mutex_lock(&N.lock);
-        conn_t *c = &N.conns[idx];
-        if (c->state != C_FREE && c->gen == arg_gen(arg) && c->fd == arg_fd(arg))
-            shutdown(arg_fd(arg), SHUT_RDWR);
-        pthread_mutex_unlock(&N.lock);
-        return;
+        hold = NULL;
     }
-    /* Take the fd if the slot is still the one we were started for; if it
+    /* If the slot is still the one we were started for, take the fd - or,
+     * with no exit handler to close it, leave it to conn_release and shut
+     * the socket down, so that the reader sees the connection end now
+     * rather than when the peer's ticks time out (under N.lock:
+     * conn_release closes the fd only after its own section). If the slot
      * was released meanwhile, conn_release closed the fd (or will): do not
      * touch it. */
     pthread_mutex_lock(&N.lock);
-    conn_t *c = &N.conns[idx];
-    if (c->state != C_FREE && c->gen == arg_gen(arg) && c->fd == hold->fd)
-        c->writer_closes = hold->owns = true;
+    conn_t *c = &N.conns[arg_idx(arg)];
+    if (c->state != C_FREE && c->gen == arg_gen(arg) && c->fd == fd) {
+        if (hold)
+            c->writer_closes = hold->owns = true;
+        else
+            shutdown(fd, SHUT_RDWR);
+    }
     pthread_mutex_unlock(&N.lock);
-    if (!hold->owns)
+    if (!hold || !hold->owns)
         return;
     bool dead = false;
     for (;;) {
@@ -775,13 +774,13 @@ static void writer_main(void *arg)
         hive_msg_free(m);
         if (!f)
             continue;
-        ssize_t w = dead ? -1 : hive_io_write(hold->fd, f->bytes, f->len, 30000);
+        ssize_t w = dead ? -1 : hive_io_write(fd, f->bytes, f->len, 30000);
         free(f);
         if (w < 0 && !dead) {
             /* The reader notices the dead socket and releases the slot,
              * which ends us; till then frames are dropped (the fd stays
              * open: only our end closes it). */
-            shutdown(hold->fd, SHUT_RDWR);
+            shutdown(fd, SHUT_RDWR);
             dead = true;
         }
     }
@@ -1686,6 +1685,21 @@ int hive_node_start(const hive_node_config_t *cfg, hive_diag_t *diag)
     return 0;
 }
 
+/* Wait (up to ~5 s, in 1 ms sleeps) until none of pids[0..n) is alive
+ * (HIVE_PID_NONE: nobody); a process is dead for hive_is_alive only once
+ * its exit handlers have run. */
+static void await_ended(const hive_pid_t *pids, int n)
+{
+    for (int spins = 0; spins < 5000; spins++) {
+        bool alive = false;
+        for (int i = 0; i < n && !alive; i++)
+            alive = pids[i] != HIVE_PID_NONE && hive_is_alive(pids[i]);
+        if (!alive)
+            return;
+        hive_sleep(1);
+    }
+}
+
 int hive_node_stop(void)
 {
     if (!started())
@@ -1695,7 +1709,7 @@ int hive_node_stop(void)
      * finds the connections closing and fails with -ECONNREFUSED. Under
      * N.lock, so writer_for's check cannot interleave with the scan. */
     atomic_store_explicit(&N.started, false, memory_order_relaxed);
-    hive_pid_t readers[MAX_CONNS], writers[MAX_CONNS];
+    hive_pid_t readers[MAX_CONNS + 1], writers[MAX_CONNS]; /* + the acceptor */
     int n = 0;
     for (int i = 0; i < MAX_CONNS; i++)
         if (N.conns[i].state == C_UP) {
@@ -1709,30 +1723,17 @@ int hive_node_stop(void)
         hive_kill(readers[i]);
     /* Readers release their slots in their exit handlers; wait for them
      * (and the acceptor) before the listener goes. */
-    for (int spins = 0; spins < 5000; spins++) {
-        bool alive = N.acceptor != HIVE_PID_NONE && hive_is_alive(N.acceptor);
-        for (int i = 0; i < n && !alive; i++)
-            alive = hive_is_alive(readers[i]);
-        if (!alive)
-            break;
-        hive_sleep(1);
-    }
+    readers[n] = N.acceptor;
+    await_ended(readers, n + 1);
     N.acceptor = HIVE_PID_NONE;
     /* A reader killed before it ran never registered its exit handler. */
     for (int i = 0; i < MAX_CONNS; i++)
         if (N.conns[i].state == C_UP)
             conn_release(i);
     /* The writers, killed by the releases, close their sockets as they
-     * end: wait for that (bounded, as above), so that every connection is
-     * closed when this returns. */
-    for (int spins = 0; spins < 5000; spins++) {
-        bool alive = false;
-        for (int i = 0; i < n && !alive; i++)
-            alive = writers[i] != HIVE_PID_NONE && hive_is_alive(writers[i]);
-        if (!alive)
-            break;
-        hive_sleep(1);
-    }
+     * end: wait for that too, so that every connection is closed when this
+     * returns. */
+    await_ended(writers, n);
     if (N.lfd >= 0)
         close(N.lfd);
     if (N.epmd_fd >= 0)
