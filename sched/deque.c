@@ -244,3 +244,15 @@ int64_t hive__deque_size(hive__deque_t *d)
     int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
     return b > t ? b - t : 0;
 }
+
+void *hive__deque_peek(hive__deque_t *d)
+{
+    /* relaxed: only the owner writes bottom and array; top only grows, so
+     * a stale top only makes a taken item look present (a hint). */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    if (t > b)
+        return NULL;
+    /* relaxed: as above. */
+    return slot_get(atomic_load_explicit(&d->array, memory_order_relaxed), b);
+}

@@ -61,5 +61,8 @@ void *hive__deque_pop(hive__deque_t *d);
 void *hive__deque_steal(hive__deque_t *d);
 /* Anyone: how many items there were at some recent moment (>= 0). */
 int64_t hive__deque_size(hive__deque_t *d);
+/* Owner: the item pop() would take next, or NULL; a hint only (a thief may
+ * take it first): to fetch its memory ahead, never to use it. */
+void *hive__deque_peek(hive__deque_t *d);
 
 #endif

@@ -1,5 +1,6 @@
 /* test_deque.c - Chase-Lev deque, single-threaded contract: LIFO for the
- * owner, FIFO for steal, growth keeps every item, and the index sweep: for
+ * owner (peek shows what pop takes next), FIFO for steal, growth keeps
+ * every item, and the index sweep: for
  * every fill level across a wrap of the circular array a steal takes the
  * oldest and pop the newest. */
 #include <setjmp.h>
@@ -20,6 +21,7 @@ static void empty_deque_pops_and_steals_nothing(void **state)
     assert_int_equal(hive__deque_init(&d, 4), 0);
     assert_null(hive__deque_pop(&d));
     assert_null(hive__deque_steal(&d));
+    assert_null(hive__deque_peek(&d));
     assert_int_equal(hive__deque_size(&d), 0);
     hive__deque_destroy(&d);
 }
@@ -31,8 +33,11 @@ static void owner_pops_newest_thief_steals_oldest(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(hive__deque_push(&d, ITEM(i)), 0);
     assert_ptr_equal(hive__deque_steal(&d), ITEM(0));
+    assert_ptr_equal(hive__deque_peek(&d), ITEM(2)); /* what pop takes next */
     assert_ptr_equal(hive__deque_pop(&d), ITEM(2));
+    assert_ptr_equal(hive__deque_peek(&d), ITEM(1));
     assert_ptr_equal(hive__deque_pop(&d), ITEM(1));
+    assert_null(hive__deque_peek(&d));
     assert_null(hive__deque_pop(&d));
     assert_null(hive__deque_steal(&d));
     hive__deque_destroy(&d);
