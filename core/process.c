@@ -79,11 +79,24 @@ typedef struct shard {
     uint32_t slot[SLOT_CACHE];  /* lock */
 } shard_t;
 
+/* One slot of the pid table: the process in it, its generation and its
+ * free-stack link side by side, in one 16-byte entry. A slot usually ends
+ * on another worker than the one that reuses it, and the spawn that reuses
+ * it reads the link (global_pop), bumps the generation and stores the
+ * process: as three arrays that was three cache misses per spawn, two of
+ * them lines the exiting worker had just written (fjcreate on 2 workers:
+ * half of proc_new's samples); in one entry it is one miss (wall time alone
+ * within this VM's noise). Same bytes as the three arrays. */
+typedef struct slot_entry {
+    _Atomic(hive__proc_t *) proc;
+    _Atomic uint32_t gen;
+    _Atomic uint32_t next_free;    /* free-stack link, slot + 1 (0 = end) */
+} slot_entry_t;
+_Static_assert(sizeof(slot_entry_t) == 16, "four slots per cache line, never split");
+
 static struct {
     /* Read by every lookup; written at runtime start only. */
-    _Atomic(hive__proc_t *) *slots;
-    _Atomic uint32_t *gens;
-    _Atomic uint32_t *next_free;   /* free-stack links, slot + 1 (0 = end) */
+    slot_entry_t *slots;
     uint32_t max;
     long max_msg;
     _Atomic uint64_t epoch;        /* bumped at runtime start and stop: stale thread TLS */
@@ -156,18 +169,8 @@ int hive__proc_table_init(long max_processes, long max_message_size)
     T.max = (uint32_t)max_processes;
     T.max_msg = max_message_size;
     T.slots = map_array(T.max, sizeof *T.slots);
-    T.gens = map_array(T.max, sizeof *T.gens);
-    T.next_free = map_array(T.max, sizeof *T.next_free);
-    if (!T.slots || !T.gens || !T.next_free) {
-        if (T.slots)
-            munmap(T.slots, T.max * sizeof *T.slots);
-        if (T.gens)
-            munmap(T.gens, T.max * sizeof *T.gens);
-        if (T.next_free)
-            munmap((void *)T.next_free, T.max * sizeof *T.next_free);
-        T.slots = NULL;
+    if (!T.slots)
         return -ENOMEM;
-    }
     /* Fresh zero pages; no worker runs yet (thread creation orders these). */
     atomic_store_explicit(&T.free_head, 0, memory_order_relaxed);
     atomic_store_explicit(&T.next_unused, 0, memory_order_relaxed);
@@ -201,7 +204,7 @@ static uint32_t global_pop(void)
         uint32_t slot = (uint32_t)h - 1;
         /* relaxed: ordered by the acquire above; if the slot was popped and
          * pushed again meanwhile, the tag makes our CAS fail. */
-        uint32_t next = atomic_load_explicit(&T.next_free[slot], memory_order_relaxed);
+        uint32_t next = atomic_load_explicit(&T.slots[slot].next_free, memory_order_relaxed);
         uint64_t nh = (((h >> 32) + 1) << 32) | next;
         /* acquire on both: a retry needs the fresh link, as above. */
         if (atomic_compare_exchange_weak_explicit(&T.free_head, &h, nh, memory_order_acquire,
@@ -215,13 +218,13 @@ static uint32_t global_pop(void)
 static void global_push(const uint32_t *s, uint32_t n)
 {
     for (uint32_t k = 0; k + 1 < n; k++) /* relaxed: published by the CAS */
-        atomic_store_explicit(&T.next_free[s[k]], s[k + 1] + 1, memory_order_relaxed);
+        atomic_store_explicit(&T.slots[s[k]].next_free, s[k + 1] + 1, memory_order_relaxed);
     /* relaxed: a guess refreshed by the CAS. */
     uint64_t h = atomic_load_explicit(&T.free_head, memory_order_relaxed);
     uint64_t nh;
     do {
         /* relaxed: published by the release CAS below. */
-        atomic_store_explicit(&T.next_free[s[n - 1]], (uint32_t)h, memory_order_relaxed);
+        atomic_store_explicit(&T.slots[s[n - 1]].next_free, (uint32_t)h, memory_order_relaxed);
         nh = (((h >> 32) + 1) << 32) | (s[0] + 1);
         /* release: the links and the generation bumps are visible to whoever
          * pops these slots; pairs with the acquire loads in global_pop(). */
@@ -345,7 +348,7 @@ static inline hive__proc_t *lookup(hive_pid_t pid)
         return NULL;
     /* acquire: pairs with the release store in spawn: the struct is
      * initialised. RCU keeps it alive while we look. */
-    hive__proc_t *p = atomic_load_explicit(&T.slots[slot], memory_order_acquire);
+    hive__proc_t *p = atomic_load_explicit(&T.slots[slot].proc, memory_order_acquire);
     if (!p || p->pid != pid)
         return NULL;
     /* acquire: pairs with the seq_cst store in proc_end(). */
@@ -782,7 +785,7 @@ static void proc_end(hive__proc_t *p)
     proc_release_owned(p);
     uint32_t slot = (uint32_t)p->pid - 1;
     /* release: lookups that still find p see it dead (alive above). */
-    atomic_store_explicit(&T.slots[slot], NULL, memory_order_release);
+    atomic_store_explicit(&T.slots[slot].proc, NULL, memory_order_release);
     slot_free(slot);
     defer_free(p);
     hive__rcu_leave();
@@ -913,8 +916,8 @@ static hive__proc_t *proc_new(int *err, size_t attach_size)
      * cache miss. relaxed: the slot is ours alone until published (the
      * shard lock or the shared stack's release/acquire ordered the last
      * holder's store before this load). */
-    uint32_t gen = atomic_load_explicit(&T.gens[slot], memory_order_relaxed) + 1;
-    atomic_store_explicit(&T.gens[slot], gen, memory_order_relaxed);
+    uint32_t gen = atomic_load_explicit(&T.slots[slot].gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&T.slots[slot].gen, gen, memory_order_relaxed);
     p->pid = ((uint64_t)(T.gen_base + gen) << 32) | (slot + 1);
     hive__mpsc_init(&p->mbox);
     atomic_init(&p->alive, true);
@@ -941,7 +944,7 @@ static void proc_publish(hive__proc_t *p)
 {
     /* release: the initialised struct; pairs with the acquire load in
      * hive__proc_lookup(). */
-    atomic_store_explicit(&T.slots[(uint32_t)p->pid - 1], p, memory_order_release);
+    atomic_store_explicit(&T.slots[(uint32_t)p->pid - 1].proc, p, memory_order_release);
 }
 
 static int spawn(hive_fn_t fn, void *arg, const hive_spawn_opts_t *opts, const void *init,
@@ -1768,14 +1771,14 @@ void hive__proc_table_shutdown(void)
     while (atomic_load_explicit(&T.thread_receivers, memory_order_seq_cst) > 0) {
         for (uint32_t i = 0; i < used; i++) {
             /* acquire: pairs with the release in spawn, as a lookup */
-            hive__proc_t *p = atomic_load_explicit(&T.slots[i], memory_order_acquire);
+            hive__proc_t *p = atomic_load_explicit(&T.slots[i].proc, memory_order_acquire);
             if (p && p->is_thread)
                 wake(p);
         }
         sched_yield();
     }
     for (uint32_t i = 0; i < used; i++) {
-        hive__proc_t *p = atomic_load_explicit(&T.slots[i], memory_order_acquire); /* quiescent */
+        hive__proc_t *p = atomic_load_explicit(&T.slots[i].proc, memory_order_acquire); /* quiescent */
         if (!p)
             continue;
         if (!p->is_thread) {
@@ -1788,8 +1791,6 @@ void hive__proc_table_shutdown(void)
     rcu_barrier();             /* and every other deferred free */
     trim_depot(); /* it keeps PDEPOT_KEEP batches per class for the next runtime */
     munmap(T.slots, T.max * sizeof *T.slots);
-    munmap(T.gens, T.max * sizeof *T.gens);
-    munmap((void *)T.next_free, T.max * sizeof *T.next_free);
     T.slots = NULL;
 }
 
