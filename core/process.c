@@ -530,12 +530,20 @@ static void proc_release_owned(hive__proc_t *p)
  * structs: 48 MiB of plain processes, 56 of actors) hold a burst; a stop
  * trims the depot back to PDEPOT_KEEP batches (~3 MiB), what a next
  * runtime's start is likely to use. Few large batches rather than many
- * small ones: a spawning worker takes the whole depot as its reserve and
- * a parking one puts its reserve back record by record (a cold line
- * each), which with 1,024 records of 128 could take a parking worker
- * hundreds of microseconds. */
+ * small ones: a parking worker puts its reserve back record by record (a
+ * cold line each), which with 1,024 records of 128 could take a parking
+ * worker hundreds of microseconds.
+ *
+ * A spawning worker takes PRESERVE batches at a time, not the whole
+ * depot: one that took everything held up to PDEPOT_MAX batches while the
+ * depot filled up again behind it, so the next returns were refused (freed
+ * to jemalloc by the reclaim thread, arena locks and all) and, out of
+ * step, later spawns found the depot empty and took fresh memory (a third
+ * of fjcreate's structs on 2 workers; test_alloc checks the depot serves a
+ * steady churn). */
 #define PDEPOT_MAX 128
 #define PDEPOT_KEEP 8
+#define PRESERVE 4
 
 typedef struct free_batch {
     hive__depot_rec_t rec; /* first: in the depot */
@@ -575,6 +583,7 @@ int hive__proc_depot_batches(void)
 int hive__proc_depot_max(void) { return PDEPOT_MAX; }
 int hive__proc_depot_keep(void) { return PDEPOT_KEEP; }
 int hive__proc_depot_batch(void) { return BATCH; }
+int hive__proc_depot_take(void) { return PRESERVE; }
 
 /* The class of a struct of `size` bytes (with its attachment), 0 if none. */
 static size_t pclass_of(size_t size)
@@ -706,10 +715,8 @@ __attribute__((noinline)) static void defer_free(hive__proc_t *p)
 }
 
 /* A clean struct of class c from this worker's reserve (a chain of
- * batches), refilled from the depot when it runs out: the whole depot at
- * once, so that no record below the first is read to push the rest back
- * (the depot holds up to PDEPOT_MAX of them, each a cache miss). NULL when
- * both are empty. */
+ * batches), refilled from the depot when it runs out: PRESERVE batches at
+ * once (see there). NULL when both are empty. */
 static hive__proc_t *pmem_take(size_t c)
 {
     free_batch_t *r = reserve[c];
@@ -723,7 +730,7 @@ static hive__proc_t *pmem_take(size_t c)
         reserve[c] = r = next;
     }
     if (!r) {
-        if (!(reserve[c] = r = (free_batch_t *)hive__depot_drain(&pdepot[c])))
+        if (!(reserve[c] = r = (free_batch_t *)hive__depot_take(&pdepot[c], PRESERVE)))
             return NULL;
         /* relaxed: a statistic for tests. */
         atomic_fetch_add_explicit(&pmem_refills, 1, memory_order_relaxed);

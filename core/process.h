@@ -190,6 +190,8 @@ int hive__proc_depot_max(void);
 int hive__proc_depot_keep(void);
 /* Dead processes per batch (a batch goes to RCU and then the depot whole). */
 int hive__proc_depot_batch(void);
+/* Batches a worker whose reserve ran out takes from the depot at once. */
+int hive__proc_depot_take(void);
 /* Act on signals waiting in the calling process's mailbox (its next hive
  * call): may end the process and not return. */
 void hive__proc_checkpoint_slow(hive__proc_t *p);

@@ -34,7 +34,26 @@ bool hive__depot_put(hive__depot_t *d, hive__depot_rec_t *r, int max)
     return true;
 }
 
-hive__depot_rec_t *hive__depot_get(hive__depot_t *d)
+/* Give back `rest`, a chain the caller took with its exchange. Usually
+ * nobody has pushed since, and a CAS from an empty head puts the chain back
+ * as it is: no record of it is read (each would be a cache miss). An empty
+ * stack has no ABA to fear: whatever it held before, the chain is its whole
+ * content now. Else push it on top, which needs its last record. */
+static void push_back(hive__depot_t *d, hive__depot_rec_t *rest)
+{
+    hive__depot_rec_t *empty = NULL;
+    HIVE_STEP();
+    /* release: as push_chain's CAS; relaxed on failure: we then push. */
+    if (atomic_compare_exchange_strong_explicit(&d->head, &empty, rest, memory_order_release,
+                                                memory_order_relaxed))
+        return;
+    hive__depot_rec_t *last = rest;
+    while (last->next)
+        last = last->next;
+    push_chain(d, rest, last);
+}
+
+hive__depot_rec_t *hive__depot_take(hive__depot_t *d, int max)
 {
     /* relaxed: a hint, so an empty depot costs no locked instruction. */
     if (!atomic_load_explicit(&d->head, memory_order_relaxed))
@@ -44,16 +63,24 @@ hive__depot_rec_t *hive__depot_get(hive__depot_t *d)
     hive__depot_rec_t *r = atomic_exchange_explicit(&d->head, NULL, memory_order_acquire);
     if (!r)
         return NULL;
-    /* relaxed: a bound. */
-    atomic_fetch_sub_explicit(&d->records, 1, memory_order_relaxed);
-    if (r->next) {
-        hive__depot_rec_t *last = r->next;
-        while (last->next)
-            last = last->next;
-        push_chain(d, r->next, last);
+    int n = 1;
+    hive__depot_rec_t *last = r;
+    while (n < max && last->next) {
+        last = last->next;
+        n++;
     }
+    hive__depot_rec_t *rest = last->next;
+    last->next = NULL;
+    /* relaxed: a bound. Lowered only by what was taken, after it was in
+     * the stack, so the count is never below what the stack holds for
+     * long (a put counts itself before it pushes). */
+    atomic_fetch_sub_explicit(&d->records, n, memory_order_relaxed);
+    if (rest)
+        push_back(d, rest);
     return r;
 }
+
+hive__depot_rec_t *hive__depot_get(hive__depot_t *d) { return hive__depot_take(d, 1); }
 
 hive__depot_rec_t *hive__depot_drain(hive__depot_t *d)
 {

@@ -19,7 +19,10 @@
  *   blocks it names) written before it are visible to whoever takes it; the
  *   take exchange is acquire (a later push's CAS read the earlier one's
  *   value, an RMW in its release sequence, so the taker sees every record
- *   it took). The record count is relaxed: a bound, read approximately.
+ *   it took). A take of up to n records puts the rest back with a CAS
+ *   from an empty head when nobody pushed meanwhile (no ABA: an empty
+ *   stack is empty whatever it held before), else as a chain pushed on
+ *   top. The record count is relaxed: a bound, read approximately.
  *
  * A record starts with hive__depot_rec_t; what follows is its owner's.
  */
@@ -46,6 +49,10 @@ bool hive__depot_put(hive__depot_t *d, hive__depot_rec_t *r, int max);
 /* One record, or NULL. A relaxed look first: an empty depot costs no
  * locked instruction. */
 hive__depot_rec_t *hive__depot_get(hive__depot_t *d);
+/* Up to max (>= 1) records, newest first, as a chain through next ending
+ * in NULL; NULL if none. The records taken are read, the rest is not when
+ * nobody gave one meanwhile (see depot.c). */
+hive__depot_rec_t *hive__depot_take(hive__depot_t *d, int max);
 /* Every record, as a chain through next; none is read (see depot.c). */
 hive__depot_rec_t *hive__depot_drain(hive__depot_t *d);
 /* Records in it now (approximate while others give and take). */

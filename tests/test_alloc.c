@@ -22,8 +22,11 @@
  *    it stops: (PDEPOT_KEEP + 3) batches' worth of actors, alive together
  *    and then stopped together, all reach the depot (more than a stop
  *    keeps; fails with a bound as low as what a stop keeps, when most of a
- *    burst went back to jemalloc), and the stop trims it to PDEPOT_KEEP
- *    (fails without the trim).
+ *    burst went back to jemalloc); a worker whose reserve is empty then
+ *    takes PRESERVE batches from it, not the whole depot (fails with the
+ *    old take-all refill, which left the depot to fill up again behind a
+ *    hoarded reserve and refuse what came back); and the stop trims it to
+ *    PDEPOT_KEEP (fails without the trim).
  * 1 and 2 skip in builds without jemalloc (the sanitizer builds), 3 and 4
  * under ASan (no depot there).
  */
@@ -212,6 +215,22 @@ static void start_then_stop(void *arg)
     hive_send(to, TAG_ARENA, &ok, sizeof ok);
 }
 
+/* Start one actor (the worker's empty reserve refills from the depot of
+ * its class) and report the depot's batches just before and after, while
+ * this worker is busy (an idle one puts its reserve back); stop it. */
+static void start_one_and_count(void *arg)
+{
+    hive_pid_t to = (hive_pid_t)(uintptr_t)arg;
+    hive_actor_spec_t spec = {.handle = stop_on_cast};
+    hive_subject_t s;
+    long n[2] = {hive__proc_depot_batches(), -1};
+    if (hive_actor_start(&spec, NULL, &s, NULL) == 0) {
+        n[1] = hive__proc_depot_batches();
+        hive_subject_send(s, NULL, 0);
+    }
+    hive_send(to, TAG_ARENA, n, sizeof n);
+}
+
 static void the_depot_holds_a_burst_and_a_stop_trims_it(void **state)
 {
     (void)state;
@@ -236,6 +255,13 @@ static void the_depot_holds_a_burst_and_a_stop_trims_it(void **state)
         hive_sleep(10);
     print_message("depot: %d batches of up to %d while running\n", most, batch);
     assert_true(most > keep);
+    assert_int_equal(hive_spawn(start_one_and_count, (void *)(uintptr_t)me, NULL), 0);
+    hive_msg_t *m;
+    assert_int_equal(hive_receive_tag(TAG_ARENA, 60000, &m), 0);
+    const long *n = hive_msg_data(m);
+    print_message("depot: %ld batches, %ld after a refill\n", n[0], n[1]);
+    assert_true(n[1] >= 0 && n[1] < n[0] && n[1] >= n[0] - hive__proc_depot_take());
+    hive_msg_free(m);
     assert_int_equal(rt_stop_attached(), 0);
     assert_int_equal(hive__proc_depot_batches(), keep);
 }

@@ -2,7 +2,8 @@
  *
  * 1. Single thread: put and get in LIFO order, the bound refuses a put past
  *    `max` (the record stays the caller's), drain hands over every record
- *    and zeroes the count.
+ *    and zeroes the count; take hands over at most its max, newest first,
+ *    leaves the rest in order and counts what it took.
  * 2. Stress: THREADS threads (more than the machine's cores) pass RECORDS
  *    records around through one depot whose bound is below RECORDS, so
  *    puts are refused too; each thread keeps what it holds on a private
@@ -55,6 +56,30 @@ static void single_thread_contract(void **state)
     assert_null(all->next->next);
     assert_int_equal(hive__depot_count(&d), 0);
     assert_null(hive__depot_get(&d));
+    assert_null(hive__depot_take(&d, 4));
+}
+
+static void take_hands_over_at_most_max(void **state)
+{
+    hive__depot_t d = {0};
+    rec_t r[5] = {0};
+    for (int i = 0; i < 5; i++)
+        assert_true(hive__depot_put(&d, &r[i].d, 8));
+    hive__depot_rec_t *got = hive__depot_take(&d, 3); /* newest first */
+    assert_ptr_equal(got, &r[4].d);
+    assert_ptr_equal(got->next, &r[3].d);
+    assert_ptr_equal(got->next->next, &r[2].d);
+    assert_null(got->next->next->next); /* the chain ends at max */
+    assert_int_equal(hive__depot_count(&d), 2);
+    /* The rest stayed, in order, below a later put. */
+    assert_true(hive__depot_put(&d, &r[4].d, 8));
+    got = hive__depot_take(&d, 8); /* more than there is: all of it */
+    assert_ptr_equal(got, &r[4].d);
+    assert_ptr_equal(got->next, &r[1].d);
+    assert_ptr_equal(got->next->next, &r[0].d);
+    assert_null(got->next->next->next);
+    assert_int_equal(hive__depot_count(&d), 0);
+    assert_null(hive__depot_take(&d, 1));
 }
 
 enum { RECORDS = 256, MAX = 64 };
@@ -88,10 +113,12 @@ static void *run(void *arg)
     for (long i = 0; i < ops; i++) {
         seed = seed * 1103515245u + 12345u;
         if ((seed >> 16) & 1) {
-            /* Get one, or the whole depot. */
-            hive__depot_rec_t *got = (seed >> 17) % 32 == 0 ? hive__depot_drain(&depot)
-                                                         : hive__depot_get(&depot);
-            bool all = (seed >> 17) % 32 == 0;
+            /* Get one, a few, or the whole depot. */
+            unsigned pick = (seed >> 17) % 32;
+            hive__depot_rec_t *got = pick == 0   ? hive__depot_drain(&depot)
+                                     : pick < 12 ? hive__depot_take(&depot, 2 + (int)pick % 3)
+                                                 : hive__depot_get(&depot);
+            bool all = pick < 12;
             while (got) {
                 hive__depot_rec_t *next = all ? got->next : NULL;
                 take(w, (rec_t *)got);
@@ -162,6 +189,7 @@ int main(int argc, char **argv)
     hive_test_args(argc, argv, &threads, &ops);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(single_thread_contract),
+        cmocka_unit_test(take_hands_over_at_most_max),
         cmocka_unit_test(records_pass_between_threads_without_loss_or_double_ownership),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
