@@ -46,9 +46,12 @@ void hive__rcu_online(void) { rcu_thread_online(); }
  * taking it from the worker: with 2 workers fjcreate's threads waited for a
  * CPU 55-61% of the time, and with 1 worker the reclaimer had no other CPU
  * at all. On a 64-core server one worker in 64 would lose that share. So
- * the runtime start makes it first and lets it float over the workers'
- * CPUs, where the kernel puts it wherever there is room; hive's own reclaim
- * thread (below) likewise. */
+ * the runtime start makes it first and lets it float over every CPU the
+ * process may use, where the kernel puts it wherever there is room; hive's
+ * own reclaim thread (below) likewise. Not over the workers' CPUs alone: a
+ * runtime of one pinned worker then left its reclaim thread one CPU, the
+ * busy worker's, and a grace period waited for the kernel to preempt the
+ * worker (~15-20 ms in fjcreate on 1 worker, while the other CPU idled). */
 
 /* ---- hive's reclaim thread (see rcu.h) -------------------------------- */
 
@@ -196,6 +199,14 @@ void hive__rcu_batch_barrier(void)
         hive__futex_wait(&x.done, 0, UINT64_MAX);
     if (was_online)
         rcu_thread_online();
+}
+
+pthread_t hive__rcu_reclaimer_thread(void)
+{
+    pthread_mutex_lock(&B.lock);
+    pthread_t t = B.made ? B.thread : pthread_self();
+    pthread_mutex_unlock(&B.lock);
+    return t;
 }
 
 unsigned long hive__rcu_batch_rounds(void)

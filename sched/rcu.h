@@ -21,6 +21,7 @@
 #ifndef HIVE_SCHED_RCU_H
 #define HIVE_SCHED_RCU_H
 
+#include <pthread.h>
 #include <sched.h>
 
 #include "sched/inject.h"
@@ -61,6 +62,8 @@ void hive__rcu_defer_batch(hive__rcu_batch_t *b, void (*fn)(hive__rcu_batch_t *b
 void hive__rcu_batch_barrier(void);
 /* Grace periods the reclaim thread has ended (tests). */
 unsigned long hive__rcu_batch_rounds(void);
+/* The reclaim thread (tests: its CPU mask); the caller itself if none. */
+pthread_t hive__rcu_reclaimer_thread(void);
 
 #if HIVE_TSAN
 void hive__rcu_callback_begin(void);

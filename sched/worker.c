@@ -1500,21 +1500,9 @@ int hive__sched_start(const hive__sched_params_t *p)
     cpu_set_t cpus;
     bool have_cpus = sched_getaffinity(0, sizeof cpus, &cpus) == 0;
     S.oversubscribed = !have_cpus || S.n > CPU_COUNT(&cpus);
-    /* The RCU reclaimer floats over the workers' CPUs (rcu.c says why):
-     * those of the plan when every worker is pinned, else ours. */
-    cpu_set_t reclaim;
-    CPU_ZERO(&reclaim);
-    for (int i = 0; p->placement && i < S.n; i++) {
-        int cpu = p->placement->cpu[i];
-        if (cpu < 0 || cpu >= CPU_SETSIZE) {
-            CPU_ZERO(&reclaim);
-            break;
-        }
-        CPU_SET(cpu, &reclaim);
-    }
-    int rerr = hive__rcu_reclaimer_start(CPU_COUNT(&reclaim) ? &reclaim
-                                         : have_cpus           ? &cpus
-                                                               : NULL);
+    /* The RCU reclaim threads float over every CPU we may use (rcu.c says
+     * why). */
+    int rerr = hive__rcu_reclaimer_start(have_cpus ? &cpus : NULL);
     if (rerr)
         return rerr;
     S.topology = p->topology;

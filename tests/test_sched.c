@@ -24,6 +24,7 @@
 
 #include <hive/hive.h>
 
+#include "sched/rcu.h"
 #include "sched/worker.h"
 #include "tests/kept_task.h"
 #include "tests/latch.h"
@@ -662,22 +663,26 @@ static void workers_are_pinned_as_configured(void **state)
  * that worker's one CPU and took its share of it alone. */
 static void noop_process(void *arg) { (void)arg; }
 
-static void rcu_reclaimer_floats_over_the_workers_cpus(void **state)
+static void rcu_reclaimers_float_over_every_allowed_cpu(void **state)
 {
-    int n = ncpus_allowed() < MAXW ? ncpus_allowed() : MAXW;
-    if (n < 2)
+    int allowed = ncpus_allowed();
+    if (allowed < 2)
         skip(); /* one CPU: nothing to float over */
-    start(n, HIVE_PIN_COMPACT);
+    /* One pinned worker: the reclaim threads must not be confined to its
+     * CPU, which it keeps busy. */
+    start(1, HIVE_PIN_COMPACT);
     for (int i = 0; i < 1000; i++)
         assert_int_equal(hive_spawn(noop_process, NULL, NULL), 0);
     for (int i = 0; i < 2000 && hive_process_count() > 0; i++)
         usleep(1000);
     assert_int_equal(hive_process_count(), 0);
-    usleep(50000); /* the workers go idle and hand their dead to call_rcu */
+    usleep(50000); /* the worker goes idle and hands its dead on */
     cpu_set_t set;
     pthread_t reclaimer = get_call_rcu_thread(get_default_call_rcu_data());
     assert_int_equal(pthread_getaffinity_np(reclaimer, sizeof set, &set), 0);
-    assert_int_equal(CPU_COUNT(&set), n);
+    assert_int_equal(CPU_COUNT(&set), allowed);
+    assert_int_equal(pthread_getaffinity_np(hive__rcu_reclaimer_thread(), sizeof set, &set), 0);
+    assert_int_equal(CPU_COUNT(&set), allowed);
     stop();
 }
 
@@ -763,7 +768,7 @@ int main(void)
         cmocka_unit_test(a_process_in_the_resume_slot_is_not_starved),
         cmocka_unit_test(start_stop_cycles),
         cmocka_unit_test(workers_are_pinned_as_configured),
-        cmocka_unit_test(rcu_reclaimer_floats_over_the_workers_cpus),
+        cmocka_unit_test(rcu_reclaimers_float_over_every_allowed_cpu),
         cmocka_unit_test(idle_runtime_uses_almost_no_cpu),
         cmocka_unit_test(refused_config_starts_nothing),
         cmocka_unit_test(owner_calls_from_a_worker_are_refused),
