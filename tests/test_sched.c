@@ -1,6 +1,8 @@
 /* test_sched.c - the scheduler through the runtime: every task runs exactly
- * once, work spreads by stealing, fairness (yield loops, long computations,
- * the injection queue, the LIFO slot, pinned beside unpinned), park/unpark
+ * once, work spreads by stealing, fairness (yield loops, a yield behind the
+ * tasks it started but not behind those it woke, a yielded task taken from
+ * a stuck worker, long computations, the injection queue, the LIFO slot,
+ * pinned beside unpinned), park/unpark
  * ping-pong, handoffs (the loop keeps its turns), start/stop cycles, pinned
  * workers and pinned processes (never stolen), idle CPU, and refused
  * configs.
@@ -151,6 +153,136 @@ static void yield_loop_cannot_starve_others(void **state)
     assert_true(latch_wait(&done, DEADLINE));
     stop();
     latch_destroy(&done);
+}
+
+/* ---- a yield goes behind the queued tasks ---------------------------- */
+
+enum { BEHIND = 40, STUCK_ROUNDS = 200 };
+static _Atomic long behind_ran;
+static long behind_seen;
+
+static void count_behind(void *arg)
+{
+    atomic_fetch_add(&behind_ran, 1);
+    latch_count_down(&done);
+}
+
+static void spawn_then_yield(void *arg)
+{
+    for (int i = 0; i < BEHIND; i++)
+        assert_int_equal(hive__task_spawn(count_behind, NULL, 0), 0);
+    hive_yield();
+    behind_seen = atomic_load(&behind_ran);
+    latch_count_down(&done);
+}
+
+/* On one worker, a task that yields after starting BEHIND tasks runs
+ * again only after all of them ran (it went back to the bottom of the
+ * deque and ran again after two of them). */
+static void a_yield_goes_behind_the_queued_tasks(void **state)
+{
+    atomic_store(&behind_ran, 0);
+    latch_init(&done, BEHIND + 1);
+    start(1, HIVE_PIN_COMPACT);
+    assert_int_equal(hive__task_spawn(spawn_then_yield, NULL, 0), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    stop();
+    assert_int_equal(behind_seen, BEHIND);
+    latch_destroy(&done);
+}
+
+static hive_pid_t woken[BEHIND];
+
+static void receive_one(void *arg)
+{
+    hive_msg_t *m;
+    if (hive_receive(HIVE_INFINITY, &m) == 0) {
+        hive_msg_free(m);
+        atomic_fetch_add(&behind_ran, 1);
+    }
+    latch_count_down(&done);
+}
+
+static void wake_then_yield(void *arg)
+{
+    for (int i = 0; i < BEHIND; i++)
+        assert_int_equal(hive_send(woken[i], 1, NULL, 0), 0);
+    hive_yield();
+    behind_seen = atomic_load(&behind_ran);
+    latch_count_down(&done);
+}
+
+/* But a task that yields after waking BEHIND processes with messages (a
+ * producer) runs again before most of them: they run later and find more
+ * messages waiting (see "Yield" in sched/worker.c). */
+static void a_yield_after_waking_does_not_wait_for_the_woken(void **state)
+{
+    atomic_store(&behind_ran, 0);
+    latch_init(&done, BEHIND + 1);
+    start(1, HIVE_PIN_COMPACT);
+    for (int i = 0; i < BEHIND; i++)
+        assert_int_equal(hive_spawn(receive_one, NULL, &woken[i]), 0);
+    for (int i = 0; i < 2000 && hive__sched_live_tasks() > 0; i++) {
+        hive__worker_stats_t st;
+        hive__worker_stats(0, &st);
+        if (st.runs >= BEHIND) /* each has run up to its receive */
+            break;
+        usleep(1000);
+    }
+    usleep(20000); /* and parked there */
+    assert_int_equal(hive_spawn(wake_then_yield, NULL, NULL), 0);
+    assert_true(latch_wait(&done, DEADLINE));
+    stop();
+    assert_true(behind_seen <= 2);
+    latch_destroy(&done);
+}
+
+static _Atomic bool behind_flag, behind_timed_out;
+
+static void noop_task(void *arg) { (void)arg; }
+
+/* Spins (never yields) until the task that spawned it sets the flag. */
+static void spin_until_behind_flag(void *arg)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!atomic_load(&behind_flag)) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 10) {
+            atomic_store(&behind_timed_out, true);
+            break;
+        }
+    }
+    latch_count_down(&done);
+}
+
+/* Queue three tasks, then the spinner (it runs next here: the LIFO slot),
+ * then yield - behind the spinner, which waits for us. */
+static void spawn_spinner_then_yield(void *arg)
+{
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(hive__task_spawn(noop_task, NULL, 0), 0);
+    assert_int_equal(hive__task_spawn(spin_until_behind_flag, NULL, 0), 0);
+    hive_yield();
+    atomic_store(&behind_flag, true);
+    latch_count_down(&done);
+}
+
+/* A task waiting for its turn after a yield is not stranded behind a task
+ * that never yields and waits for it: the other worker takes it from the
+ * stuck worker, as it would take it from the deque. */
+static void a_yielded_task_is_taken_from_a_stuck_worker(void **state)
+{
+    start(2, HIVE_PIN_COMPACT);
+    for (int r = 0; r < STUCK_ROUNDS; r++) {
+        atomic_store(&behind_flag, false);
+        latch_init(&done, 2);
+        assert_int_equal(hive__task_spawn(spawn_spinner_then_yield, NULL, 0), 0);
+        assert_true(latch_wait(&done, DEADLINE));
+        latch_destroy(&done);
+        assert_false(atomic_load(&behind_timed_out));
+    }
+    stop();
 }
 
 static void spin_without_yield(void *arg)
@@ -757,6 +889,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(million_tasks_from_one_worker_run_once_and_spread),
         cmocka_unit_test(yield_loop_cannot_starve_others),
+        cmocka_unit_test(a_yield_goes_behind_the_queued_tasks),
+        cmocka_unit_test(a_yield_after_waking_does_not_wait_for_the_woken),
+        cmocka_unit_test(a_yielded_task_is_taken_from_a_stuck_worker),
         cmocka_unit_test(long_computation_does_not_stall_queued_tasks),
         cmocka_unit_test(injection_queue_is_checked_while_local_work_remains),
         cmocka_unit_test(park_unpark_ping_pong_never_loses_a_wakeup),

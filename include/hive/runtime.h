@@ -39,7 +39,9 @@ HIVE_API int hive_runtime_stop(void);
 HIVE_API int hive_runtime_workers(void);
 
 /* hive_yield - let the other runnable fibers of this worker run, then
- * continue. hive is cooperative: a long computation inside a process must
+ * continue: those the caller started since it last began running (up to
+ * 256) run first; the other waiting ones get their turns soon after. hive
+ * is cooperative: a long computation inside a process must
  * call hive_yield() (or any hive call that charges the budget: send, receive,
  * spawn) every few microseconds of work, or the fibers queued behind it wait
  * until another worker steals them. From a foreign thread it is sched_yield().
