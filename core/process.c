@@ -92,7 +92,9 @@ typedef struct slot_entry {
     _Atomic uint32_t gen;
     _Atomic uint32_t next_free;    /* free-stack link, slot + 1 (0 = end) */
 } slot_entry_t;
+#if defined(__LP64__)
 _Static_assert(sizeof(slot_entry_t) == 16, "four slots per cache line, never split");
+#endif
 
 static struct {
     /* Read by every lookup; written at runtime start only. */

@@ -71,9 +71,9 @@ hive__depot_rec_t *hive__depot_take(hive__depot_t *d, int max)
     }
     hive__depot_rec_t *rest = last->next;
     last->next = NULL;
-    /* relaxed: a bound. Lowered only by what was taken, after it was in
-     * the stack, so the count is never below what the stack holds for
-     * long (a put counts itself before it pushes). */
+    /* relaxed: a bound, lowered by what was taken (a put counts itself
+     * before it pushes). Only a drain racing with this can leave it low
+     * (see hive__depot_drain); never high for long. */
     atomic_fetch_sub_explicit(&d->records, n, memory_order_relaxed);
     if (rest)
         push_back(d, rest);

@@ -13,8 +13,8 @@
  *   it and there is no ABA: a push links its record to the head it read
  *   and CASes; if the head changed it retries, and if it changed back to
  *   the same record (taken and put back) the link is still right, since it
- *   names that record, not what followed it. A taker keeps the first
- *   record and pushes the rest back (usually there is none) as one chain.
+ *   names that record, not what followed it. A taker keeps up to the
+ *   records it asked for and pushes the rest back as one chain.
  *   Orderings: the push CAS is release, so a record's contents (and the
  *   blocks it names) written before it are visible to whoever takes it; the
  *   take exchange is acquire (a later push's CAS read the earlier one's

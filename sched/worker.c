@@ -368,10 +368,11 @@ static hive__task_t *take_resume(hive__worker_t *w)
     return slot_task(slot_take_own(&w->resume));
 }
 
-/* A thief's take of v's LIFO or resume slot: only a stealable word, and
+/* A thief's take of v's LIFO, resume or yield slot: only a stealable word, and
  * only the word it saw (an exchange could take a pinned task stored since).
  * A relaxed peek first; acquire on success pairs with the release with
- * which the word was stored (slot_put_own() in make_ready(), settle()). */
+ * which the word was stored (slot_put_own() in make_ready(), settle(),
+ * yield_behind()). */
 static hive__task_t *steal_slot(_Atomic(uintptr_t) *slot)
 {
     uintptr_t word = atomic_load_explicit(slot, memory_order_relaxed);
@@ -431,9 +432,11 @@ static inline void count_dispatch(hive__worker_t *w)
  *
  * A task that yields (its budget ran out, or hive_yield) after starting
  * tasks on its worker lets them run before it runs again: it waits in the
- * worker's yield slot for as many dispatches as it started tasks (those
- * still queued here, at most YIELD_WAIT_MAX), or until nothing else is
- * left. Before, it went back to the bottom of the deque and ran again
+ * worker's yield slot for as many dispatches of the loop as it started
+ * tasks (those still queued here, at most YIELD_WAIT_MAX), or until nothing
+ * else is left. Those dispatches usually go to its children (they are the
+ * newest in the deque), though a fair turn, the injection queue's turn or
+ * a child's own child may take some, and handoffs do not count. Before, it went back to the bottom of the deque and ran again
  * after one or two others: a process spawning a million in a loop (fjcreate) ran its
  * children only as thieves took them - each a cross-core transfer of a
  * struct just written here - and on one worker held nearly all of them
@@ -487,6 +490,10 @@ static bool yield_behind(hive__worker_t *w, hive__task_t *t)
         return false;
     slot_put_own(&w->yielded, slot_word(w, t));
     w->yield_left = 1 + (int)(waiting < YIELD_WAIT_MAX ? waiting : YIELD_WAIT_MAX);
+    /* A sleeping worker could otherwise not come for it should this one get
+     * stuck in a child (one that spins until t acts); one fence per yield. */
+    if (S.n > 1)
+        hive__idle_notify(&S.idle);
     return true;
 }
 
@@ -495,7 +502,7 @@ static hive__task_t *find_local(hive__worker_t *w)
     hive__task_t *t;
     count_dispatch(w);
     if (w->yield_left > 0 && --w->yield_left == 0 && (t = take_yielded(w)))
-        return t; /* its turn: the tasks queued before its yield had theirs */
+        return t; /* its turn: as many dispatches went to others as it started tasks */
     /* Every HIVE__INJECT_INTERVAL dispatches (handoffs count): the
      * injection queue's turn, then the oldest task's. The owner takes the
      * newest task (the bottom): the fair turn gives the oldest (the top)
@@ -709,7 +716,10 @@ static hive__task_t *search(hive__worker_t *w)
 /* park.c's has_work, the parking worker's last look (K3 in park.c): is
  * there anything this worker could take? `self` is the parking worker: its
  * own inbox and timer inbox count, other workers' deques and LIFO slots
- * (stealable) and the injection queue too. A foreign thread's timer lands in
+ * (stealable) and the injection queue too, and another's yield slot only if
+ * that worker looks stuck (no dispatch since our last look): we could take
+ * it from no other, and it waits there for up to YIELD_WAIT_MAX dispatches,
+ * which we would spend in a search-and-park loop. A foreign thread's timer lands in
  * the timer inbox and a pinned task in the inbox, and the sender then wakes
  * this worker by id (hive__idle_wake_worker); if that wake came before we
  * joined the sleepers list it found nobody, and - for a timer - the deadline
@@ -728,11 +738,13 @@ static bool any_work(void *self)
     for (int i = 0; i < S.n; i++) {
         /* relaxed: ordered after the (K2) fence in hive__idle_park(). A
          * pinned task in another worker's slot is not ours to take. */
-        uintptr_t lifo = atomic_load_explicit(&S.workers[i].lifo, memory_order_relaxed);
-        uintptr_t yielded = atomic_load_explicit(&S.workers[i].yielded, memory_order_relaxed);
-        if (hive__deque_size(&S.workers[i].deque) > 0 ||
-            (&S.workers[i] == me ? lifo != 0 || yielded != 0
-                                 : slot_stealable(lifo) || slot_stealable(yielded)))
+        hive__worker_t *v = &S.workers[i];
+        uintptr_t lifo = atomic_load_explicit(&v->lifo, memory_order_relaxed);
+        uintptr_t yielded = atomic_load_explicit(&v->yielded, memory_order_relaxed);
+        bool stuck = me->seen_tick[i] == atomic_load_explicit(&v->tick, memory_order_relaxed);
+        if (hive__deque_size(&v->deque) > 0 ||
+            (v == me ? lifo != 0 || yielded != 0
+                     : slot_stealable(lifo) || (stuck && slot_stealable(yielded))))
             return true;
     }
     return false;
@@ -1570,8 +1582,16 @@ int hive__sched_start(const hive__sched_params_t *p)
     bool have_cpus = sched_getaffinity(0, sizeof cpus, &cpus) == 0;
     S.oversubscribed = !have_cpus || S.n > CPU_COUNT(&cpus);
     /* The RCU reclaim threads float over every CPU we may use (rcu.c says
-     * why). */
-    int rerr = hive__rcu_reclaimer_start(have_cpus ? &cpus : NULL);
+     * why): the starting thread's and the placement's, should the caller
+     * have pinned itself to fewer. */
+    cpu_set_t reclaim;
+    CPU_ZERO(&reclaim);
+    if (have_cpus)
+        CPU_OR(&reclaim, &reclaim, &cpus);
+    for (int i = 0; p->placement && i < S.n; i++)
+        if (p->placement->cpu[i] >= 0 && p->placement->cpu[i] < CPU_SETSIZE)
+            CPU_SET(p->placement->cpu[i], &reclaim);
+    int rerr = hive__rcu_reclaimer_start(CPU_COUNT(&reclaim) ? &reclaim : NULL);
     if (rerr)
         return rerr;
     S.topology = p->topology;

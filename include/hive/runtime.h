@@ -39,9 +39,10 @@ HIVE_API int hive_runtime_stop(void);
 HIVE_API int hive_runtime_workers(void);
 
 /* hive_yield - let the other runnable fibers of this worker run, then
- * continue: those the caller started since it last began running (up to
- * 256) run first; the other waiting ones get their turns soon after. hive
- * is cooperative: a long computation inside a process must
+ * continue. A caller that started processes since it last began running
+ * lets as many dispatches go by (up to 256) before it runs again, so they
+ * usually run first; otherwise it runs again after a few others. hive is
+ * cooperative: a long computation inside a process must
  * call hive_yield() (or any hive call that charges the budget: send, receive,
  * spawn) every few microseconds of work, or the fibers queued behind it wait
  * until another worker steals them. From a foreign thread it is sched_yield().
