@@ -167,10 +167,17 @@ static void count_behind(void *arg)
     latch_count_down(&done);
 }
 
-static void spawn_then_yield(void *arg)
+static hive_pid_t woken[BEHIND];
+
+/* Start BEHIND tasks (arg NULL) or wake the BEHIND processes in woken[]
+ * with a message each (arg non-NULL), then yield and note how many of
+ * them ran before we did. */
+static void start_or_wake_then_yield(void *arg)
 {
     for (int i = 0; i < BEHIND; i++)
-        assert_int_equal(hive__task_spawn(count_behind, NULL, 0), 0);
+        assert_int_equal(arg ? hive_send(woken[i], 1, NULL, 0)
+                             : hive__task_spawn(count_behind, NULL, 0),
+                         0);
     hive_yield();
     behind_seen = atomic_load(&behind_ran);
     latch_count_down(&done);
@@ -184,14 +191,12 @@ static void a_yield_goes_behind_the_queued_tasks(void **state)
     atomic_store(&behind_ran, 0);
     latch_init(&done, BEHIND + 1);
     start(1, HIVE_PIN_COMPACT);
-    assert_int_equal(hive__task_spawn(spawn_then_yield, NULL, 0), 0);
+    assert_int_equal(hive__task_spawn(start_or_wake_then_yield, NULL, 0), 0);
     assert_true(latch_wait(&done, DEADLINE));
     stop();
     assert_int_equal(behind_seen, BEHIND);
     latch_destroy(&done);
 }
-
-static hive_pid_t woken[BEHIND];
 
 static void receive_one(void *arg)
 {
@@ -200,15 +205,6 @@ static void receive_one(void *arg)
         hive_msg_free(m);
         atomic_fetch_add(&behind_ran, 1);
     }
-    latch_count_down(&done);
-}
-
-static void wake_then_yield(void *arg)
-{
-    for (int i = 0; i < BEHIND; i++)
-        assert_int_equal(hive_send(woken[i], 1, NULL, 0), 0);
-    hive_yield();
-    behind_seen = atomic_load(&behind_ran);
     latch_count_down(&done);
 }
 
@@ -230,7 +226,7 @@ static void a_yield_after_waking_does_not_wait_for_the_woken(void **state)
         usleep(1000);
     }
     usleep(20000); /* and parked there */
-    assert_int_equal(hive_spawn(wake_then_yield, NULL, NULL), 0);
+    assert_int_equal(hive_spawn(start_or_wake_then_yield, (void *)1, NULL), 0);
     assert_true(latch_wait(&done, DEADLINE));
     stop();
     assert_true(behind_seen <= 2);
