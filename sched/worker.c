@@ -340,7 +340,7 @@ static hive__task_t *take_queue(hive__worker_t *w, hive__inject_t *q)
         rev = next;
     }
     bump(&w->injected, count);
-    if (stealable)
+    if (stealable && S.n > 1) /* one worker: only we could take them */
         hive__idle_notify(&S.idle);
     return first;
 }
@@ -774,6 +774,9 @@ static void make_ready(hive__task_t *t)
             return; /* runs next here: no one else need wake (Tokio) */
         if (!push_local(w, prev))
             return; /* a pinned task, in our FIFO: likewise */
+        if (S.n < 2)
+            return; /* nobody else to wake: this worker is the only one, awake
+                     * (its idle check's fence was 10% of fjcreate on 1 worker) */
     } else {
         hive__inject_push(&S.inject, &t->inject);
     }
