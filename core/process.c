@@ -541,8 +541,8 @@ static void proc_release_owned(hive__proc_t *p)
  * depot filled up again behind it, so the next returns were refused (freed
  * to jemalloc by the reclaim thread, arena locks and all) and, out of
  * step, later spawns found the depot empty and took fresh memory (a third
- * of fjcreate's structs on 2 workers; test_alloc checks the depot serves a
- * steady churn). */
+ * of fjcreate's structs on 2 workers; test_alloc checks that a refill
+ * leaves the rest in the depot). */
 #define PDEPOT_MAX 128
 #define PDEPOT_KEEP 8
 #define PRESERVE 4

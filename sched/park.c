@@ -76,7 +76,6 @@ static uint64_t wait_ns(uint64_t deadline)
     return wait;
 }
 
-
 /* Wake a sleeper whose token is set: through its poller if it sleeps there
  * (via_poll, read under idle->lock), else its futex. */
 static void kick(hive__parker_t *p, bool via_poll)

@@ -38,21 +38,6 @@ void hive__rcu_offline(void)
 
 void hive__rcu_online(void) { rcu_thread_online(); }
 
-/* liburcu makes its call_rcu thread (the process's default one, which runs
- * every deferred free but the process structs': grown-out-of deque arrays,
- * registry entries) on the first call_rcu, from whichever thread calls,
- * and the new thread inherits that thread's CPU affinity. Made by a pinned
- * worker - as it always was - it then ran on that one worker's CPU alone,
- * taking it from the worker: with 2 workers fjcreate's threads waited for a
- * CPU 55-61% of the time, and with 1 worker the reclaimer had no other CPU
- * at all. On a 64-core server one worker in 64 would lose that share. So
- * the runtime start makes it first and lets it float over every CPU the
- * process may use, where the kernel puts it wherever there is room; hive's
- * own reclaim thread (below) likewise. Not over the workers' CPUs alone: a
- * runtime of one pinned worker then left its reclaim thread one CPU, the
- * busy worker's, and a grace period waited for the kernel to preempt the
- * worker (~15-20 ms in fjcreate on 1 worker, while the other CPU idled). */
-
 /* ---- hive's reclaim thread (see rcu.h) -------------------------------- */
 
 static struct {
@@ -129,6 +114,20 @@ static void reclaim_forked(void)
 static pthread_once_t reclaim_once = PTHREAD_ONCE_INIT;
 static void reclaim_atfork(void) { pthread_atfork(NULL, NULL, reclaim_forked); }
 
+/* liburcu makes its call_rcu thread (the process's default one, which runs
+ * every deferred free but the process structs': grown-out-of deque arrays,
+ * registry entries) on the first call_rcu, from whichever thread calls,
+ * and the new thread inherits that thread's CPU affinity. Made by a pinned
+ * worker - as it always was - it then ran on that one worker's CPU alone,
+ * taking it from the worker: with 2 workers fjcreate's threads waited for a
+ * CPU 55-61% of the time, and with 1 worker the reclaimer had no other CPU
+ * at all. On a 64-core server one worker in 64 would lose that share. So
+ * the runtime start makes it first and lets it float over every CPU the
+ * process may use, where the kernel puts it wherever there is room; hive's
+ * own reclaim thread (below) likewise. Not over the workers' CPUs alone: a
+ * runtime of one pinned worker then left its reclaim thread one CPU, the
+ * busy worker's, and a grace period waited for the kernel to preempt the
+ * worker (~15-20 ms in fjcreate on 1 worker, while the other CPU idled). */
 int hive__rcu_reclaimer_start(const cpu_set_t *cpus)
 {
     pthread_once(&reclaim_once, reclaim_atfork);

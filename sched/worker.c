@@ -264,6 +264,17 @@ static hive__task_t *task_of(hive__inject_node_t *n)
     return (hive__task_t *)(void *)((char *)n - offsetof(hive__task_t, inject));
 }
 
+/* Work this worker just queued where another could take it: wake one if
+ * need be (park.c's notify). With one worker there is nobody to wake - the
+ * caller is that worker, awake - and the check's fence was 10% of
+ * fjcreate's samples on 1 worker. A foreign thread's injection notifies
+ * always (it may find the one worker asleep). */
+static inline void notify_thieves(void)
+{
+    if (S.n > 1)
+        hive__idle_notify(&S.idle);
+}
+
 static void pinned_push(hive__worker_t *w, hive__task_t *t)
 {
     t->inject.next = NULL;
@@ -340,8 +351,8 @@ static hive__task_t *take_queue(hive__worker_t *w, hive__inject_t *q)
         rev = next;
     }
     bump(&w->injected, count);
-    if (stealable && S.n > 1) /* one worker: only we could take them */
-        hive__idle_notify(&S.idle);
+    if (stealable)
+        notify_thieves();
     return first;
 }
 
@@ -428,29 +439,6 @@ static inline void count_dispatch(hive__worker_t *w)
                           memory_order_relaxed);
 }
 
-/* ---- Yield -------------------------------------------------------------
- *
- * A task that yields (its budget ran out, or hive_yield) after starting
- * tasks on its worker lets them run before it runs again: it waits in the
- * worker's yield slot for as many dispatches of the loop as it started
- * tasks (those still queued here, at most YIELD_WAIT_MAX), or until nothing
- * else is left. Those dispatches usually go to its children (they are the
- * newest in the deque), though a fair turn, the injection queue's turn or
- * a child's own child may take some, and handoffs do not count. Before, it went back to the bottom of the deque and ran again
- * after one or two others: a process spawning a million in a loop (fjcreate) ran its
- * children only as thieves took them - each a cross-core transfer of a
- * struct just written here - and on one worker held nearly all of them
- * alive at once, every struct fresh from malloc since none had died to be
- * reused (fjcreate on 1 worker 170-183 -> ~130 ns, on 2 -20%). Only the
- * tasks it started: a producer that yields after waking consumers with
- * messages (fjthrput, counting) still runs again at once, and the
- * consumers, run later, drain longer mailboxes per wake-up; behind every
- * queued task (Erlang's rule) fjthrput took 2.2x as long and counting
- * 1.5x. The slot is stealable as the LIFO slot is, from a worker stuck in
- * one task: a task spinning until the yielded one does something must not
- * wait for ever. A pinned task yields into its pinned FIFO as before. */
-#define YIELD_WAIT_MAX (2 * HIVE__BUDGET)
-
 /* Fetch the lines of a task that is to run here soon (NULL: none), whose
  * memory was last written on another core: the worker that spawned or woke
  * it. A stolen task's first lines were a serial cache miss each as it
@@ -468,6 +456,30 @@ static inline void prefetch_task(const void *t)
         for (int off = 0; off < PREFETCH_TASK_BYTES; off += 64)
             __builtin_prefetch((const char *)t + off, 1, 3);
 }
+
+/* ---- Yield -------------------------------------------------------------
+ *
+ * A task that yields (its budget ran out, or hive_yield) after starting
+ * tasks on its worker lets them run before it runs again: it waits in the
+ * worker's yield slot for as many dispatches of the loop as it started
+ * tasks (those still queued here, at most YIELD_WAIT_MAX), or until nothing
+ * else is left. Those dispatches usually go to its children (they are the
+ * newest in the deque), though a fair turn, the injection queue's turn or
+ * a child's own child may take some, and handoffs do not count. Before, it
+ * went back to the bottom of the deque and ran again after one or two
+ * others: a process spawning a million in a loop (fjcreate) ran its
+ * children only as thieves took them - each a cross-core transfer of a
+ * struct just written here - and on one worker held nearly all of them
+ * alive at once, every struct fresh from malloc since none had died to be
+ * reused (fjcreate on 1 worker 170-183 -> ~130 ns, on 2 -20%). Only the
+ * tasks it started: a producer that yields after waking consumers with
+ * messages (fjthrput, counting) still runs again at once, and the
+ * consumers, run later, drain longer mailboxes per wake-up; behind every
+ * queued task (Erlang's rule) fjthrput took 2.2x as long and counting
+ * 1.5x. The slot is stealable as the LIFO slot is, from a worker stuck in
+ * one task: a task spinning until the yielded one does something must not
+ * wait for ever. A pinned task yields into its pinned FIFO as before. */
+#define YIELD_WAIT_MAX (2 * HIVE__BUDGET)
 
 /* The owner's take of its yield slot (NULL: empty, or a thief took it). */
 static hive__task_t *take_yielded(hive__worker_t *w)
@@ -492,8 +504,7 @@ static bool yield_behind(hive__worker_t *w, hive__task_t *t)
     w->yield_left = 1 + (int)(waiting < YIELD_WAIT_MAX ? waiting : YIELD_WAIT_MAX);
     /* A sleeping worker could otherwise not come for it should this one get
      * stuck in a child (one that spins until t acts); one fence per yield. */
-    if (S.n > 1)
-        hive__idle_notify(&S.idle);
+    notify_thieves();
     return true;
 }
 
@@ -602,7 +613,8 @@ static hive__task_t *steal_from(hive__worker_t *w, hive__worker_t *v)
     w->seen_tick[v->id] = vt;
     /* The resume slot likewise: a process that stepped aside for a task
      * that then computes for long must not wait for it when its answer
-     * comes from elsewhere. Neither slot gives up a pinned task. */
+     * comes from elsewhere; and the yield slot (see "Yield"). No slot gives
+     * up a pinned task. */
     hive__task_t *t = NULL;
     if (stuck && !(t = steal_slot(&v->lifo)) && !(t = steal_slot(&v->resume)))
         t = steal_slot(&v->yielded);
@@ -768,18 +780,15 @@ static void make_ready(hive__task_t *t)
         return;
     }
     if (w && !stopping()) {
-        /* Published to whoever takes it from the slot: slot_put_own(). */
+        /* Published to whoever takes it from the slot: slot_put_own(). With
+         * no previous occupant t runs next here and no one else need wake
+         * (Tokio); a pinned one goes to our FIFO, likewise. */
         hive__task_t *prev = slot_task(slot_put_own(&w->lifo, slot_word(w, t)));
-        if (!prev)
-            return; /* runs next here: no one else need wake (Tokio) */
-        if (!push_local(w, prev))
-            return; /* a pinned task, in our FIFO: likewise */
-        if (S.n < 2)
-            return; /* nobody else to wake: this worker is the only one, awake
-                     * (its idle check's fence was 10% of fjcreate on 1 worker) */
-    } else {
-        hive__inject_push(&S.inject, &t->inject);
+        if (prev && push_local(w, prev))
+            notify_thieves();
+        return;
     }
+    hive__inject_push(&S.inject, &t->inject);
     hive__idle_notify(&S.idle);
 }
 
